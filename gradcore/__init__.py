@@ -1,0 +1,18 @@
+"""gradcore: fast dense sigmoid networks that measure how fast each layer learns.
+
+The instrument for the unstable gradient problem of "Neural Networks and Deep Learning",
+chapter 5: in a deep sigmoid network the gradient reaching an early layer is a product of
+factors w·σ'(z) from every later layer, so early layers learn much slower (vanishing) or
+much faster (exploding) than late ones. The speed of layer l is ‖δˡ‖, the norm of the mean
+of δˡ = ∂C/∂bˡ over the data.
+
+Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResult`,
+:class:`DivergenceError`, and the modules :mod:`gradcore.reference` (the same semantics in
+plain NumPy) and :mod:`gradcore.datasets` (MNIST).
+"""
+
+from ._network import DivergenceError, History, Network, TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = ["Network", "train", "History", "TrainResult", "DivergenceError", "__version__"]

@@ -1,0 +1,457 @@
+"""Network, train() and the training history: the public API over the compiled core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import numpy as np
+
+from . import _core
+from . import reference as _ref
+from ._validation import (
+    COSTS,
+    INITS,
+    as_inputs,
+    as_targets,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_real,
+    check_sizes,
+)
+
+__all__ = ["Network", "train", "TrainResult", "History", "DivergenceError"]
+
+
+class DivergenceError(ArithmeticError):
+    """Training produced a non-finite cost or non-finite parameters.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (0-based) in which it happened.
+    batch : int
+        The mini-batch (0-based, within that epoch) whose update left non-finite values
+        behind or whose cost was not finite.
+    history : History
+        What was recorded up to the last complete epoch.
+    network : Network
+        The network, restored to the last state in which all its parameters were finite
+        (the state after ``batch`` mini-batches of ``epoch``).
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, history: History,
+                 network: Network) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+        self.network = network
+
+
+class _LayerArrays(Sequence):
+    """The per-layer views of a network's parameter buffer (``net.weights``/``net.biases``).
+
+    Indexing gives the view itself, so ``net.weights[0][...] = w`` or
+    ``net.weights[0] = w`` both write into the network; an array of the wrong shape is
+    refused. The list itself cannot grow or shrink.
+    """
+
+    def __init__(self, views: list[np.ndarray], what: str) -> None:
+        self._views = views
+        self._what = what
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[np.ndarray]: ...
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return self._views[i]
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        view = self._views[i]
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{self._what}[{i}] must hold real numbers, got dtype {arr.dtype}")
+        if arr.shape != view.shape:
+            raise ValueError(f"{self._what}[{i}] must have shape {view.shape}, "
+                             f"got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{self._what}[{i}] must be finite")
+        view[...] = arr
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._views)
+
+    def __repr__(self) -> str:
+        return f"[{', '.join(f'array{v.shape}' for v in self._views)}]"
+
+
+class Network:
+    """A fully connected network of sigmoid neurons (output layer included).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, inputs first, e.g. ``[784, 30, 30, 10]``.
+    cost : {"cross_entropy", "quadratic"}
+        Cross-entropy (δᴸ = aᴸ − y) or quadratic (δᴸ = (aᴸ − y)·σ'(zᴸ)).
+    init : {"default", "large"}
+        "default": weights of a layer with n_in inputs ~ N(0, 1/n_in), biases ~ N(0, 1).
+        "large": weights ~ N(0, 1), biases ~ N(0, 1).
+    seed : int or None
+        Seed of the initialisation (None: fresh entropy).
+    dtype : numpy.float64 or numpy.float32
+        Precision of parameters and computation.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+    weights : sequence of arrays
+        ``weights[l]`` is ``(sizes[l+1], sizes[l])``, a view on the parameter buffer.
+    biases : sequence of arrays
+        ``biases[l]`` is ``(sizes[l+1],)``, a view on the parameter buffer.
+    params : ndarray
+        The whole parameter buffer (W₀, b₀, W₁, b₁, … flattened), shared with the views.
+    """
+
+    def __init__(self, sizes: Sequence[int], *, cost: str = "cross_entropy",
+                 init: str = "default", seed: int | np.random.SeedSequence | None = None,
+                 dtype: Any = np.float64) -> None:
+        self.sizes = check_sizes(sizes)
+        self.cost = check_choice("cost", cost, COSTS)
+        init = check_choice("init", init, INITS)
+        self.dtype = check_dtype(dtype)
+        self._sizes32 = np.array(self.sizes, dtype=np.int32)
+        self.params = np.zeros(int(_core.param_count(self._sizes32)), dtype=self.dtype)
+        w_views, b_views = [], []
+        off = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w_views.append(self.params[off:off + n_out * n_in].reshape(n_out, n_in))
+            off += n_out * n_in
+            b_views.append(self.params[off:off + n_out])
+            off += n_out
+        self.weights = _LayerArrays(w_views, "weights")
+        self.biases = _LayerArrays(b_views, "biases")
+        rng = np.random.default_rng(seed)
+        for w, b in zip(w_views, b_views):
+            scale = 1.0 if init == "large" else 1.0 / np.sqrt(w.shape[1])
+            w[...] = rng.standard_normal(w.shape) * scale
+            b[...] = rng.standard_normal(b.shape)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_layers(self) -> int:
+        """Number of layers with weights (len(sizes) − 1)."""
+        return len(self.sizes) - 1
+
+    def _cost_code(self) -> int:
+        return _core.COST_CODES[self.cost]
+
+    def _inputs(self, X: Any, name: str = "X") -> np.ndarray:
+        return as_inputs(X, self.sizes[0], self.dtype, name)
+
+    def _targets(self, y: Any, n: int, name: str = "y") -> np.ndarray:
+        return as_targets(y, n, self.sizes[-1], self.dtype, name)
+
+    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = X.shape[0]
+        z = np.empty((n, self.sizes[-1]), dtype=self.dtype)
+        a = np.empty_like(z)
+        _core.feedforward(self.params, self._sizes32, self._cost_code(), X, z, a)
+        return z, a
+
+    def copy(self) -> Network:
+        """An independent network with the same sizes, cost, dtype and parameters."""
+        net = Network.__new__(Network)
+        net.sizes, net.cost, net.dtype = self.sizes, self.cost, self.dtype
+        net._sizes32 = self._sizes32.copy()
+        net.params = self.params.copy()
+        w_views, b_views = [], []
+        off = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w_views.append(net.params[off:off + n_out * n_in].reshape(n_out, n_in))
+            off += n_out * n_in
+            b_views.append(net.params[off:off + n_out])
+            off += n_out
+        net.weights = _LayerArrays(w_views, "weights")
+        net.biases = _LayerArrays(b_views, "biases")
+        return net
+
+    def __repr__(self) -> str:
+        return (f"Network(sizes={list(self.sizes)}, cost={self.cost!r}, "
+                f"dtype={self.dtype.name})")
+
+    # ------------------------------------------------------------------ evaluation
+    def feedforward(self, X: Any) -> np.ndarray:
+        """Output activations, shape (n, sizes[-1]), for the rows of X (n, sizes[0])."""
+        return self._forward(self._inputs(X))[1]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (n,): the index of the most active output neuron."""
+        return np.argmax(self.feedforward(X), axis=1)
+
+    def accuracy(self, X: Any, y: Any) -> float:
+        """Fraction of the rows of X whose predicted label equals y (labels or one-hot)."""
+        Xc = self._inputs(X)
+        labels = np.argmax(self._targets(y, Xc.shape[0]), axis=1)
+        return float(np.mean(np.argmax(self._forward(Xc)[1], axis=1) == labels))
+
+    def total_cost(self, X: Any, y: Any, lmbda: float = 0.0) -> float:
+        """Mean cost over the rows of X plus the L2 term λ/(2n)·Σ‖w‖² (n = len(X))."""
+        lmbda = check_real("lmbda", lmbda, positive=False)
+        Xc = self._inputs(X)
+        Y = self._targets(y, Xc.shape[0])
+        return _total_cost(self, Xc, Y, lmbda)
+
+    def gradient(self, X: Any, y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(∂C/∂W per layer, ∂C/∂b per layer) for C = mean cost over X, no regularisation."""
+        grad = self._gradient_buffer(X, y)
+        ws, bs = [], []
+        off = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            ws.append(grad[off:off + n_out * n_in].reshape(n_out, n_in))
+            off += n_out * n_in
+            bs.append(grad[off:off + n_out])
+            off += n_out
+        return ws, bs
+
+    def learning_speeds(self, X: Any, y: Any) -> np.ndarray:
+        """‖mean over X of δˡ‖ for every layer with weights, output last, at these weights.
+
+        δˡ = ∂C/∂bˡ, so this is the norm of each layer's mean bias gradient: the speed at
+        which layer l learns ("Neural Networks and Deep Learning", chapter 5).
+        """
+        _, nabla_b = self.gradient(X, y)
+        return np.array([np.linalg.norm(g.astype(np.float64)) for g in nabla_b])
+
+    def _gradient_buffer(self, X: Any, y: Any) -> np.ndarray:
+        Xc = self._inputs(X)
+        Y = self._targets(y, Xc.shape[0])
+        grad = np.empty_like(self.params)
+        st, _ = _core.gradient(self.params, self._sizes32, self._cost_code(), Xc, Y, grad)
+        if st == _core.STATUS_INTERRUPTED:
+            raise KeyboardInterrupt("gradient computation interrupted")
+        return grad
+
+
+def _total_cost(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> float:
+    z, a = net._forward(X)
+    c = float(np.mean(_ref.cost_per_example(net.cost, z.astype(np.float64),
+                                            a.astype(np.float64), Y.astype(np.float64))))
+    return c + 0.5 * (lmbda / X.shape[0]) * _sum_sq_weights(net)
+
+
+def _sum_sq_weights(net: Network) -> float:
+    return float(sum(np.dot(w.ravel().astype(np.float64), w.ravel().astype(np.float64))
+                     for w in net.weights))
+
+
+@dataclass
+class History:
+    """Per-epoch record of a training run (one row or entry per completed epoch).
+
+    Attributes
+    ----------
+    learning_speeds : ndarray (epochs, n_layers)
+        In-epoch learning speed of every layer with weights, output last: the norm of the
+        mean, over the epoch's mini-batches, of each mini-batch's mean ∂C/∂b (weights move
+        during the epoch). For full-batch gradient descent it is exactly the speed at the
+        weights the epoch starts from.
+    training_cost : ndarray (epochs,)
+        Mean cost of the training examples as the epoch saw them (each at the weights
+        before its mini-batch's update), plus λ/(2n)·Σ‖w‖² at the epoch's end.
+    evaluation_accuracy, evaluation_cost : ndarray (epochs,) or None
+        On ``evaluation_data`` after each epoch, when it was given (cost includes the L2
+        term with n = len(evaluation data), as in network2).
+    """
+
+    learning_speeds: np.ndarray
+    training_cost: np.ndarray
+    evaluation_accuracy: np.ndarray | None = None
+    evaluation_cost: np.ndarray | None = None
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs recorded."""
+        return int(self.training_cost.shape[0])
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain lists, ready for JSON."""
+        d: dict[str, Any] = {
+            "learning_speeds": self.learning_speeds.tolist(),
+            "training_cost": self.training_cost.tolist(),
+        }
+        if self.evaluation_accuracy is not None:
+            d["evaluation_accuracy"] = self.evaluation_accuracy.tolist()
+            d["evaluation_cost"] = self.evaluation_cost.tolist()  # type: ignore[union-attr]
+        return d
+
+
+@dataclass
+class _Recorder:
+    n_layers: int
+    with_eval: bool
+    speeds: list[np.ndarray] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    acc: list[float] = field(default_factory=list)
+    eval_cost: list[float] = field(default_factory=list)
+
+    def history(self) -> History:
+        speeds = (np.array(self.speeds) if self.speeds
+                  else np.zeros((0, self.n_layers)))
+        return History(
+            learning_speeds=speeds,
+            training_cost=np.array(self.cost, dtype=np.float64),
+            evaluation_accuracy=np.array(self.acc) if self.with_eval else None,
+            evaluation_cost=np.array(self.eval_cost) if self.with_eval else None,
+        )
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained ``network`` and its ``history``."""
+
+    network: Network
+    history: History
+
+
+def _speed_norms(speed_sum: np.ndarray, sizes: tuple[int, ...], n_batches: int) -> np.ndarray:
+    out = np.empty(len(sizes) - 1)
+    off = 0
+    for l, n_out in enumerate(sizes[1:]):
+        out[l] = np.linalg.norm(speed_sum[off:off + n_out] / max(n_batches, 1))
+        off += n_out
+    return out
+
+
+def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: int,
+          batch_size: int, eta: float, lmbda: float = 0.0,
+          seed: int | None = None, evaluation_data: tuple[Any, Any] | None = None,
+          cost: str | None = None, init: str | None = None, dtype: Any = None,
+          callback: Callable[[int, History], None] | None = None) -> TrainResult:
+    """Train a sigmoid network with mini-batch SGD and L2 weight decay.
+
+    For every mini-batch of m examples (the last of an epoch may be shorter):
+    ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
+    Whole epochs run in compiled code without the GIL; Python runs once per epoch.
+
+    Parameters
+    ----------
+    network_or_sizes : Network or sequence of int
+        A network to train in place, or layer sizes to build one (with ``cost``, ``init``,
+        ``dtype`` and a seed derived from ``seed``).
+    X : array (n, sizes[0])
+        Training inputs (converted once to the network's dtype if needed).
+    y : array (n,) of int labels or (n, sizes[-1]) one-hot rows
+    epochs, batch_size, eta, lmbda
+        Number of epochs (>= 0), mini-batch size m (>= 1; m >= n is full-batch gradient
+        descent), learning rate η > 0, L2 strength λ >= 0.
+    seed : int or None
+        Fixes the initialisation (when sizes are given) and the shuffling: the same seed
+        gives the same result, bit for bit.
+    evaluation_data : (X_eval, y_eval) or None
+        Evaluated after every epoch (accuracy and cost).
+    callback : callable(epoch, history) or None
+        Called after every epoch with the 0-based epoch index and the history so far.
+
+    Returns
+    -------
+    TrainResult
+        ``.network`` (the trained network) and ``.history`` (a :class:`History`).
+
+    Raises
+    ------
+    DivergenceError
+        A cost or parameter became non-finite; the network is restored to its last finite
+        state and the exception carries the history.
+    KeyboardInterrupt
+        Ctrl-C: training stops at the next mini-batch boundary; the network keeps every
+        update applied so far.
+    """
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    eta = check_real("eta", eta, positive=True)
+    lmbda = check_real("lmbda", lmbda, positive=False)
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    if isinstance(network_or_sizes, Network):
+        if cost is not None or init is not None or dtype is not None:
+            raise ValueError("cost, init and dtype apply only when train() builds the "
+                             "network from sizes; this network already has them")
+        net = network_or_sizes
+    else:
+        net = Network(network_or_sizes, cost=cost or "cross_entropy",
+                      init=init or "default", seed=init_seed,
+                      dtype=np.float64 if dtype is None else dtype)
+    Xc = net._inputs(X)
+    n = Xc.shape[0]
+    Y = net._targets(y, n)
+    if evaluation_data is not None:
+        if not isinstance(evaluation_data, (tuple, list)) or len(evaluation_data) != 2:
+            raise TypeError("evaluation_data must be a pair (X_eval, y_eval)")
+        Xe = net._inputs(evaluation_data[0], "evaluation_data[0]")
+        Ye = net._targets(evaluation_data[1], Xe.shape[0], "evaluation_data[1]")
+        labels_e = np.argmax(Ye, axis=1)
+    rec = _Recorder(net.n_layers, evaluation_data is not None)
+    rng = np.random.default_rng(shuffle_seed)
+    code = net._cost_code()
+    n_bias = sum(net.sizes[1:])
+    for epoch in range(epochs):
+        perm = rng.permutation(n).astype(np.int64)
+        snapshot = net.params.copy()
+        speed_sum = np.zeros(n_bias)
+        st, cost_sum, done = _core.sgd_epoch(net.params, net._sizes32, code, Xc, Y, perm,
+                                             batch_size, eta, lmbda, speed_sum)
+        if st == _core.STATUS_NONFINITE:
+            batch = _restore_last_finite(net, snapshot, Xc, Y, perm, batch_size, eta, lmbda,
+                                         done)
+            raise DivergenceError(
+                f"training diverged in epoch {epoch} (0-based), mini-batch {batch}: the cost "
+                f"or the parameters became NaN or infinite (eta={eta}, lmbda={lmbda}, "
+                f"n={n}, decay factor 1 - eta*lmbda/n = {1 - eta * lmbda / n:.6g}); the "
+                f"network is restored to its state before that mini-batch's update",
+                epoch=epoch, batch=batch, history=rec.history(), network=net)
+        if st == _core.STATUS_INTERRUPTED:
+            raise KeyboardInterrupt(
+                f"training interrupted in epoch {epoch} (0-based) after {done} complete "
+                f"mini-batches; the network keeps those updates")
+        n_batches = done
+        rec.speeds.append(_speed_norms(speed_sum, net.sizes, n_batches))
+        rec.cost.append(cost_sum / n + 0.5 * (lmbda / n) * _sum_sq_weights(net))
+        if evaluation_data is not None:
+            z, a = net._forward(Xe)
+            rec.acc.append(float(np.mean(np.argmax(a, axis=1) == labels_e)))
+            rec.eval_cost.append(float(np.mean(_ref.cost_per_example(
+                net.cost, z.astype(np.float64), a.astype(np.float64),
+                Ye.astype(np.float64)))) + 0.5 * (lmbda / Xe.shape[0]) * _sum_sq_weights(net))
+        if callback is not None:
+            callback(epoch, rec.history())
+    return TrainResult(network=net, history=rec.history())
+
+
+def _restore_last_finite(net: Network, snapshot: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                         perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
+                         done: int) -> int:
+    """Replay the epoch from its snapshot to the last mini-batch leaving finite parameters.
+
+    The kernels are deterministic, so replaying r mini-batches reproduces exactly the state
+    the failed run had after r mini-batches. The mini-batch ``done - 1`` failed (its cost
+    was not finite, or the parameters were not at the end of the epoch), so the search starts
+    before it. Returns r: the state kept is the one before mini-batch r's update.
+    """
+    scratch = np.zeros(sum(net.sizes[1:]))
+    for r in range(done - 1, -1, -1):
+        net.params[...] = snapshot
+        if r > 0:
+            _core.sgd_epoch(net.params, net._sizes32, net._cost_code(), X, Y, perm,
+                            batch_size, eta, lmbda, scratch, r)
+        if np.isfinite(net.params).all():
+            return r
+    return 0  # pragma: no cover - r = 0 is the snapshot, finite by construction

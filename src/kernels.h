@@ -1,0 +1,105 @@
+/*
+ * gradcore kernels: dense sigmoid layers, forward, backward, learning-speed sums and whole
+ * SGD epochs, in float64 (suffix _f64) and float32 (suffix _f32).
+ *
+ * Conventions
+ *   - A network has L layers with weights and sizes[0..L]. Its parameters live in one
+ *     contiguous buffer: for l = 0..L-1, W_l (sizes[l+1], sizes[l]) row-major, then
+ *     b_l (sizes[l+1]). gc_param_count() gives the total length.
+ *   - Examples are rows: X is (n, sizes[0]), Y one-hot (n, sizes[L]).
+ *   - Outputs come first in argument lists, then const inputs, then sizes.
+ *   - Functions return a gc_status; none of them exits, asserts or prints.
+ *   - No function touches Python: callers may (and gradcore does) release the GIL.
+ *   - Accumulations that leave the kernels (cost sums, learning-speed sums) are double.
+ */
+#ifndef GRADCORE_KERNELS_H
+#define GRADCORE_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    GC_OK = 0,
+    GC_ERR_NOMEM = 1,       /* a workspace allocation failed */
+    GC_ERR_ARGUMENT = 2,    /* inconsistent sizes or arguments */
+    GC_ERR_NONFINITE = 3,   /* a cost or parameter became NaN or infinite */
+    GC_ERR_INTERRUPTED = 4  /* *stop became non-zero: stopped at a mini-batch boundary */
+} gc_status;
+
+enum { GC_COST_CROSS_ENTROPY = 0, GC_COST_QUADRATIC = 1 };
+
+/* The shape of a network: n_layers layers with weights, sizes has n_layers + 1 entries. */
+typedef struct {
+    int n_layers;
+    const int32_t *sizes;
+    int cost; /* GC_COST_* */
+} gc_arch;
+
+/* Checks sizes (all >= 1, n_layers >= 1) and the cost code. */
+gc_status gc_arch_check(const gc_arch *arch);
+
+/* Number of parameters (weights and biases) of the network. */
+int64_t gc_param_count(const gc_arch *arch);
+
+/* Set *stop to non-zero from anywhere (e.g. a signal handler) to make a running
+ * gc_sgd_epoch_* or gc_gradient_* return GC_ERR_INTERRUPTED at the next boundary. */
+typedef volatile int gc_stop_flag;
+
+/*
+ * Output layer of the network for every row of X.
+ *   z_out, a_out: (n, sizes[L]) pre-activations and activations of the output layer
+ *   params: the parameter buffer; X: (n, sizes[0])
+ */
+gc_status gc_feedforward_f64(double *z_out, double *a_out, const gc_arch *arch,
+                             const double *params, const double *X, int64_t n);
+gc_status gc_feedforward_f32(float *z_out, float *a_out, const gc_arch *arch,
+                             const float *params, const float *X, int64_t n);
+
+/*
+ * Gradient of C = (1/n) sum over rows of the cost, no regularisation.
+ *   grad: same layout as params (dC/dW_l, dC/db_l); dC/db_l is the mean of delta_l
+ *   *cost_sum: sum over rows of the cost (not divided by n)
+ *   X: (n, sizes[0]); Y: (n, sizes[L]) one-hot (any targets in [0, 1] work)
+ */
+gc_status gc_gradient_f64(double *grad, double *cost_sum, const gc_arch *arch,
+                          const double *params, const double *X, const double *Y, int64_t n,
+                          gc_stop_flag *stop);
+gc_status gc_gradient_f32(float *grad, double *cost_sum, const gc_arch *arch,
+                          const float *params, const float *X, const float *Y, int64_t n,
+                          gc_stop_flag *stop);
+
+/*
+ * One epoch of mini-batch SGD with L2 weight decay, in place on params.
+ *   Mini-batches are perm[k .. k+m-1] for k = 0, m, 2m, ... (the last may be shorter);
+ *   for each: W <- (1 - eta*lmbda/n_train) W - (eta/m_b) sum dW, b <- b - (eta/m_b) sum db.
+ *   speed_sum: (sum_l sizes[l+1]) doubles, ADDED TO: per layer, the sum over mini-batches of
+ *              the mean dC/db of the mini-batch (the in-epoch learning-speed monitor)
+ *   *cost_sum: set to the sum of the cost of every example seen, each evaluated with the
+ *              parameters in force before its mini-batch's update
+ *   *batches_done: set to the number of mini-batches whose update was applied
+ *   perm: n_perm row indices into X and Y (each in [0, n_train))
+ *   max_batches: stop after this many mini-batches (-1: the whole epoch)
+ * Returns GC_ERR_NONFINITE when a mini-batch's cost is not finite (its update has been
+ * applied and counted) or the parameters are not finite at the end: the parameters are then
+ * unusable, and the caller restores a snapshot and replays fewer batches (max_batches) to get
+ * the last finite state. GC_ERR_INTERRUPTED if *stop was set: the parameters are those after
+ * *batches_done complete mini-batches.
+ */
+gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *cost_sum,
+                           int64_t *batches_done, const gc_arch *arch, const double *X,
+                           const double *Y, const int64_t *perm, int64_t n_perm,
+                           int64_t n_train, int64_t m, double eta, double lmbda,
+                           int64_t max_batches, gc_stop_flag *stop);
+gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *cost_sum,
+                           int64_t *batches_done, const gc_arch *arch, const float *X,
+                           const float *Y, const int64_t *perm, int64_t n_perm,
+                           int64_t n_train, int64_t m, double eta, double lmbda,
+                           int64_t max_batches, gc_stop_flag *stop);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
