@@ -1,0 +1,577 @@
+"""MNIST loading: IDX files, the embedded first 1,000 images, and a verified download.
+
+MNIST is the database of handwritten digits by Yann LeCun, Corinna Cortes and
+Christopher J.C. Burges (http://yann.lecun.com/exdb/mnist/), distributed under
+the Creative Commons Attribution-Share Alike 3.0 licence (CC BY-SA 3.0).
+gradcore ships the first 1,000 training images and their labels, unchanged,
+in ``gradcore/data/mnist_first_1000.npz`` under that licence (see
+``gradcore/data/MNIST-LICENSE.txt``).
+
+Three ways to get data:
+
+* :func:`mnist_first_1000` -- the embedded images, always available offline.
+  They are the ones the gradient experiments of chapter 5 of Nielsen's
+  "Neural Networks and Deep Learning" use.
+* :func:`load_mnist` -- the full data set with the book's splits, read from a
+  folder of the four IDX files (an explicit ``path``, ``$GRADCORE_DATA`` or
+  the user cache), downloading them into the cache once if needed.
+* :func:`download_mnist` -- fetch the four files from public mirrors.
+
+Every IDX file is checked against the SHA-256 of its *decompressed* bytes
+(:data:`SHA256`), so gzipped and uncompressed copies, and archives recompressed
+by someone else, are all accepted as long as their content is the original.
+Pixels are scaled as ``byte / 256``, exactly like the book's ``mnist.pkl.gz``,
+so they lie in ``[0, 255/256]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import hashlib
+import importlib.resources
+import logging
+import os
+import pathlib
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Union
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+__all__ = [
+    "MNIST",
+    "MNISTChecksumError",
+    "MNISTDownloadError",
+    "MIRRORS",
+    "MD5",
+    "SHA256",
+    "FILENAMES",
+    "default_cache_dir",
+    "download_mnist",
+    "load_mnist",
+    "mnist_first_1000",
+    "read_idx",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_log = logging.getLogger(__name__)
+
+#: Base names of the four MNIST IDX files (without the ``.gz`` suffix).
+FILENAMES: tuple[str, ...] = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+#: MD5 of the decompressed files, as published by most MNIST loaders.
+MD5: dict[str, str] = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+#: SHA-256 of the decompressed files; this is what every file is verified against.
+SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+#: Public mirrors serving ``<base>/<name>.gz`` for the four original archives,
+#: tried in order.
+MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+#: Seconds to wait for a mirror to connect or to send more data.
+DEFAULT_TIMEOUT: float = 30.0
+
+_ENV_VAR = "GRADCORE_DATA"
+_GZIP_MAGIC = b"\x1f\x8b"
+_N_TRAIN = 50_000
+
+# IDX type code -> big-endian NumPy dtype.
+_IDX_TYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+
+
+class MNISTChecksumError(ValueError):
+    """An MNIST file's decompressed content does not match the published checksum."""
+
+
+class MNISTDownloadError(OSError):
+    """No mirror delivered a verified copy of an MNIST file.
+
+    Attributes
+    ----------
+    attempts : list of tuple of str
+        ``(url, reason)`` for every failed attempt, in the order tried.
+    """
+
+    def __init__(self, message: str, attempts: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.attempts = list(attempts)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MNIST:
+    """MNIST with the splits of "Neural Networks and Deep Learning".
+
+    Attributes
+    ----------
+    training : tuple of ndarray
+        ``(X, y)`` for the first 50,000 training images: ``X`` is float with
+        shape (50000, 784) and values ``byte / 256``, ``y`` is int64 (50000,).
+    validation : tuple of ndarray
+        ``(X, y)`` for the last 10,000 training images.
+    test : tuple of ndarray
+        ``(X, y)`` for the 10,000 test (``t10k``) images.
+    directory : pathlib.Path or None
+        The folder the IDX files were read from.
+    """
+
+    training: tuple[np.ndarray, np.ndarray] = dataclasses.field(repr=False)
+    validation: tuple[np.ndarray, np.ndarray] = dataclasses.field(repr=False)
+    test: tuple[np.ndarray, np.ndarray] = dataclasses.field(repr=False)
+    directory: pathlib.Path | None = None
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{name}={len(getattr(self, name)[1])}"
+            for name in ("training", "validation", "test")
+        )
+        dtype = self.training[0].dtype
+        return f"MNIST({parts}, dtype={dtype}, directory={self.directory!r})"
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+def _decode(raw: bytes, source: str) -> bytes:
+    """Return the content of ``raw``, gunzipped if it starts with the gzip magic."""
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ValueError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+
+
+def _read_bytes(path: PathLike) -> bytes:
+    """Read a file and return its (decompressed) content."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return _decode(raw, os.fspath(path))
+
+
+def _parse_idx(data: bytes, source: str) -> np.ndarray:
+    """Parse the bytes of an uncompressed IDX file."""
+    if len(data) < 4:
+        raise ValueError(f"{source}: not an IDX file (only {len(data)} bytes)")
+    if data[0] != 0 or data[1] != 0:
+        raise ValueError(
+            f"{source}: not an IDX file (magic number starts with "
+            f"0x{data[0]:02x}{data[1]:02x}, expected 0x0000)"
+        )
+    type_code, ndim = data[2], data[3]
+    if type_code not in _IDX_TYPES:
+        raise ValueError(f"{source}: unknown IDX data type code 0x{type_code:02x}")
+    if ndim == 0:
+        raise ValueError(f"{source}: IDX header declares 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{source}: truncated IDX header ({len(data)} bytes, "
+            f"{ndim} dimensions need {header})"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_TYPES[type_code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header
+    if actual != expected:
+        what = "truncated" if actual < expected else "has trailing bytes"
+        raise ValueError(
+            f"{source}: IDX data {what}: header says shape {shape} of {dtype.name} "
+            f"({expected} bytes) but the file holds {actual} bytes of data"
+        )
+    arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    # Copy into native byte order: the result is writable and owns its memory.
+    return arr.astype(dtype.newbyteorder("="))
+
+
+def read_idx(path: PathLike) -> np.ndarray:
+    """Read an IDX file (the format of the MNIST distribution).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, gzipped or not; compression is detected from the gzip magic
+        bytes, not from the file name.
+
+    Returns
+    -------
+    numpy.ndarray
+        A writable array in native byte order with the shape given in the
+        header, e.g. uint8 (60000, 28, 28) for ``train-images-idx3-ubyte``.
+        Supported types: uint8, int8, int16, int32, float32, float64.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a valid IDX file: bad magic number, unknown type
+        code, truncated header or data, trailing bytes, or corrupt gzip data.
+        The message names the file.
+    """
+    return _parse_idx(_read_bytes(path), os.fspath(path))
+
+
+# --------------------------------------------------------------- verified files
+
+
+def _find_file(directory: pathlib.Path, name: str) -> pathlib.Path | None:
+    """Return ``directory/name`` or ``directory/name.gz``, whichever exists."""
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_sha256(data: bytes, name: str, source: str) -> None:
+    expected = SHA256[name]
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise MNISTChecksumError(
+            f"{source}: checksum mismatch for the decompressed content of {name}: "
+            f"expected SHA-256 {expected}, got {actual}. The file is damaged or is "
+            f"not the original MNIST file; delete it and get a fresh copy."
+        )
+
+
+def _read_verified(directory: pathlib.Path, name: str) -> np.ndarray:
+    """Read the IDX file ``name`` from ``directory`` after checking its checksum."""
+    path = _find_file(pathlib.Path(directory), name)
+    if path is None:
+        raise FileNotFoundError(f"{name}[.gz] not found in {directory}")
+    data = _read_bytes(path)
+    _check_sha256(data, name, os.fspath(path))
+    return _parse_idx(data, os.fspath(path))
+
+
+def _missing(directory: pathlib.Path) -> list[str]:
+    return [name for name in FILENAMES if _find_file(directory, name) is None]
+
+
+def _how_to_point_at_local_files() -> str:
+    return (
+        "To use local copies of the four MNIST files "
+        f"({', '.join(n + '[.gz]' for n in FILENAMES)}), put them in a folder and "
+        f"pass it as load_mnist(path=...), or set ${_ENV_VAR} to it; "
+        "`gradcore download --dir DIR` downloads them into DIR."
+    )
+
+
+def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Flatten uint8 images to (n, pixels) and scale them as ``byte / 256``."""
+    X = images.reshape(len(images), -1).astype(dtype)
+    X *= dtype.type(1.0 / 256.0)  # a power of two: exact in every float type
+    return X
+
+
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, got {dt}")
+    return dt
+
+
+def default_cache_dir() -> pathlib.Path:
+    """Return the folder where downloaded MNIST files are kept.
+
+    Returns
+    -------
+    pathlib.Path
+        ``pooch.os_cache("gradcore")``, e.g. ``~/.cache/gradcore`` on Linux
+        (``$XDG_CACHE_HOME/gradcore`` if that variable is set). The folder is
+        not created.
+    """
+    import pooch
+
+    return pathlib.Path(pooch.os_cache("gradcore")).expanduser()
+
+
+def load_mnist(
+    path: PathLike | None = None,
+    *,
+    download: bool = True,
+    cache_dir: PathLike | None = None,
+    dtype: DTypeLike = np.float64,
+) -> MNIST:
+    """Load MNIST with the splits of "Neural Networks and Deep Learning".
+
+    The four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped with a
+    ``.gz`` suffix or uncompressed) are looked for in the first of:
+
+    1. ``path``, if given;
+    2. ``$GRADCORE_DATA``, if set;
+    3. the cache folder ``cache_dir`` (default :func:`default_cache_dir`).
+
+    A folder given explicitly (1 or 2) must hold all four files. Files missing
+    from the cache are downloaded into it when ``download`` is true.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        Folder holding the four IDX files.
+    download : bool, default True
+        Download files missing from the cache (see :func:`download_mnist`).
+    cache_dir : str or os.PathLike, optional
+        Cache folder to use instead of :func:`default_cache_dir`.
+    dtype : numpy dtype, default numpy.float64
+        Floating-point type of the images.
+
+    Returns
+    -------
+    MNIST
+        ``training`` (first 50,000 training images), ``validation`` (last
+        10,000 training images) and ``test`` (the 10,000 t10k images), each an
+        ``(X, y)`` tuple with ``X`` of shape (n, 784) holding ``byte / 256`` and
+        ``y`` int64 labels 0..9.
+
+    Raises
+    ------
+    FileNotFoundError
+        If files are missing and cannot be downloaded (``download=False`` or an
+        explicit folder); the message says where gradcore looked.
+    MNISTChecksumError
+        If a file's decompressed content differs from the original; the message
+        names the file and gives the expected and actual SHA-256.
+    MNISTDownloadError
+        If a download was needed and no mirror delivered a verified file.
+    ValueError
+        If a file is not valid IDX, or ``dtype`` is not a float type.
+    """
+    dt = _float_dtype(dtype)
+    env = os.environ.get(_ENV_VAR)
+    if path is not None:
+        directory, origin = pathlib.Path(path), "given as the path argument"
+    elif env:
+        directory, origin = pathlib.Path(env), f"from ${_ENV_VAR}"
+    else:
+        directory = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        origin = None  # the cache: the only place downloads go
+
+    missing = _missing(directory)
+    if missing and origin is None and download:
+        download_mnist(directory)
+    elif missing:
+        if origin is None:
+            problem = (
+                f"MNIST files missing from the cache folder {directory}: {', '.join(missing)} "
+                "(gzipped or not), and download=False. Call load_mnist(download=True) to "
+                "download them once."
+            )
+        else:
+            problem = (
+                f"MNIST files missing from {directory} ({origin}): {', '.join(missing)} "
+                "(gzipped or not). A folder you point at is used as it is, never "
+                "downloaded into."
+            )
+        raise FileNotFoundError(f"{problem} {_how_to_point_at_local_files()}")
+
+    train_images = _read_verified(directory, "train-images-idx3-ubyte")
+    train_labels = _read_verified(directory, "train-labels-idx1-ubyte")
+    test_images = _read_verified(directory, "t10k-images-idx3-ubyte")
+    test_labels = _read_verified(directory, "t10k-labels-idx1-ubyte")
+    for images, labels, what in (
+        (train_images, train_labels, "training"),
+        (test_images, test_labels, "test"),
+    ):
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{directory}: {len(images)} {what} images but {len(labels)} labels"
+            )
+
+    X_train = _to_float(train_images, dt)
+    y_train = train_labels.astype(np.int64)
+    return MNIST(
+        training=(X_train[:_N_TRAIN], y_train[:_N_TRAIN]),
+        validation=(X_train[_N_TRAIN:], y_train[_N_TRAIN:]),
+        test=(_to_float(test_images, dt), test_labels.astype(np.int64)),
+        directory=directory,
+    )
+
+
+# ------------------------------------------------------------- embedded images
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_bytes() -> tuple[np.ndarray, np.ndarray]:
+    resource = importlib.resources.files(__package__).joinpath("data/mnist_first_1000.npz")
+    with resource.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        images = npz["images"]
+        labels = npz["labels"]
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+def mnist_first_1000(dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first 1,000 MNIST training images, shipped inside gradcore.
+
+    These are the images the chapter's gradient experiments use. No file or
+    network access beyond the package itself is needed.
+
+    Parameters
+    ----------
+    dtype : numpy dtype, default numpy.float64
+        Floating-point type of the images.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Shape (1000, 784), values ``byte / 256`` in ``[0, 1)``.
+    y : numpy.ndarray
+        Shape (1000,), int64 labels 0..9.
+
+    Notes
+    -----
+    MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges,
+    CC BY-SA 3.0; see ``gradcore/data/MNIST-LICENSE.txt``.
+    """
+    dt = _float_dtype(dtype)
+    images, labels = _embedded_bytes()
+    return _to_float(images, dt), labels.astype(np.int64)
+
+
+# -------------------------------------------------------------------- download
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fetch_one(
+    name: str,
+    directory: pathlib.Path,
+    mirrors: Sequence[str],
+    downloader: Callable[[str, str, None], object],
+    attempts: list[tuple[str, str]],
+) -> pathlib.Path | None:
+    """Try each mirror for ``name``; return the verified file or None."""
+    for base in mirrors:
+        url = f"{base.rstrip('/')}/{name}.gz"
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+        os.close(fd)
+        tmp = pathlib.Path(tmp_name)
+        try:
+            _log.info("downloading %s", url)
+            downloader(url, tmp_name, None)
+            with open(tmp, "rb") as fh:
+                raw = fh.read()
+            data = _decode(raw, url)
+            _check_sha256(data, name, url)
+            _parse_idx(data, url)
+            # Some servers send the archive with Content-Encoding: gzip and the
+            # client then stores it decompressed: keep the name honest.
+            final = directory / (f"{name}.gz" if raw[:2] == _GZIP_MAGIC else name)
+            os.replace(tmp, final)
+            return final
+        except Exception as exc:  # any failure: try the next mirror
+            _log.info("failed: %s: %s", url, exc)
+            attempts.append((url, _short(exc)))
+        finally:
+            tmp.unlink(missing_ok=True)
+    return None
+
+
+def download_mnist(
+    directory: PathLike | None = None,
+    *,
+    mirrors: Iterable[str] | None = None,
+    progress: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> pathlib.Path:
+    """Download the MNIST files missing from a folder.
+
+    For each of the four files not already present (gzipped or not), the
+    mirrors are tried in order; a mirror that refuses the connection, answers
+    with an HTTP error, drops the connection or serves a file whose
+    decompressed content fails the checksum is skipped. Each file is written to
+    a temporary file in ``directory`` and renamed into place only once
+    verified, so no partial or corrupt file is ever left behind.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike, optional
+        Destination folder, created if needed (default :func:`default_cache_dir`).
+    mirrors : iterable of str, optional
+        Base URLs serving ``<base>/<file>.gz``; default :data:`MIRRORS`.
+    progress : bool, default False
+        Show a progress bar (tqdm) for each file.
+    timeout : float, default 30
+        Seconds to wait for a connection or for more data before giving up on
+        a mirror.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, now holding the four files.
+
+    Raises
+    ------
+    MNISTDownloadError
+        If every mirror failed for some file; the message lists each URL
+        tried with the reason, and how to use local files instead.
+    ValueError
+        If ``mirrors`` is empty.
+
+    Notes
+    -----
+    Files already present are not re-verified here; :func:`load_mnist` checks
+    every file it reads.
+    """
+    import pooch
+
+    folder = pathlib.Path(directory) if directory is not None else default_cache_dir()
+    bases = list(MIRRORS if mirrors is None else mirrors)
+    if not bases:
+        raise ValueError("no mirrors given")
+    missing = _missing(folder)
+    if not missing:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+
+    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16, timeout=timeout)
+    attempts: list[tuple[str, str]] = []
+    for name in missing:
+        if _fetch_one(name, folder, bases, downloader, attempts) is None:
+            tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
+            raise MNISTDownloadError(
+                f"Could not download {name}.gz into {folder} from any mirror "
+                f"(check the network connection or proxy settings).\n"
+                f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
+                attempts,
+            )
+    return folder
