@@ -183,6 +183,12 @@ class Network:
         net.biases = _LayerArrays(b_views, "biases")
         return net
 
+    def save(self, path: Any) -> None:
+        """Write the network as JSON in network2's layout (see :func:`gradcore.load`)."""
+        from ._io import save_network
+
+        save_network(self, path)
+
     def __repr__(self) -> str:
         return (f"Network(sizes={list(self.sizes)}, cost={self.cost!r}, "
                 f"dtype={self.dtype.name})")
