@@ -201,7 +201,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
         if (s[l] > maxn) maxn = s[l];
     }
     nreal += cap * s[L] + maxn;
-    nptr = 2 * (int64_t)(L + 1) + (int64_t)L * cap + cap; /* act, delta, rows arrays + rows */
+    nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap + cap; /* act, delta, rows, row ptrs, yrows */
     size_t bytes = (size_t)nptr * sizeof(void *) + (size_t)nreal * sizeof(REAL) + 64;
     char *p = (char *)malloc(bytes);
     if (!p) return GC_ERR_NOMEM;
