@@ -1,0 +1,79 @@
+"""The phenomena of chapter 5 of "Neural Networks and Deep Learning", reproduced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcore
+from gradcore.datasets import load_mnist
+from gradcore.reference import sigmoid
+
+# The book's initial speeds of the hidden layers (first 1,000 training images, one run).
+BOOK_INITIAL = {
+    2: [0.07, 0.31],
+    3: [0.012, 0.060, 0.283],
+    4: [0.003, 0.017, 0.070, 0.285],
+}
+
+
+@pytest.mark.parametrize("hidden", [2, 3, 4])
+def test_initial_speeds_rise_with_layer_and_match_the_book(hidden, mnist1000):
+    X, y = mnist1000
+    sizes = [784] + [30] * hidden + [10]
+    speeds = np.array([gradcore.Network(sizes, seed=s).learning_speeds(X, y)
+                       for s in range(20)])
+    median = np.median(speeds, axis=0)[:-1]  # hidden layers, as the book reports them
+    assert np.all(np.diff(median) > 0), median
+    ratio = median / np.array(BOOK_INITIAL[hidden])
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), (median, ratio)
+
+
+def _chain(depth: int, w: float) -> gradcore.Network:
+    """One neuron per layer, every weight w, biases so every z is 0 for the input x = 1."""
+    net = gradcore.Network([1] * (depth + 1), seed=0)
+    for l in range(depth):
+        net.weights[l][...] = w
+        a_in = 1.0 if l == 0 else sigmoid(0.0)
+        net.biases[l][...] = -w * a_in
+    return net
+
+
+@pytest.mark.parametrize("depth", [3, 4, 6])
+def test_exploding_chain_multiplies_the_gradient_by_25_per_layer(depth):
+    net = _chain(depth, 100.0)
+    X, Y = np.ones((1, 1)), np.zeros((1, 1))
+    _, nabla_b = net.gradient(X, Y)
+    g = np.array([b[0] for b in nabla_b])
+    assert g[-1] == 0.5  # δᴸ = a − y = σ(0) − 0
+    # every factor w·σ'(z) = 100 · 1/4 = 25 exactly, so each step back is exactly 25x
+    assert np.array_equal(g[:-1] / g[1:], np.full(depth - 1, 25.0))
+
+
+def test_vanishing_chain_shrinks_the_gradient():
+    rng = np.random.default_rng(0)
+    depth = 6
+    shrink = []
+    for _ in range(50):
+        net = gradcore.Network([1] * (depth + 1), seed=int(rng.integers(1 << 30)),
+                               init="large")
+        _, nabla_b = net.gradient(np.ones((1, 1)), np.zeros((1, 1)))
+        g = np.abs([b[0] for b in nabla_b])
+        shrink.append(g[0] / g[-1])
+    # |w σ'(z)| <= 1/4 only when |w| <= 1, so typically; the median ratio over 5 factors is
+    # far below (1/4)^5 · a few.
+    assert np.median(shrink) < 0.25 ** 5 * 4
+
+
+@pytest.mark.slow
+def test_chapter_training_run_reaches_96_percent(mnist_dir):
+    """[784,30,30,10], 30 epochs, m = 10, η = 0.1, λ = 5.0 (book: 96.90 % validation)."""
+    data = load_mnist(mnist_dir, download=False)
+    X, y = data.training
+    res = gradcore.train([784, 30, 30, 10], X, y, epochs=30, batch_size=10, eta=0.1,
+                         lmbda=5.0, seed=0, evaluation_data=data.validation)
+    acc = res.history.evaluation_accuracy
+    assert acc.shape == (30,)
+    assert acc[-1] >= 0.96, acc
+    assert res.history.learning_speeds.shape == (30, 3)
+    assert res.network.accuracy(*data.test) >= 0.955
