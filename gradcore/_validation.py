@@ -79,7 +79,8 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray
     if arr.shape[1] != n_in:
         raise ValueError(f"{name} must have {n_in} columns (the network's input size), "
                          f"got shape {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # values beyond float32's range are reported below
+        out = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(out).all():
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)"

@@ -1,0 +1,171 @@
+"""Bad input gets a clear exception naming the argument; odd but valid input works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcore
+
+
+@pytest.fixture
+def net() -> gradcore.Network:
+    return gradcore.Network([4, 3, 2], seed=0)
+
+
+@pytest.fixture
+def xy() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.random((6, 4)), rng.integers(0, 2, 6)
+
+
+@pytest.mark.parametrize("sizes, exc, words", [
+    ([784], ValueError, "at least 2"),
+    ([], ValueError, "at least 2"),
+    ([784, 0, 10], ValueError, "sizes[1] must be >= 1"),
+    ([784, -3, 10], ValueError, "sizes[1] must be >= 1"),
+    ([784, 30.0, 10], TypeError, "sizes[1] must be an integer"),
+    ([784, "30", 10], TypeError, "sizes[1] must be an integer"),
+    ([784, True, 10], TypeError, "sizes[1] must be an integer"),
+    ([784, 10**9, 10], ValueError, "larger than the limit"),
+    ([60000, 60000, 60000], ValueError, "parameters"),
+    ("784,30", TypeError, "sequence of integers"),
+    (784, TypeError, "sequence of integers"),
+])
+def test_bad_sizes(sizes, exc, words):
+    with pytest.raises(exc, match=None) as info:
+        gradcore.Network(sizes)
+    assert words in str(info.value)
+
+
+def test_numpy_integer_sizes_are_fine():
+    net = gradcore.Network(np.array([4, 3, 2]))
+    assert net.sizes == (4, 3, 2)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"cost": "hinge"}, ValueError, "cost must be one of"),
+    ({"init": "xavier"}, ValueError, "init must be one of"),
+    ({"dtype": np.int32}, TypeError, "dtype must be float64 or float32"),
+    ({"dtype": "float16"}, TypeError, "dtype must be float64 or float32"),
+])
+def test_bad_network_options(kwargs, exc, words):
+    with pytest.raises(exc) as info:
+        gradcore.Network([4, 3, 2], **kwargs)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("X, exc, words", [
+    (np.zeros((6, 5)), ValueError, "must have 4 columns"),
+    (np.zeros(4), ValueError, "must be 2-D"),
+    (np.zeros((2, 2, 4)), ValueError, "must be 2-D"),
+    (np.zeros((0, 4)), ValueError, "empty"),
+    (np.full((6, 4), np.nan), ValueError, "NaN or infinite"),
+    (np.full((6, 4), np.inf), ValueError, "NaN or infinite"),
+    (np.array([["a", "b", "c", "d"]]), TypeError, "real numbers"),
+    (np.zeros((6, 4), dtype=complex), TypeError, "real numbers"),
+    (np.zeros((6, 4), dtype=bool), TypeError, "real numbers"),
+    ([[object()] * 4], TypeError, "real numbers"),
+])
+def test_bad_X_everywhere(net, xy, X, exc, words):
+    _, y = xy  # X is checked first, so y does not matter
+    for call in (lambda: net.feedforward(X), lambda: net.predict(X),
+                 lambda: net.gradient(X, y), lambda: net.learning_speeds(X, y),
+                 lambda: gradcore.train(net, X, y, epochs=1, batch_size=2, eta=0.1)):
+        with pytest.raises(exc) as info:
+            call()
+        assert words in str(info.value)
+        assert "X" in str(info.value)
+
+
+def test_values_that_overflow_float32_are_refused():
+    net = gradcore.Network([4, 3, 2], dtype=np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        net.feedforward(np.full((1, 4), 1e300))
+
+
+@pytest.mark.parametrize("y, words", [
+    (np.array([0, 1, 2, 0, 1, 0]), "labels must be in [0, 1]"),
+    (np.array([0, 1, -1, 0, 1, 0]), "labels must be in [0, 1]"),
+    (np.array([0, 1, 0]), "has 3 labels, X has 6 rows"),
+    (np.zeros((6, 3)), "shape (6, 2)"),
+    (np.full((6, 2), 2.0), "in [0, 1]"),
+    (np.array([0.5, 1, 0, 0, 1, 0]), "whole numbers"),
+    (np.zeros((6, 2, 1)), "must be labels"),
+    (np.array(["a"] * 6), "integer labels"),
+])
+def test_bad_y(net, xy, y, words):
+    X, _ = xy
+    for call in (lambda: net.gradient(X, y), lambda: net.accuracy(X, y),
+                 lambda: net.total_cost(X, y),
+                 lambda: gradcore.train(net, X, y, epochs=1, batch_size=2, eta=0.1)):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert words in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"epochs": -1}, ValueError, "epochs must be >= 0"),
+    ({"epochs": 1.5}, TypeError, "epochs must be an integer"),
+    ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+    ({"eta": 0.0}, ValueError, "eta must be > 0"),
+    ({"eta": -0.1}, ValueError, "eta must be > 0"),
+    ({"eta": float("nan")}, ValueError, "eta must be finite"),
+    ({"eta": float("inf")}, ValueError, "eta must be finite"),
+    ({"eta": "0.1"}, TypeError, "eta must be a real number"),
+    ({"lmbda": -1.0}, ValueError, "lmbda must be >= 0"),
+    ({"seed": "abc"}, TypeError, "seed must be an integer"),
+    ({"evaluation_data": (np.zeros((2, 4)),)}, TypeError, "evaluation_data must be a pair"),
+    ({"evaluation_data": (np.zeros((2, 5)), np.zeros(2, int))}, ValueError,
+     "evaluation_data[0] must have 4 columns"),
+    ({"cost": "quadratic"}, ValueError, "already has them"),
+])
+def test_bad_hyper_parameters(net, xy, kwargs, exc, words):
+    X, y = xy
+    args = {"epochs": 1, "batch_size": 2, "eta": 0.1, **kwargs}
+    before = net.params.copy()
+    with pytest.raises(exc) as info:
+        gradcore.train(net, X, y, **args)
+    assert words in str(info.value)
+    assert np.array_equal(net.params, before)  # validated before any kernel ran
+
+
+def test_zero_epochs_returns_an_empty_history(net, xy):
+    X, y = xy
+    before = net.params.copy()
+    res = gradcore.train(net, X, y, epochs=0, batch_size=2, eta=0.1)
+    assert res.history.epochs == 0 and res.history.learning_speeds.shape == (0, 2)
+    assert np.array_equal(net.params, before)
+
+
+def test_batch_larger_than_the_data_is_full_batch(net, xy):
+    X, y = xy
+    a, b = net.copy(), net.copy()
+    gradcore.train(a, X, y, epochs=1, batch_size=6, eta=0.1, seed=0)
+    gradcore.train(b, X, y, epochs=1, batch_size=1000, eta=0.1, seed=0)
+    assert np.allclose(a.params, b.params, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("value, exc, words", [
+    (np.zeros((2, 4)), ValueError, "weights[0] must have shape (3, 4)"),
+    (np.zeros((4, 3)), ValueError, "weights[0] must have shape (3, 4)"),
+    (np.full((3, 4), np.nan), ValueError, "finite"),
+    (np.array([["x"] * 4] * 3), TypeError, "real numbers"),
+])
+def test_assigning_a_wrong_weight_array_is_refused(net, value, exc, words):
+    before = net.params.copy()
+    with pytest.raises(exc) as info:
+        net.weights[0] = value
+    assert words in str(info.value)
+    assert np.array_equal(net.params, before)
+
+
+def test_layer_lists_keep_their_length(net):
+    with pytest.raises(AttributeError):
+        net.weights.append(np.zeros((2, 3)))  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        del net.weights[0]  # type: ignore[attr-defined]
+    with pytest.raises(IndexError):
+        net.biases[5] = np.zeros(2)
+    net.biases[1] = np.array([1.0, 2.0])
+    assert list(net.biases[1]) == [1.0, 2.0]
