@@ -1,0 +1,341 @@
+"""Saving and loading networks as JSON, in the layout of network2.py.
+
+network2.py ("Neural Networks and Deep Learning", chapter 3 onwards) saves a network as
+one JSON object::
+
+    {"sizes": [784, 30, 10],
+     "weights": [W0, W1],          # W_l: n_out lists of n_in numbers
+     "biases": [b0, b1],           # b_l: n_out lists of one number (column vectors)
+     "cost": "CrossEntropyCost"}   # or "QuadraticCost"
+
+gradcore writes exactly that, plus a ``"dtype"`` key ("float64" or "float32") that
+network2's ``load`` ignores, so a file goes both ways. Floats are written with Python's
+``repr``, which reads back to the same float64 bit for bit (a float32 parameter is written
+as its exact float64 value, so it reads back exactly too).
+
+Saving is atomic: the JSON goes to a temporary file in the destination directory, is
+flushed to disk and then renamed over the destination, so an interrupted or failed save
+leaves the previous file as it was and no temporary file behind. Loading checks the whole
+file before building a network and raises :class:`NetworkFileError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import stat
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validation import check_dtype, check_sizes
+
+if TYPE_CHECKING:
+    from ._network import Network
+
+__all__ = ["NetworkFileError", "load", "save_network"]
+
+#: gradcore's cost names and the names of network2's cost classes, both ways.
+_COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCost"}
+_COST_FROM_FILE = {v: k for k, v in _COST_TO_FILE.items()}
+_REQUIRED_KEYS = ("sizes", "weights", "biases", "cost")
+
+PathLike = str | os.PathLike[str]
+
+
+class NetworkFileError(ValueError):
+    """A network file could not be read: not JSON, truncated, or not a valid network.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    reason : str
+        What is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------- save
+def network_to_dict(net: Network) -> dict[str, Any]:
+    """The JSON-ready dict of a network in network2's layout (plus ``"dtype"``)."""
+    return {
+        "sizes": [int(s) for s in net.sizes],
+        "weights": [np.asarray(w, dtype=np.float64).tolist() for w in net.weights],
+        "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist()
+                   for b in net.biases],
+        "cost": _COST_TO_FILE[net.cost],
+        "dtype": np.dtype(net.dtype).name,
+    }
+
+
+def save_network(net: Network, path: PathLike) -> None:
+    """Write ``net`` to ``path`` as JSON in network2's layout, atomically.
+
+    Parameters
+    ----------
+    net : Network
+        The network to save. Its parameters must all be finite.
+    path : str or os.PathLike
+        Destination file. It is replaced only once the new content is completely written
+        and flushed to disk; if anything fails before that, the previous file (if any) is
+        left unchanged and the temporary file is removed. A symbolic link is followed: the
+        file it points to is replaced. An existing file keeps its permission bits.
+
+    Raises
+    ------
+    ValueError
+        The network has NaN or infinite parameters (such a file could not be loaded back).
+    OSError
+        The directory is not writable, the disk is full, and so on.
+    """
+    if not np.isfinite(net.params).all():
+        raise ValueError("cannot save a network with NaN or infinite parameters")
+    data = network_to_dict(net)
+    target = os.fspath(path)
+    if os.path.islink(target):
+        target = os.path.realpath(target)
+    directory, name = os.path.split(os.path.abspath(target))
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    fd, tmp = _create_temporary(directory, name)
+    try:
+        try:
+            f = os.fdopen(fd, "w", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
+            json.dump(data, f, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _create_temporary(directory: str, name: str) -> tuple[int, str]:
+    """Create a new file next to the destination; return its descriptor and path.
+
+    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for a file that
+    ``open(path, "w")`` would create.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+# ---------------------------------------------------------------------------------- load
+def load(path: PathLike, *, dtype: Any = None) -> Network:
+    """Read a network saved by :meth:`Network.save` or by network2.py.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A JSON file in network2's layout: keys ``sizes``, ``weights`` (per layer, n_out
+        lists of n_in numbers), ``biases`` (per layer, n_out lists of one number) and
+        ``cost`` (``"CrossEntropyCost"`` or ``"QuadraticCost"``). Other keys are ignored,
+        except ``dtype``, which gradcore writes.
+    dtype : numpy.float64, numpy.float32 or None
+        Precision of the loaded network. None: the ``dtype`` recorded in the file, or
+        float64 for a file without one (network2's files).
+
+    Returns
+    -------
+    Network
+        A network with the file's sizes, cost and parameters (float64 files read back bit
+        for bit).
+
+    Raises
+    ------
+    NetworkFileError
+        (a ValueError) The file is empty, not UTF-8 JSON, truncated, misses a key, names
+        an unknown cost, has weights or biases whose shapes do not match ``sizes``, or
+        holds non-numeric or non-finite values. The message names the file and the
+        problem.
+    OSError
+        The file cannot be read (for example FileNotFoundError).
+    TypeError
+        ``dtype`` is neither float64 nor float32.
+    """
+    from ._network import Network  # imported here: _network imports this module lazily
+
+    fname = os.fspath(path)
+    if dtype is not None:
+        dtype = check_dtype(dtype)
+    with open(fname, "rb") as f:
+        raw = f.read()
+    data = _parse(fname, raw)
+    sizes, cost, file_dtype, weights, biases = _check_contents(fname, data)
+    dt = dtype if dtype is not None else file_dtype
+    converted = [(_as_array(fname, f"weights[{l}]", w, dt),
+                  _as_array(fname, f"biases[{l}]", b, dt))
+                 for l, (w, b) in enumerate(zip(weights, biases))]
+    net = Network(sizes, cost=cost, dtype=dt, seed=0)
+    for l, (w, b) in enumerate(converted):
+        net.weights[l][...] = w
+        net.biases[l][...] = b.reshape(-1)
+    return net
+
+
+def _parse(fname: str, raw: bytes) -> Any:
+    if not raw.strip():
+        raise NetworkFileError(fname, "the file is empty" if not raw else
+                               "the file holds only whitespace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NetworkFileError(fname, f"not a UTF-8 JSON text file ({exc.reason} at "
+                                      f"byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()):
+            reason = (f"the JSON ends unexpectedly after {len(text)} characters "
+                      f"(truncated file?): {exc.msg}")
+        else:
+            reason = (f"not valid JSON (corrupt file?): {exc.msg} at line {exc.lineno} "
+                      f"column {exc.colno}")
+        raise NetworkFileError(fname, reason) from exc
+    except RecursionError as exc:
+        raise NetworkFileError(fname, "not a network file: JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise NetworkFileError(fname, f"not a valid network file: {exc}") from exc
+
+
+def _check_contents(fname: str, data: Any
+                    ) -> tuple[tuple[int, ...], str, np.dtype, list[Any], list[Any]]:
+    def fail(reason: str) -> NetworkFileError:
+        return NetworkFileError(fname, reason)
+
+    if not isinstance(data, dict):
+        raise fail(f"expected a JSON object with keys {', '.join(_REQUIRED_KEYS)}, "
+                   f"got a JSON {_json_type(data)}")
+    missing = [k for k in _REQUIRED_KEYS if k not in data]
+    if missing:
+        raise fail(f"missing key{'s' if len(missing) > 1 else ''} "
+                   f"{', '.join(map(repr, missing))} (a network file has "
+                   f"{', '.join(map(repr, _REQUIRED_KEYS))})")
+    try:
+        sizes = check_sizes(data["sizes"])
+    except (TypeError, ValueError) as exc:
+        raise fail(f"invalid 'sizes' {_short(data['sizes'])}: {exc}") from exc
+    cost_name = data["cost"]
+    if not isinstance(cost_name, str) or cost_name not in _COST_FROM_FILE:
+        raise fail(f"unknown cost {_short(cost_name)}: expected one of "
+                   f"{', '.join(map(repr, _COST_FROM_FILE))}")
+    file_dtype = np.dtype(np.float64)
+    if "dtype" in data:
+        if data["dtype"] not in ("float64", "float32"):
+            raise fail(f"invalid 'dtype' {_short(data['dtype'])}: expected 'float64' or "
+                       f"'float32'")
+        file_dtype = np.dtype(data["dtype"])
+    n_layers = len(sizes) - 1
+    weights, biases = data["weights"], data["biases"]
+    for key, value in (("weights", weights), ("biases", biases)):
+        if not isinstance(value, list):
+            raise fail(f"'{key}' must be a list of {n_layers} layers, got a JSON "
+                       f"{_json_type(value)}")
+        if len(value) != n_layers:
+            raise fail(f"'{key}' has {len(value)} layers, but sizes {list(sizes)} need "
+                       f"{n_layers}")
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        _check_matrix(fname, f"weights[{l}]", weights[l], n_out, n_in,
+                      f"sizes[{l + 1}] x sizes[{l}]")
+        _check_matrix(fname, f"biases[{l}]", biases[l], n_out, 1,
+                      f"a column vector of sizes[{l + 1}] rows, written [[b0], [b1], ...]")
+    return sizes, _COST_FROM_FILE[cost_name], file_dtype, weights, biases
+
+
+def _check_matrix(fname: str, name: str, value: Any, rows: int, cols: int,
+                  expected: str) -> None:
+    """A list of ``rows`` lists of ``cols`` JSON numbers, all finite."""
+    def fail(detail: str) -> NetworkFileError:
+        return NetworkFileError(fname, f"{name} must be {rows} x {cols} ({expected}); "
+                                       f"{detail}")
+
+    if not isinstance(value, list):
+        raise fail(f"got a JSON {_json_type(value)}")
+    if len(value) != rows:
+        raise fail(f"got {len(value)} rows")
+    for i, row in enumerate(value):
+        if not isinstance(row, list):
+            raise fail(f"row {i} is a JSON {_json_type(row)}, not a list")
+        if len(row) != cols:
+            raise fail(f"row {i} has {len(row)} entries")
+    kinds = {type(v) for row in value for v in row}
+    if not kinds <= {int, float}:
+        bad = next(v for row in value for v in row if type(v) not in (int, float))
+        raise NetworkFileError(fname, f"{name} holds a non-numeric value {_short(bad)} "
+                                      f"(a JSON {_json_type(bad)})")
+    if float in kinds and not all(math.isfinite(v) for row in value for v in row
+                                  if type(v) is float):
+        n_bad = sum(type(v) is float and not math.isfinite(v) for row in value for v in row)
+        raise NetworkFileError(fname, f"{name} holds {n_bad} NaN or infinite value(s)")
+
+
+def _as_array(fname: str, name: str, value: list[Any], dtype: np.dtype) -> np.ndarray:
+    try:
+        with np.errstate(over="ignore"):
+            arr = np.array(value, dtype=dtype)
+    except OverflowError as exc:  # an integer beyond the float range
+        raise NetworkFileError(fname, f"{name} holds a number too large for "
+                                      f"{dtype.name}") from exc
+    if not np.isfinite(arr).all():
+        raise NetworkFileError(fname, f"{name} holds values outside the {dtype.name} "
+                                      f"range")
+    return arr
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__  # pragma: no cover - json produces only the above
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

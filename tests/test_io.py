@@ -1,0 +1,373 @@
+"""Saving and loading networks in network2's JSON layout."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gradcore
+from gradcore import _io
+from gradcore._io import NetworkFileError, load
+
+SIZES = [6, 5, 4, 3]
+
+
+def _net(cost: str = "cross_entropy", dtype: Any = np.float64, seed: int = 1,
+         sizes: list[int] = SIZES) -> gradcore.Network:
+    return gradcore.Network(sizes, cost=cost, seed=seed, dtype=dtype)
+
+
+def _inputs(n: int = 7, width: int = SIZES[0], seed: int = 2) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, width))
+
+
+# ------------------------------------------------------------ a minimal network2 (test-only)
+class _Network2:
+    """What network2.py's ``load`` and ``feedforward`` do, on one column vector at a time.
+
+    Written from the book's description: ``load`` reads sizes, weights, biases and the cost
+    class name and ignores every other key; ``feedforward`` computes a = σ(w·a + b) layer
+    by layer with (n, 1) column vectors.
+    """
+
+    COSTS = ("CrossEntropyCost", "QuadraticCost")
+
+    def __init__(self, path: Path) -> None:
+        with open(path) as f:
+            data = json.load(f)
+        if data["cost"] not in self.COSTS:
+            raise AttributeError(data["cost"])
+        self.cost = data["cost"]
+        self.sizes = data["sizes"]
+        self.weights = [np.array(w) for w in data["weights"]]
+        self.biases = [np.array(b) for b in data["biases"]]
+
+    def feedforward(self, a: np.ndarray) -> np.ndarray:
+        for b, w in zip(self.biases, self.weights):
+            a = 1.0 / (1.0 + np.exp(-(np.dot(w, a) + b)))
+        return a
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        return np.hstack([self.feedforward(x.reshape(-1, 1)) for x in X]).T
+
+
+# ------------------------------------------------------------------------- round trip
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cost", ["cross_entropy", "quadratic"])
+def test_round_trip_is_bit_exact(tmp_path: Path, cost: str, dtype: Any) -> None:
+    net = _net(cost, dtype)
+    path = tmp_path / "net.json"
+    net.save(path)
+    back = load(path)
+    assert back.sizes == net.sizes
+    assert back.cost == cost
+    assert back.dtype == np.dtype(dtype)
+    assert back.params.tobytes() == net.params.tobytes()
+    X = _inputs()
+    np.testing.assert_array_equal(back.feedforward(X), net.feedforward(X))
+
+
+def test_round_trip_of_a_trained_network(tmp_path: Path) -> None:
+    X = _inputs(40)
+    y = np.arange(40) % 3
+    net = gradcore.train(SIZES, X, y, epochs=3, batch_size=5, eta=0.5, lmbda=1.0,
+                         seed=3).network
+    net.save(str(tmp_path / "trained.json"))
+    back = load(str(tmp_path / "trained.json"))
+    assert back.params.tobytes() == net.params.tobytes()
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+def test_saved_file_has_network2_layout(tmp_path: Path) -> None:
+    net = _net("quadratic", sizes=[3, 2, 1])
+    net.save(tmp_path / "n.json")
+    data = json.loads((tmp_path / "n.json").read_text())
+    assert set(data) == {"sizes", "weights", "biases", "cost", "dtype"}
+    assert data["sizes"] == [3, 2, 1]
+    assert data["cost"] == "QuadraticCost"
+    assert np.array(data["weights"][0]).shape == (2, 3)
+    assert np.array(data["weights"][1]).shape == (1, 2)
+    assert data["biases"][0] == [[float(net.biases[0][0])], [float(net.biases[0][1])]]
+    assert np.array(data["biases"][1]).shape == (1, 1)
+
+
+def test_load_dtype_overrides_the_file(tmp_path: Path) -> None:
+    net = _net(dtype=np.float64)
+    net.save(tmp_path / "n.json")
+    as32 = load(tmp_path / "n.json", dtype=np.float32)
+    assert as32.dtype == np.float32
+    np.testing.assert_array_equal(as32.params, net.params.astype(np.float32))
+    small = _net(dtype=np.float32)
+    small.save(tmp_path / "s.json")
+    as64 = load(tmp_path / "s.json", dtype="float64")
+    assert as64.dtype == np.float64
+    np.testing.assert_array_equal(as64.params, small.params.astype(np.float64))
+    with pytest.raises(TypeError, match="float64 or float32"):
+        load(tmp_path / "n.json", dtype=np.int32)
+
+
+# ------------------------------------------------------------------- network2 interop
+@pytest.mark.parametrize("cost", ["cross_entropy", "quadratic"])
+def test_gradcore_file_loads_in_network2(tmp_path: Path, cost: str) -> None:
+    net = _net(cost)
+    net.save(tmp_path / "g.json")
+    other = _Network2(tmp_path / "g.json")
+    assert other.cost == {"cross_entropy": "CrossEntropyCost",
+                          "quadratic": "QuadraticCost"}[cost]
+    assert [w.shape for w in other.weights] == [(5, 6), (4, 5), (3, 4)]
+    assert [b.shape for b in other.biases] == [(5, 1), (4, 1), (3, 1)]
+    X = _inputs()
+    np.testing.assert_allclose(other.outputs(X), net.feedforward(X), rtol=1e-12, atol=0)
+
+
+def test_network2_file_loads_in_gradcore(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    sizes = [4, 3, 2]
+    weights = [rng.standard_normal((3, 4)) / 2, rng.standard_normal((2, 3)) / np.sqrt(3)]
+    biases = [rng.standard_normal((3, 1)), rng.standard_normal((2, 1))]
+    path = tmp_path / "n2.json"
+    # Written as network2's save writes it: tolist() of column-vector biases, the cost
+    # class name, and nothing else.
+    with open(path, "w") as f:
+        json.dump({"sizes": sizes, "weights": [w.tolist() for w in weights],
+                   "biases": [b.tolist() for b in biases], "cost": "QuadraticCost"}, f)
+    net = load(path)
+    assert net.sizes == (4, 3, 2)
+    assert net.cost == "quadratic"
+    assert net.dtype == np.float64
+    for l in range(2):
+        assert net.weights[l].tobytes() == weights[l].tobytes()
+        assert net.biases[l].tobytes() == biases[l].ravel().tobytes()
+    X = _inputs(9, 4)
+    np.testing.assert_allclose(net.feedforward(X), _Network2(path).outputs(X), rtol=1e-12,
+                               atol=0)
+
+
+def test_integer_values_and_unknown_keys_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "ints.json"
+    path.write_text(json.dumps({"sizes": [2, 1], "weights": [[[1, -2]]], "biases": [[[0]]],
+                                "cost": "CrossEntropyCost", "comment": "by hand"}))
+    net = load(path)
+    np.testing.assert_array_equal(net.weights[0], [[1.0, -2.0]])
+    np.testing.assert_array_equal(net.biases[0], [0.0])
+
+
+# ----------------------------------------------------------------------------- atomic
+def _old_file(tmp_path: Path) -> tuple[Path, bytes]:
+    path = tmp_path / "net.json"
+    _net(seed=10).save(path)
+    return path, path.read_bytes()
+
+
+def test_failure_while_writing_keeps_the_old_file(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = _old_file(tmp_path)
+
+    def half_dump(obj: Any, fp: Any, **kwargs: Any) -> None:
+        fp.write(json.dumps(obj)[:50])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_io.json, "dump", half_dump)
+    with pytest.raises(OSError, match="No space left"):
+        _net(seed=11).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_failure_at_rename_keeps_the_old_file(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path, before = _old_file(tmp_path)
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_io.os, "replace", failing_replace)
+    with pytest.raises(PermissionError):
+        _net(seed=11).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_interrupt_while_writing_leaves_no_temporary(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(obj: Any, fp: Any, **kwargs: Any) -> None:
+        fp.write("{")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_io.json, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _net().save(tmp_path / "new.json")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_replaces_and_keeps_permissions(tmp_path: Path) -> None:
+    path, _ = _old_file(tmp_path)
+    os.chmod(path, 0o640)
+    net = _net(seed=12)
+    net.save(path)
+    assert load(path).params.tobytes() == net.params.tobytes()
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_save_refuses_non_finite_parameters(tmp_path: Path) -> None:
+    path, before = _old_file(tmp_path)
+    net = _net()
+    net.params[3] = np.nan  # bypasses the checked setters on purpose
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_save_into_missing_directory_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        _net().save(tmp_path / "no" / "such" / "net.json")
+
+
+# ---------------------------------------------------------------------- corrupt files
+def _valid() -> dict[str, Any]:
+    net = _net(sizes=[3, 2, 2])
+    return _io.network_to_dict(net)
+
+
+def _write(tmp_path: Path, content: str | bytes | dict[str, Any]) -> Path:
+    path = tmp_path / "bad.json"
+    if isinstance(content, dict):
+        content = json.dumps(content)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+def _expect(tmp_path: Path, content: Any, pattern: str) -> NetworkFileError:
+    path = _write(tmp_path, content)
+    with pytest.raises(NetworkFileError, match=pattern) as info:
+        load(path)
+    assert isinstance(info.value, ValueError)
+    assert str(path) in str(info.value)
+    assert info.value.path == str(path)
+    return info.value
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    _expect(tmp_path, "", "empty")
+    _expect(tmp_path, "  \n", "only whitespace")
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    text = json.dumps(_valid())
+    for cut in (1, len(text) // 2, len(text) - 1):
+        _expect(tmp_path, text[:cut], "ends unexpectedly.*truncated")
+
+
+def test_corrupt_json(tmp_path: Path) -> None:
+    text = json.dumps(_valid())
+    _expect(tmp_path, text[:20] + "@" + text[21:], "not valid JSON.*line 1 column")
+    _expect(tmp_path, text + "garbage", "not valid JSON")
+    _expect(tmp_path, b"\xff\xfe\x00binary", "not a UTF-8")
+
+
+def test_not_an_object(tmp_path: Path) -> None:
+    _expect(tmp_path, "[1, 2, 3]", "expected a JSON object.*got a JSON array")
+
+
+@pytest.mark.parametrize("key", ["sizes", "weights", "biases", "cost"])
+def test_missing_key(tmp_path: Path, key: str) -> None:
+    data = _valid()
+    del data[key]
+    err = _expect(tmp_path, data, f"missing key '{key}'")
+    assert "network file has" in err.reason
+
+
+def test_unknown_cost(tmp_path: Path) -> None:
+    data = _valid()
+    data["cost"] = "LogLikelihoodCost"
+    _expect(tmp_path, data, "unknown cost 'LogLikelihoodCost'.*CrossEntropyCost")
+    data["cost"] = "cross_entropy"  # gradcore's own name is not network2's
+    _expect(tmp_path, data, "unknown cost")
+
+
+def test_invalid_sizes(tmp_path: Path) -> None:
+    data = _valid()
+    data["sizes"] = [3]
+    _expect(tmp_path, data, "invalid 'sizes'.*at least 2 layers")
+    data["sizes"] = [3, 2.5, 2]
+    _expect(tmp_path, data, "invalid 'sizes'.*integer")
+    data["sizes"] = "3,2,2"
+    _expect(tmp_path, data, "invalid 'sizes'")
+
+
+def test_shapes_not_matching_sizes(tmp_path: Path) -> None:
+    data = _valid()
+    data["sizes"] = [4, 2, 2]
+    _expect(tmp_path, data, r"weights\[0\] must be 2 x 4.*row 0 has 3 entries")
+    data = _valid()
+    data["weights"][1] = data["weights"][1][:1]
+    _expect(tmp_path, data, r"weights\[1\] must be 2 x 2.*got 1 rows")
+    data = _valid()
+    data["weights"].pop()
+    _expect(tmp_path, data, "'weights' has 1 layers, but sizes .* need 2")
+    data = _valid()
+    data["biases"][0] = [b[0] for b in data["biases"][0]]  # flat, not column vectors
+    _expect(tmp_path, data, r"biases\[0\] must be 2 x 1 \(a column vector.*row 0 is a "
+                            r"JSON number")
+    data = _valid()
+    data["biases"] = {"0": []}
+    _expect(tmp_path, data, "'biases' must be a list of 2 layers, got a JSON object")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_values(tmp_path: Path, token: str) -> None:
+    text = json.dumps(_valid())
+    start = text.index('"weights": [[[') + len('"weights": [[[')
+    end = text.index(",", start)
+    _expect(tmp_path, text[:start] + token + text[end:],
+            r"weights\[0\] holds 1 NaN or infinite value")
+
+
+def test_values_outside_float32_range(tmp_path: Path) -> None:
+    data = _valid()
+    data["biases"][1][0][0] = 1e300
+    path = _write(tmp_path, data)
+    assert load(path).biases[1][0] == 1e300
+    with pytest.raises(NetworkFileError, match=r"biases\[1\] holds values outside the "
+                                               r"float32 range"):
+        load(path, dtype=np.float32)
+    data["biases"][1][0][0] = 10 ** 400
+    _expect(tmp_path, data, r"biases\[1\] holds a number too large")
+
+
+@pytest.mark.parametrize("value", ["0.5", None, True, [0.5], {"v": 1}])
+def test_non_numeric_values(tmp_path: Path, value: Any) -> None:
+    data = _valid()
+    data["weights"][1][1][0] = value
+    if isinstance(value, list):
+        _expect(tmp_path, data, r"weights\[1\] holds a non-numeric value \[0\.5\] "
+                                r"\(a JSON array\)")
+    else:
+        _expect(tmp_path, data, r"weights\[1\] holds a non-numeric value")
+
+
+def test_invalid_dtype_key(tmp_path: Path) -> None:
+    data = _valid()
+    data["dtype"] = "int8"
+    _expect(tmp_path, data, "invalid 'dtype' 'int8'")
+    data["dtype"] = None
+    _expect(tmp_path, data, "invalid 'dtype' None")
+
+
+def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "absent.json")
+
+
+def test_absurd_integer_literal(tmp_path: Path) -> None:
+    text = json.dumps(_valid()).replace('"sizes": [3', '"sizes": [' + "9" * 5000, 1)
+    _expect(tmp_path, text, "not a valid network file")
