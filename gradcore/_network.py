@@ -254,8 +254,10 @@ def _total_cost(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> flo
 
 
 def _sum_sq_weights(net: Network) -> float:
-    return float(sum(np.dot(w.ravel().astype(np.float64), w.ravel().astype(np.float64))
-                     for w in net.weights))
+    # Not np.dot: a BLAS call here wakes BLAS's worker threads, whose spinning steals the
+    # second core from a network training in another thread.
+    with np.errstate(over="ignore"):  # huge weights give inf, which train() reports
+        return float(sum(np.sum(np.square(w, dtype=np.float64)) for w in net.weights))
 
 
 @dataclass
@@ -428,15 +430,22 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
             raise KeyboardInterrupt(
                 f"training interrupted in epoch {epoch} (0-based) after {done} complete "
                 f"mini-batches; the network keeps those updates")
-        n_batches = done
-        rec.speeds.append(_speed_norms(speed_sum, net.sizes, n_batches))
-        rec.cost.append(cost_sum / n + 0.5 * (lmbda / n) * _sum_sq_weights(net))
+        epoch_cost = cost_sum / n + (0.5 * (lmbda / n) * _sum_sq_weights(net) if lmbda else 0.0)
+        if not np.isfinite(epoch_cost):
+            raise DivergenceError(
+                f"training diverged in epoch {epoch} (0-based): the parameters are finite "
+                f"but so large that the cost overflows (eta={eta}, lmbda={lmbda}, n={n}); "
+                f"the network is kept as it is at the end of that epoch",
+                epoch=epoch, batch=done, history=rec.history(), network=net)
+        rec.speeds.append(_speed_norms(speed_sum, net.sizes, done))
+        rec.cost.append(epoch_cost)
         if evaluation_data is not None:
             z, a = net._forward(Xe)
             rec.acc.append(float(np.mean(np.argmax(a, axis=1) == labels_e)))
             rec.eval_cost.append(float(np.mean(_ref.cost_per_example(
                 net.cost, z.astype(np.float64), a.astype(np.float64),
-                Ye.astype(np.float64)))) + 0.5 * (lmbda / Xe.shape[0]) * _sum_sq_weights(net))
+                Ye.astype(np.float64))))
+                + (0.5 * (lmbda / Xe.shape[0]) * _sum_sq_weights(net) if lmbda else 0.0))
         if callback is not None:
             callback(epoch, rec.history())
     return TrainResult(network=net, history=rec.history())
