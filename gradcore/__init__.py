@@ -7,12 +7,25 @@ much faster (exploding) than late ones. The speed of layer l is ‖δˡ‖, the 
 of δˡ = ∂C/∂bˡ over the data.
 
 Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResult`,
-:class:`DivergenceError`, and the modules :mod:`gradcore.reference` (the same semantics in
-plain NumPy) and :mod:`gradcore.datasets` (MNIST).
+:func:`load`, the exceptions :class:`DivergenceError` and :class:`NetworkFileError`, and the
+modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
+:mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5) and
+:mod:`gradcore.sklearn` (a scikit-learn estimator, with the ``sklearn`` extra).
+Everything under ``gradcore._*`` is private.
 """
 
+from ._io import NetworkFileError, load
 from ._network import DivergenceError, History, Network, TrainResult, train
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "train", "History", "TrainResult", "DivergenceError", "__version__"]
+__all__ = [
+    "Network",
+    "train",
+    "load",
+    "History",
+    "TrainResult",
+    "DivergenceError",
+    "NetworkFileError",
+    "__version__",
+]
