@@ -1,0 +1,8 @@
+"""``python -m gradcore``: the gradcore command line (see :mod:`gradcore.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
