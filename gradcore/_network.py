@@ -51,7 +51,7 @@ class DivergenceError(ArithmeticError):
         self.network = network
 
 
-class _LayerArrays(Sequence):
+class _LayerArrays(Sequence[np.ndarray]):
     """The per-layer views of a network's parameter buffer (``net.weights``/``net.biases``).
 
     Indexing gives the view itself, so ``net.weights[0][...] = w`` or
@@ -200,7 +200,7 @@ class Network:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (n,): the index of the most active output neuron."""
-        return np.argmax(self.feedforward(X), axis=1)
+        return np.asarray(np.argmax(self.feedforward(X), axis=1))
 
     def accuracy(self, X: Any, y: Any) -> float:
         """Fraction of the rows of X whose predicted label equals y (labels or one-hot)."""
@@ -250,7 +250,7 @@ def _total_cost(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> flo
     z, a = net._forward(X)
     c = float(np.mean(_ref.cost_per_example(net.cost, z.astype(np.float64),
                                             a.astype(np.float64), Y.astype(np.float64))))
-    return c + 0.5 * (lmbda / X.shape[0]) * _sum_sq_weights(net)
+    return c + 0.5 * (lmbda / int(X.shape[0])) * _sum_sq_weights(net)
 
 
 def _sum_sq_weights(net: Network) -> float:

@@ -56,9 +56,9 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_dtype(dtype: Any) -> np.dtype:
+def check_dtype(dtype: Any) -> np.dtype[Any]:
     try:
-        dt = np.dtype(dtype)
+        dt: np.dtype[Any] = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from exc
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
@@ -118,16 +118,6 @@ def as_targets(y: Any, n: int, n_out: int, dtype: np.dtype, name: str = "y") -> 
         return Y
     raise ValueError(f"{name} must be labels (n,) or one-hot rows (n, {n_out}), "
                      f"got shape {arr.shape}")
-
-
-def labels_of(y: Any, n: int, n_out: int, name: str = "y") -> np.ndarray:
-    """Integer labels (n,) from labels or one-hot rows (validated as in as_targets)."""
-    arr = np.asarray(y)
-    if arr.ndim == 2:
-        as_targets(arr, n, n_out, np.dtype(np.float64), name)
-        return np.argmax(arr, axis=1)
-    as_targets(arr, n, n_out, np.dtype(np.float64), name)
-    return arr.astype(np.intp)
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:

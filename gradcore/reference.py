@@ -15,6 +15,7 @@ Conventions (identical to :class:`gradcore.Network`):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +32,16 @@ __all__ = [
 ]
 
 Arrays = Sequence[np.ndarray]
+ArrayList = list[np.ndarray]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) = 1 / (1 + e^(−z)); exp overflow for very negative z correctly gives 0."""
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def forward(weights: Arrays, biases: Arrays, X: np.ndarray) -> tuple[list, list]:
+def forward(weights: Arrays, biases: Arrays, X: np.ndarray) -> tuple[ArrayList, ArrayList]:
     """Forward pass. Returns (zs, activations): zs[l] is (n, sizes[l+1]); activations[0] is X."""
     activations = [X]
     zs = []
@@ -59,7 +61,7 @@ def feedforward(weights: Arrays, biases: Arrays, X: np.ndarray) -> np.ndarray:
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     # log(1 + e^x) without overflow
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    return np.asarray(np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
 
 
 def cost_per_example(cost: str, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -70,22 +72,23 @@ def cost_per_example(cost: str, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> 
     Quadratic is ½‖a − y‖².
     """
     if cost == "cross_entropy":
-        return np.sum(Y * _softplus(-z) + (1.0 - Y) * _softplus(z), axis=1)
+        return np.asarray(np.sum(Y * _softplus(-z) + (1.0 - Y) * _softplus(z), axis=1))
     if cost == "quadratic":
-        return 0.5 * np.sum((a - Y) ** 2, axis=1)
+        return np.asarray(0.5 * np.sum((a - Y) ** 2, axis=1))
     raise ValueError(f"unknown cost {cost!r}")
 
 
 def output_delta(cost: str, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """δᴸ = ∂C/∂zᴸ for one example per row."""
     if cost == "cross_entropy":
-        return a - Y
+        return np.asarray(a - Y)
     if cost == "quadratic":
-        return (a - Y) * a * (1.0 - a)
+        return np.asarray((a - Y) * a * (1.0 - a))
     raise ValueError(f"unknown cost {cost!r}")
 
 
-def backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str):
+def backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
+             cost: str) -> tuple[ArrayList, ArrayList, ArrayList]:
     """Per-layer deltas for every example: list of (n, sizes[l+1]) arrays, plus activations.
 
     δᴸ from the cost, then δˡ = (δˡ⁺¹ · Wˡ⁺¹) ⊙ σ'(zˡ) with σ'(z) = σ(z)(1 − σ(z)).
@@ -101,7 +104,8 @@ def backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost
     return deltas, zs, activations
 
 
-def gradient(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str):
+def gradient(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
+             cost: str) -> tuple[ArrayList, ArrayList]:
     """(∂C/∂W list, ∂C/∂b list) for C = mean cost over the rows of X (no regularisation)."""
     n = X.shape[0]
     deltas, _, activations = backprop(weights, biases, X, Y, cost)
@@ -126,8 +130,9 @@ def total_cost(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, co
     return float(c + 0.5 * (lmbda / n) * sum(np.sum(w * w) for w in weights))
 
 
-def sgd_epoch(weights: list, biases: list, X: np.ndarray, Y: np.ndarray, perm: np.ndarray,
-              batch_size: int, eta: float, lmbda: float, cost: str):
+def sgd_epoch(weights: ArrayList, biases: ArrayList, X: np.ndarray, Y: np.ndarray,
+              perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
+              cost: str) -> tuple[ArrayList, float, int]:
     """One epoch of mini-batch SGD with L2 weight decay, updating weights/biases in place.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last one may be shorter); for each,

@@ -1,0 +1,42 @@
+"""Type stubs of the compiled module gradcore._core (private; see gradcore.kernels)."""
+
+import numpy as np
+import numpy.typing as npt
+
+COST_CODES: dict[str, int]
+STATUS_OK: int
+STATUS_NONFINITE: int
+STATUS_INTERRUPTED: int
+
+_Float = np.float64 | np.float32
+
+def param_count(sizes: npt.NDArray[np.int32]) -> int: ...
+def feedforward(
+    params: npt.NDArray[_Float],
+    sizes: npt.NDArray[np.int32],
+    cost: int,
+    X: npt.NDArray[_Float],
+    z_out: npt.NDArray[_Float],
+    a_out: npt.NDArray[_Float],
+) -> None: ...
+def gradient(
+    params: npt.NDArray[_Float],
+    sizes: npt.NDArray[np.int32],
+    cost: int,
+    X: npt.NDArray[_Float],
+    Y: npt.NDArray[_Float],
+    grad_out: npt.NDArray[_Float],
+) -> tuple[int, float]: ...
+def sgd_epoch(
+    params: npt.NDArray[_Float],
+    sizes: npt.NDArray[np.int32],
+    cost: int,
+    X: npt.NDArray[_Float],
+    Y: npt.NDArray[_Float],
+    perm: npt.NDArray[np.int64],
+    batch_size: int,
+    eta: float,
+    lmbda: float,
+    speed_sum: npt.NDArray[np.float64],
+    max_batches: int = -1,
+) -> tuple[int, float, int]: ...
