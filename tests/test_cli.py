@@ -1,0 +1,332 @@
+"""The gradcore command line: outputs, exit statuses and messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gradcore
+from gradcore import datasets
+from gradcore import experiments as ex
+from gradcore.cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SUBCOMMANDS = ["chapter5", "train", "depth", "chain", "download"]
+
+
+def tiny_mnist(seed: int = 0) -> datasets.MNIST:
+    rng = np.random.default_rng(seed)
+
+    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return rng.random((n, 784)), rng.integers(0, 10, n).astype(np.int64)
+
+    return datasets.MNIST(training=part(100), validation=part(30), test=part(30))
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Replace the MNIST loader by small random data; records the folders asked for."""
+    asked = []
+
+    def load(path=None, **kwargs):
+        asked.append(path)
+        return tiny_mnist()
+
+    monkeypatch.setattr(datasets, "load_mnist", load)
+    return asked
+
+
+def one_error_line(err: str, command: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    prefix = f"gradcore {command}: error: " if command else "gradcore: error: "
+    assert lines[0].startswith(prefix), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def written_paths(out: str) -> list[pathlib.Path]:
+    """The paths listed under 'Wrote to' in chapter5's output."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Wrote to"))
+    paths = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        paths.append(pathlib.Path(line.split("  ")[-1].strip()))
+    return paths
+
+
+def check_chapter5_folder(out: pathlib.Path, epochs: int, *, figures: bool = True) -> None:
+    doc = json.loads((out / "chapter5.json").read_text())
+    assert doc["settings"]["epochs"] == epochs
+    assert [n["hidden_layers"] for n in doc["nets"]] == [2, 3, 4]
+    for net in doc["nets"]:
+        k = net["hidden_layers"]
+        with open(out / f"speeds_{k}_hidden.csv", newline="") as fh:
+            rows = list(csv.reader(fh))
+        header = ["epoch"] + [f"hidden_{j + 1}" for j in range(k)] + ["output"]
+        assert rows[0] == header
+        assert len(rows) == epochs + 1
+        body = np.array([[float(v) for v in r] for r in rows[1:]])
+        assert body[:, 0].tolist() == list(range(epochs))
+        speeds = body[:, 1:]
+        assert np.all(np.isfinite(speeds)) and np.all(speeds > 0)
+        assert speeds.tolist() == net["speeds"]
+        assert net["sizes"] == [784] + [30] * k + [10]
+        assert net["book_initial_speeds"] == list(ex.BOOK_INITIAL_SPEEDS[k])
+    if figures:
+        import matplotlib.image
+
+        names = [f"speeds_{k}_hidden.png" for k in (2, 3, 4)] + ["initial_deltas.png"]
+        for name in names:
+            data = (out / name).read_bytes()
+            assert data[:8] == PNG_MAGIC, name
+            img = matplotlib.image.imread(out / name)
+            assert img.ndim == 3 and img.shape[2] in (3, 4), img.shape
+            assert img.shape[0] > 300 and img.shape[1] > 500, img.shape
+            assert img.std() > 0.01  # not a blank canvas
+        w, h = matplotlib.image.imread(out / "speeds_2_hidden.png").shape[1::-1]
+        assert w > h  # landscape, like the book's plots
+
+
+# ---------------------------------------------------------------- chapter5
+
+
+def test_chapter5_in_process(tmp_path, capsys):
+    out = tmp_path / "tmp"
+    assert main(["chapter5", "--epochs", "20", "--out", str(out), "--seed", "3"]) == 0
+    stdout = capsys.readouterr().out
+    check_chapter5_folder(out, 20)
+    paths = written_paths(stdout)
+    assert len(paths) == 8 and all(p.is_file() for p in paths)
+    assert {p.name for p in paths} == {p.name for p in out.iterdir()}
+    # the table of initial speeds, beside the book's numbers
+    assert "0.283" in stdout and "0.003" in stdout and "hidden 4" in stdout
+    speeds = ex.initial_speeds([784, 30, 30, 10], seed=3)
+    assert f"{speeds[0]:.3g}" in stdout
+
+
+def test_chapter5_as_a_real_process(tmp_path):
+    out = tmp_path / "c5"
+    proc = subprocess.run([sys.executable, "-m", "gradcore", "chapter5", "--epochs", "3",
+                           "--out", str(out)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    check_chapter5_folder(out, 3)
+    assert all(p.is_file() for p in written_paths(proc.stdout))
+
+
+def test_chapter5_no_figures(tmp_path, capsys):
+    assert main(["chapter5", "--epochs", "2", "--out", str(tmp_path), "--no-figures"]) == 0
+    check_chapter5_folder(tmp_path, 2, figures=False)
+    assert not list(tmp_path.glob("*.png"))
+
+
+# ---------------------------------------------------------------- chain
+
+
+def test_chain_prints_the_factors_and_gradients(capsys):
+    assert main(["chain"]) == 0
+    out = capsys.readouterr().out
+    exploding, vanishing = out.split("Vanishing")
+    rows = [line.split() for line in exploding.splitlines() if line[:5].strip().isdigit()]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert [float(r[5]) for r in rows] == [25.0] * 4        # w * sigma'(z)
+    grads = [float(r[6]) for r in rows]                      # dC/db
+    assert grads[-1] == 0.125
+    for j in range(3):
+        assert grads[j] == pytest.approx(25 * grads[j + 1], rel=2e-3)
+    c = ex.vanishing_chain(4, seed=0)
+    vrows = [line.split() for line in vanishing.splitlines() if line[:5].strip().isdigit()]
+    assert [float(r[5]) for r in vrows] == pytest.approx(c.factors.tolist(), rel=2e-3)
+
+
+def test_chain_options(capsys):
+    assert main(["chain", "--depth", "6", "--weight", "8", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2, 2, 2, 2, 2" in out  # exploding ratios of the gradients
+
+
+# ---------------------------------------------------------------- train
+
+
+def test_train_on_small_data(tmp_path, capsys, fake_mnist):
+    save = tmp_path / "net.json"
+    rc = main(["train", "--sizes", "784,12,10", "--epochs", "2", "--batch-size", "10",
+               "--eta", "0.5", "--lmbda", "1", "--data", str(tmp_path), "--seed", "1",
+               "--save", str(save)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert fake_mnist == [tmp_path]
+    out = captured.out
+    assert "epoch   1/2: validation accuracy" in out and "epoch   2/2" in out
+    assert "speeds: hidden 1" in out and "output" in out
+    assert "test accuracy:" in out
+    net = gradcore.load(save)
+    assert net.sizes == (784, 12, 10)
+    X, y = tiny_mnist().test
+    acc = float(out.split("test accuracy:")[1].split("%")[0])
+    assert acc == pytest.approx(100 * net.accuracy(X, y), abs=0.01)
+
+
+def test_train_ctrl_c_keeps_the_network_and_exits_130(tmp_path, capsys, fake_mnist,
+                                                      monkeypatch):
+    real_train = ex.train
+
+    def train_then_ctrl_c(*args, callback=None, **kwargs):
+        def cb(epoch, history):
+            callback(epoch, history)
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+        return real_train(*args, callback=cb, **kwargs)
+
+    monkeypatch.setattr(ex, "train", train_then_ctrl_c)
+    save = tmp_path / "kept.json"
+    rc = main(["train", "--sizes", "784,10,10", "--epochs", "5", "--data", str(tmp_path),
+               "--save", str(save)])
+    err = capsys.readouterr().err
+    assert rc == 130
+    assert "2 of 5 epochs completed" in err and str(save) in err
+    assert "Traceback" not in err
+    assert gradcore.load(save).sizes == (784, 10, 10)
+
+
+def test_train_divergence_is_one_line_and_status_1(tmp_path, capsys, fake_mnist):
+    rc = main(["train", "--sizes", "784,10,10", "--epochs", "1", "--eta", "1e300",
+               "--data", str(tmp_path)])
+    line = one_error_line(capsys.readouterr().err, "train")
+    assert rc == 1
+    assert "diverged" in line
+
+
+def test_train_on_a_folder_without_mnist_is_a_usage_error(tmp_path, capsys):
+    # the real loader: an existing folder that lacks the four files
+    rc = main(["train", "--epochs", "1", "--data", str(tmp_path)])
+    line = one_error_line(capsys.readouterr().err, "train")
+    assert rc == 2
+    assert "missing" in line and "train-images-idx3-ubyte" in line
+
+
+def test_train_on_a_corrupt_file_is_a_usage_error(tmp_path, capsys):
+    for name in datasets.FILENAMES:
+        (tmp_path / name).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07")
+    rc = main(["depth", "--epochs", "1", "--data", str(tmp_path)])
+    line = one_error_line(capsys.readouterr().err, "depth")
+    assert rc == 2
+    assert "checksum" in line
+
+
+# ---------------------------------------------------------------- depth
+
+
+def test_depth_on_small_data(tmp_path, capsys, fake_mnist):
+    rc = main(["depth", "--data", str(tmp_path), "--epochs", "1", "--seeds", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    rows = {line.split("]")[0] + "]": line for line in out.splitlines()
+            if line.startswith("[784")}
+    assert list(rows) == [str(list(s)) for s in ex.DEPTH_SIZES]
+    for sizes, book in ex.BOOK_DEPTH_ACCURACY.items():
+        line = rows[str(list(sizes))]
+        assert "+/-" in line and f"{book:.2f} %" in line
+        mean = float(line.split("]")[1].split("+/-")[0])
+        assert 0.0 <= mean <= 100.0
+
+
+# ---------------------------------------------------------------- download
+
+
+def test_download_calls_the_library(tmp_path, capsys, monkeypatch):
+    calls = []
+
+    def fake_download(directory=None, **kwargs):
+        calls.append((directory, kwargs))
+        return pathlib.Path(directory)
+
+    monkeypatch.setattr(datasets, "download_mnist", fake_download)
+    target = tmp_path / "mnist"
+    assert main(["download", "--dir", str(target)]) == 0
+    assert calls == [(target, {"progress": True})]
+    assert f"MNIST files are in {target}" in capsys.readouterr().out
+
+
+def test_download_failure_is_status_1(tmp_path, capsys, monkeypatch):
+    def failing(directory=None, **kwargs):
+        raise datasets.MNISTDownloadError("Could not download train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(datasets, "download_mnist", failing)
+    assert main(["download", "--dir", str(tmp_path)]) == 1
+    assert "Could not download" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("argv", [
+    ["chapter5", "--epochs", "-1"],
+    ["chapter5", "--epochs", "0"],
+    ["chapter5", "--seed", "abc"],
+    ["chapter5", "--seed", "-3"],
+    ["chapter5", "--unknown"],
+    ["chapter5", "--out", __file__],
+    ["train", "--sizes", "784,x"],
+    ["train", "--sizes", "784"],
+    ["train", "--sizes", "784,0,10"],
+    ["train", "--sizes", "100,10"],
+    ["train", "--epochs", "1.5"],
+    ["train", "--batch-size", "0"],
+    ["train", "--eta", "0"],
+    ["train", "--eta", "nan"],
+    ["train", "--lmbda", "-1"],
+    ["train", "--data", "/no/such/folder"],
+    ["train", "--data", __file__],
+    ["train", "--save", "/no/such/folder/net.json"],
+    ["train", "extra"],
+    ["depth", "--seeds", "0"],
+    ["depth", "--epochs", "-1"],
+    ["depth", "--data", "/no/such/folder"],
+    ["chain", "--depth", "0"],
+    ["chain", "--depth", "1000"],
+    ["chain", "--weight", "inf"],
+    ["chain", "--weight", "x"],
+    ["download", "--dir", __file__],
+    ["download", "--bogus"],
+])
+def test_bad_arguments_exit_2_with_one_line(argv, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    one_error_line(captured.err, argv[0])
+    assert captured.out == ""
+
+
+def test_unknown_command_and_no_command(capsys):
+    assert main(["bogus"]) == 2
+    one_error_line(capsys.readouterr().err, "")
+    assert main([]) == 2
+    assert "usage: gradcore" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]]
+                         + [[c, "--help"] for c in SUBCOMMANDS])
+def test_help_exits_0(argv, capsys):
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: gradcore") or out.startswith("gradcore ")
+    if argv[0] in SUBCOMMANDS:
+        assert f"usage: gradcore {argv[0]}" in out
+
+
+def test_console_script_entry_point():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "gradcore"]
+    assert ep.value == "gradcore.cli:main"
+    assert ep.load() is main

@@ -1,0 +1,224 @@
+"""gradcore.experiments: the chapter's experiments as library calls."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import gradcore
+from gradcore import experiments as ex
+from gradcore.datasets import MNIST
+from gradcore.reference import sigmoid
+
+
+def tiny_mnist(n_train: int = 120, n_val: int = 40, n_test: int = 40, seed: int = 0) -> MNIST:
+    """A small stand-in for MNIST with the real shapes (784 pixels, 10 classes)."""
+    rng = np.random.default_rng(seed)
+
+    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return rng.random((n, 784)), rng.integers(0, 10, n).astype(np.int64)
+
+    return MNIST(training=part(n_train), validation=part(n_val), test=part(n_test))
+
+
+# ---------------------------------------------------------------- speeds
+
+
+@pytest.mark.parametrize("hidden", ex.CHAPTER5_HIDDEN)
+def test_initial_speeds_rise_with_layer_index(hidden):
+    speeds = ex.initial_speeds(ex.chapter5_sizes(hidden), seed=0)
+    assert speeds.shape == (hidden + 1,)
+    assert np.all(np.isfinite(speeds)) and np.all(speeds > 0)
+    # every layer learns faster than the one before it: the vanishing gradient
+    assert np.all(np.diff(speeds) > 0), speeds
+
+
+def test_initial_deltas_are_the_speeds_components(mnist1000):
+    sizes = ex.chapter5_sizes(2)
+    deltas = ex.initial_deltas(sizes, mnist1000, seed=3)
+    assert [d.shape for d in deltas] == [(30,), (30,), (10,)]
+    np.testing.assert_allclose([np.linalg.norm(d) for d in deltas],
+                               ex.initial_speeds(sizes, mnist1000, seed=3), rtol=1e-12)
+
+
+def test_speeds_during_training_start_at_the_initial_speeds_and_fall(mnist1000):
+    run = ex.speeds_during_training(ex.chapter5_sizes(3), mnist1000, epochs=25, seed=1)
+    assert run.speeds.shape == (25, 4)
+    assert run.columns == ["hidden_1", "hidden_2", "hidden_3", "output"]
+    assert run.hidden == 3 and run.epochs == 25
+    # full-batch gradient descent: epoch 0's speeds are those at the initial weights
+    np.testing.assert_allclose(run.speeds[0], run.initial_speeds, rtol=1e-9)
+    np.testing.assert_allclose(run.initial_speeds,
+                               ex.initial_speeds(run.sizes, mnist1000, seed=1), rtol=1e-12)
+    # the book: every speed falls fast at first
+    assert np.all(run.speeds[-1] < 0.5 * run.speeds[0]), run.speeds[[0, -1]]
+    assert np.all(np.diff(run.training_cost) < 0)
+
+
+def test_speeds_during_training_with_mini_batches_records_every_epoch(mnist1000):
+    run = ex.speeds_during_training([784, 10, 10], mnist1000, epochs=2, batch_size=100,
+                                    seed=0)
+    assert run.speeds.shape == (2, 2) and np.all(run.speeds > 0)
+
+
+def test_chapter5_writes_csv_and_json_that_agree(tmp_path, mnist1000):
+    calls = []
+    res = ex.chapter5(tmp_path / "out", seed=2, epochs=4, figures=False,
+                      progress=lambda sizes, epoch, h: calls.append((len(sizes), epoch)))
+    assert sorted(res.runs) == [2, 3, 4]
+    assert calls == [(k + 2, e) for k in (2, 3, 4) for e in range(4)]
+    assert all(p.is_file() for p in res.paths.values())
+    assert not any(p.suffix == ".png" for p in res.paths.values())
+    doc = json.loads((tmp_path / "out" / "chapter5.json").read_text())
+    assert doc["settings"]["seed"] == 2 and doc["settings"]["epochs"] == 4
+    assert doc["settings"]["batch_size"] == 1000 and doc["settings"]["lmbda"] == 5.0
+    assert doc["settings"]["gradcore_version"] == gradcore.__version__
+    for net in doc["nets"]:
+        k = net["hidden_layers"]
+        header, epochs, speeds = ex.read_speeds_csv(tmp_path / "out" / f"speeds_{k}_hidden.csv")
+        assert header == net["columns"] == ex.layer_names(k + 1)
+        assert epochs.tolist() == net["epochs"] == [0, 1, 2, 3]
+        # written with round-trip precision: exactly the same floats in both files
+        assert speeds.tolist() == net["speeds"] == res.runs[k].speeds.tolist()
+        assert net["book_initial_speeds"] == list(ex.BOOK_INITIAL_SPEEDS[k])
+        assert net["initial_speeds"] == res.runs[k].initial_speeds.tolist()
+    # same seed, same numbers
+    again = ex.initial_speeds(ex.chapter5_sizes(4), mnist1000, seed=2)
+    assert again.tolist() == res.runs[4].initial_speeds.tolist()
+
+
+def test_chapter5_initial_table_pairs_each_layer_with_the_books_number():
+    res = ex.chapter5(None, epochs=1, hidden=(2,))
+    assert res.paths == {}
+    rows = res.initial_table()
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        (2, "hidden_1", 0.07), (2, "hidden_2", 0.31), (2, "output", None)]
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"epochs": 2.5}, {"hidden": ()}])
+def test_chapter5_refuses_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        ex.chapter5(None, **kwargs)
+
+
+def test_read_speeds_csv_refuses_other_files(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a speeds CSV"):
+        ex.read_speeds_csv(p)
+
+
+# ---------------------------------------------------------------- chain
+
+
+@pytest.mark.parametrize("depth,weight,factor", [(4, 100.0, 25.0), (7, 8.0, 2.0),
+                                                  (3, -100.0, -25.0)])
+def test_exploding_chain_has_exact_factors(depth, weight, factor):
+    c = ex.exploding_chain(depth, weight)
+    assert c.depth == depth
+    assert c.z.tolist() == [0.0] * depth
+    assert c.sigma_prime.tolist() == [0.25] * depth
+    assert c.factors.tolist() == [factor] * depth
+    # quadratic cost, target 0, a = 1/2: dC/db of the last neuron = (1/2)(1/4)
+    assert c.grad_b[-1] == 0.125
+    # going backwards the gradient grows by exactly the factor per layer
+    for j in range(1, depth):
+        assert c.grad_b[j - 1] == factor * c.grad_b[j]
+    assert c.ratios.tolist() == [factor] * (depth - 1)
+
+
+def test_chain_gradient_matches_the_books_product_formula():
+    c = ex.vanishing_chain(5, seed=11)
+    for j in range(5):  # dC/db_j = sigma'(z_j) * prod_{k>j} w_k sigma'(z_k) * (a_d - y)
+        expected = (c.sigma_prime[j] * np.prod(c.factors[j + 1:])
+                    * (c.activations[-1] - c.target))
+        assert c.grad_b[j] == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(c.activations, sigmoid(c.z), rtol=1e-15)
+
+
+def test_vanishing_chain_factors_are_small():
+    c = ex.chain(4, 100.0, seed=0).vanishing
+    # sigma' <= 1/4, so |w sigma'(z)| <= |w| / 4 for every draw ...
+    assert np.all(np.abs(c.factors) <= np.abs(c.weights) / 4)
+    # ... and with the default seed every factor is at most 1/4, as in the book
+    assert np.all(np.abs(c.factors) <= 0.25), c.factors
+    assert abs(c.grad_b[0]) < abs(c.grad_b[-1])
+    # over many draws most factors are below 1/4 (|w| < 1 two times in three)
+    f = np.concatenate([ex.vanishing_chain(4, seed=s).factors for s in range(50)])
+    assert np.mean(np.abs(f) < 0.25) > 0.6
+
+
+def test_vanishing_chain_uses_the_default_initialisation():
+    c = ex.vanishing_chain(3, seed=5)
+    net = gradcore.Network([1, 1, 1, 1], seed=5)
+    assert c.weights.tolist() == [float(w[0, 0]) for w in net.weights]
+    assert c.biases.tolist() == [float(b[0]) for b in net.biases]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ex.exploding_chain(0),
+    lambda: ex.exploding_chain(3, float("inf")),
+    lambda: ex.vanishing_chain(-1),
+    lambda: ex.chain_gradients([1.0, 2.0], [0.0]),
+    lambda: ex.chain_gradients([1.0], [0.0], target=2.0),
+])
+def test_chain_refuses_bad_arguments(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+# ---------------------------------------------------------------- full MNIST
+
+
+def test_depth_on_small_data():
+    data = tiny_mnist()
+    seen = []
+    res = ex.depth(data, epochs=2, seeds=2, sizes=[(784, 5, 10), (784, 30, 10)],
+                   callback=lambda s, seed, e, h: seen.append((s, seed, e)))
+    assert res.accuracy.shape == res.best_accuracy.shape == (2, 2)
+    assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))
+    assert np.all(res.best_accuracy >= res.accuracy)
+    assert res.seeds == [0, 1] and res.epochs == 2
+    assert res.book == [None, 96.48]
+    assert res.mean.shape == res.sd.shape == (2,) and np.all(np.isfinite(res.sd))
+    assert len(seen) == 2 * 2 * 2 and seen[0] == ((784, 5, 10), 0, 0)
+    one = ex.depth(data, epochs=1, seeds=[7], sizes=[(784, 5, 10)])
+    assert one.seeds == [7] and np.isnan(one.sd).all()
+
+
+@pytest.mark.parametrize("kwargs", [{"seeds": 0}, {"seeds": []}, {"sizes": []},
+                                    {"sizes": [(784, 0, 10)]}])
+def test_depth_refuses_bad_arguments_before_training(kwargs):
+    with pytest.raises(ValueError):
+        ex.depth(tiny_mnist(), epochs=1, **kwargs)
+
+
+def test_train_mnist_on_small_data():
+    res = ex.train_mnist([784, 10, 10], tiny_mnist(), epochs=2, batch_size=10, seed=4)
+    assert res.history.epochs == 2
+    assert res.history.evaluation_accuracy.shape == (2,)
+    assert res.history.learning_speeds.shape == (2, 2)
+    assert 0.0 <= res.test_accuracy <= 1.0
+    X, y = tiny_mnist().test
+    assert res.test_accuracy == res.network.accuracy(X, y)
+
+
+def test_train_mnist_interrupted_keeps_the_network_and_the_epochs_done():
+    def stop_after_two(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ex.TrainingInterrupted) as info:
+        ex.train_mnist([784, 10, 10], tiny_mnist(), epochs=5, seed=0,
+                       callback=stop_after_two)
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert info.value.epochs_completed == 2
+    assert info.value.history.epochs == 2
+    assert isinstance(info.value.network, gradcore.Network)
+
+
+def test_train_mnist_refuses_non_mnist_sizes():
+    with pytest.raises(ValueError, match="784"):
+        ex.train_mnist([100, 10], tiny_mnist())
