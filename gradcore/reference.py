@@ -15,7 +15,6 @@ Conventions (identical to :class:`gradcore.Network`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
