@@ -201,8 +201,8 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
             cells = "".join(f"{_fmt(v):>11}" for v in row) + " " * 11 * (kmax - len(row))
             net = _sizes_str(run.sizes) if i == 0 else ""
             print(f"{net:<28}{e:>6}{cells}{row[-1] / row[0]:>11.1f}x")
-    print("(the book: all speeds fall fast, then rebound; the first hidden layer stays "
-          "far slower, ~100x slower than the last with 4 hidden layers)")
+    print("(the book: every speed falls fast at first, and the first hidden layer stays "
+          "far slower than the last, ~100x with 4 hidden layers)")
 
     print()
     if result.paths:
