@@ -215,6 +215,17 @@ def test_save_replaces_and_keeps_permissions(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["net.json"]
 
 
+def test_save_through_a_symlink_replaces_its_target(tmp_path: Path) -> None:
+    path, _ = _old_file(tmp_path)
+    link = tmp_path / "latest.json"
+    link.symlink_to(path.name)
+    net = _net(seed=13)
+    net.save(link)
+    assert link.is_symlink()
+    assert load(path).params.tobytes() == net.params.tobytes()
+    assert sorted(os.listdir(tmp_path)) == ["latest.json", "net.json"]
+
+
 def test_save_refuses_non_finite_parameters(tmp_path: Path) -> None:
     path, before = _old_file(tmp_path)
     net = _net()
