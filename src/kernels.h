@@ -99,6 +99,20 @@ gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *cost_sum,
                            int64_t n_train, int64_t m, double eta, double lmbda,
                            int64_t max_batches, gc_stop_flag *stop);
 
+/*
+ * Kernel level: which compiled variant of the kernels runs.
+ *   GC_LEVEL_NAIVE     the plain reference loops (for tests: slow)
+ *   GC_LEVEL_PORTABLE  blocked kernels for the build's default target (SSE2 on x86-64)
+ *   GC_LEVEL_AVX2      blocked kernels for x86-64-v3 (AVX2 + FMA)
+ *   GC_LEVEL_AVX512    blocked kernels for x86-64-v4 (AVX-512)
+ * By default the best level the CPU supports is chosen at the first call.
+ * gc_set_kernel_level(-1) restores that; a level the CPU or build lacks gives
+ * GC_ERR_ARGUMENT. Not meant to be changed while kernels run in other threads.
+ */
+enum { GC_LEVEL_NAIVE = 0, GC_LEVEL_PORTABLE = 1, GC_LEVEL_AVX2 = 2, GC_LEVEL_AVX512 = 3 };
+int gc_kernel_level(void);
+gc_status gc_set_kernel_level(int level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,74 +1,353 @@
 /*
- * Type-generic body of the kernels, included by kernels.c once per floating type with
- *   REAL   the element type (double or float)
- *   FN(x)  the name of x for that type (x_f64 or x_f32)
+ * Type- and ISA-generic body of the kernels, included by kernels.c once per floating type
+ * and instruction-set level, with
+ *   REAL      the element type (double or float)
+ *   FN(x)     the name of x for that type and level (e.g. x_f64_avx512)
+ *   EXP       exp or expf
+ *   GC_VBYTES bytes in one hardware vector register at this level (64, 32 or 16)
  *
- * The hot loops are written so the compiler vectorises them along the contiguous (k) axis
- * with `#pragma omp simd` (-fopenmp-simd: no OpenMP runtime, no -ffast-math); GC_HOT asks
- * for extra x86-64 clones (AVX2+FMA, AVX-512) chosen at load time where the toolchain
- * supports it.
+ * Every layer pass has two kernels side by side: `_naive`, the plain loops that document
+ * what the pass computes (and that the tests compare against), and the blocked kernel the
+ * library runs. The blocked kernels keep small tiles of results in vector registers
+ * (GCC/Clang vector extensions: one source, compiled to zmm, ymm or xmm registers by the
+ * level's target) so that every value loaded from memory feeds several multiply-adds.
  */
 
-/* ---------------------------------------------------------------- layer passes */
+#define VL ((int64_t)(GC_VBYTES / sizeof(REAL))) /* REALs in one vector */
+typedef REAL FN(vec) __attribute__((vector_size(GC_VBYTES)));
+typedef GC_IREAL FN(ivec) __attribute__((vector_size(GC_VBYTES))); /* same-width integers */
+#define VEC FN(vec)
+#define IVEC FN(ivec)
+
+/* ---------------------------------------------------------------- vector helpers */
+
+/* Unaligned load/store of one vector (memcpy compiles to a single move). */
+static inline VEC FN(vload)(const REAL *p)
+{
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void FN(vstore)(REAL *p, VEC v) { memcpy(p, &v, sizeof v); }
+
+/* mask ? a : b lane by lane (mask lanes are all ones or zero, as comparisons give) */
+static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
+{
+    return (VEC)(((IVEC)a & mask) | ((IVEC)b & ~mask));
+}
+
+static inline REAL FN(hsum)(VEC v)
+{
+    REAL s = 0;
+    for (int t = 0; t < (int)VL; t++) s += v[t];
+    return s;
+}
+
+static inline REAL FN(sigmoid)(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-z)); }
 
 /*
- * Forward pass of one dense sigmoid layer.
+ * v[i] = sigmoid(v[i]) for n values, vectorised. exp(t), t = -v, is computed as 2^k e^r with
+ * k = round(t / ln 2), r = t - k ln 2 (ln 2 split in two so r is exact to the last bits) and
+ * e^r from its Taylor series (degree 13 in double, 7 in float, |r| <= ln(2)/2: truncation
+ * below half an ulp), 2^k built from its bits. A few ulp from libm's exp. Inputs with t
+ * outside [T_LO, T_HI] are clamped, then the t > T_HI ones (sigmoid below 1e-300 or 1e-35)
+ * are redone with libm (NaN too) so far tails match the scalar formula; for t < T_LO sigmoid is 1 to
+ * the last bit either way.
+ */
+static void FN(sigmoid_inplace)(REAL *v, int64_t n)
+{
+    const int double_type = sizeof(REAL) == sizeof(double);
+    const REAL T_LO = double_type ? (REAL)-40 : (REAL)-20;
+    const REAL T_HI = double_type ? (REAL)700 : (REAL)80;
+    const REAL LOG2E = (REAL)1.4426950408889634;
+    const REAL LN2_HI = double_type ? (REAL)6.93147180369123816490e-01 : (REAL)0.693145751953125;
+    const REAL LN2_LO = double_type ? (REAL)1.90821492927058770002e-10 : (REAL)1.428606765330187e-06;
+    /* adding SHIFT rounds to an integer held in the low mantissa bits */
+    const REAL SHIFT = double_type ? (REAL)6755399441055744.0 /* 1.5 * 2^52 */
+                                   : (REAL)12582912.0 /* 1.5 * 2^23 */;
+    const int DEG = double_type ? 13 : 7, MANT = double_type ? 52 : 23;
+    REAL coef[14]; /* 1/k! */
+    coef[0] = 1;
+    for (int k = 1; k < 14; k++) coef[k] = (REAL)(1.0 / (double)k) * coef[k - 1];
+    for (int64_t i0 = 0; i0 < n; i0 += VL) {
+        VEC t;
+        const int64_t len = n - i0 < VL ? n - i0 : VL;
+        if (len == VL) t = -FN(vload)(v + i0);
+        else {
+            t = (VEC){0};
+            for (int64_t q = 0; q < len; q++) t[q] = -v[i0 + q];
+        }
+        const IVEC far = (t > T_HI) | (t != t);
+        GC_IREAL any_far = 0;
+        for (int q = 0; q < (int)VL; q++) any_far |= far[q];
+        const VEC tin = t;
+        t = FN(vselect)(t < T_LO, (VEC){0} + T_LO, t);
+        t = FN(vselect)(t > T_HI, (VEC){0} + T_HI, t);
+        const VEC kd = t * LOG2E + SHIFT, k = kd - SHIFT;
+        const VEC r = (t - k * LN2_HI) - k * LN2_LO;
+        VEC p = (VEC){0} + coef[DEG];
+        for (int d = DEG - 1; d >= 0; d--) p = p * r + coef[d];
+        IVEC bits = ((IVEC)kd << MANT) + (IVEC)((VEC){0} + (REAL)1);
+        const VEC e = p * (VEC)bits;
+        VEC a = (REAL)1 / ((REAL)1 + e);
+        if (any_far)
+            for (int q = 0; q < (int)VL; q++)
+                if (far[q]) a[q] = FN(sigmoid)(-tin[q]);
+        if (len == VL) FN(vstore)(v + i0, a);
+        else
+            for (int64_t q = 0; q < len; q++) v[i0 + q] = a[q];
+    }
+}
+
+/* ---------------------------------------------------------------- naive kernels */
+
+/*
+ * Forward pass of one dense sigmoid layer, the plain way.
  *   a: (m, n_out) activations sigma(z); z: (m, n_out) pre-activations, or NULL if not wanted
  *   in: m pointers to input rows of n_in values; w: (n_out, n_in); b: (n_out)
  */
-GC_HOT static void FN(dense_forward)(REAL *z, REAL *a, const REAL *const *in, const REAL *w,
-                                     const REAL *b, int64_t m, int64_t n_in, int64_t n_out)
+static void FN(dense_forward_naive)(REAL *z, REAL *a, const REAL *const *in, const REAL *w,
+                                    const REAL *b, int64_t m, int64_t n_in, int64_t n_out)
 {
-    int64_t i = 0;
-    /* two examples x four neurons at a time: 6 loads feed 8 multiply-adds */
-    for (; i + 2 <= m; i += 2) {
-        const REAL *x0 = in[i], *x1 = in[i + 1];
-        int64_t j = 0;
-        for (; j + 4 <= n_out; j += 4) {
-            const REAL *w0 = w + j * n_in, *w1 = w0 + n_in, *w2 = w1 + n_in, *w3 = w2 + n_in;
-            REAL s00 = 0, s10 = 0, s20 = 0, s30 = 0, s01 = 0, s11 = 0, s21 = 0, s31 = 0;
-#pragma omp simd reduction(+ : s00, s10, s20, s30, s01, s11, s21, s31)
-            for (int64_t k = 0; k < n_in; k++) {
-                REAL u = x0[k], v = x1[k];
-                s00 += w0[k] * u; s10 += w1[k] * u; s20 += w2[k] * u; s30 += w3[k] * u;
-                s01 += w0[k] * v; s11 += w1[k] * v; s21 += w2[k] * v; s31 += w3[k] * v;
-            }
-            REAL *zr0 = a + i * n_out + j, *zr1 = zr0 + n_out;
-            zr0[0] = s00; zr0[1] = s10; zr0[2] = s20; zr0[3] = s30;
-            zr1[0] = s01; zr1[1] = s11; zr1[2] = s21; zr1[3] = s31;
-        }
-        for (; j < n_out; j++) {
-            const REAL *wj = w + j * n_in;
-            REAL s0 = 0, s1 = 0;
-#pragma omp simd reduction(+ : s0, s1)
-            for (int64_t k = 0; k < n_in; k++) {
-                s0 += wj[k] * x0[k];
-                s1 += wj[k] * x1[k];
-            }
-            a[i * n_out + j] = s0;
-            a[(i + 1) * n_out + j] = s1;
-        }
-    }
-    for (; i < m; i++) {
-        const REAL *x = in[i];
+    for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n_out; j++) {
-            const REAL *wj = w + j * n_in;
-            REAL s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int64_t k = 0; k < n_in; k++) s += wj[k] * x[k];
-            a[i * n_out + j] = s;
+            REAL s = b[j];
+            for (int64_t k = 0; k < n_in; k++) s += w[j * n_in + k] * in[i][k];
+            if (z) z[i * n_out + j] = s;
+            a[i * n_out + j] = FN(sigmoid)(s);
         }
+}
+
+/*
+ * Delta of the layer below: dprev = (delta . w) * a_prev (1 - a_prev), the plain way.
+ *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in) activations
+ */
+static void FN(dense_backward_delta_naive)(REAL *dprev, const REAL *delta, const REAL *w,
+                                           const REAL *a_prev, int64_t m, int64_t n_in,
+                                           int64_t n_out)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t k = 0; k < n_in; k++) {
+            REAL s = 0, ap = a_prev[i * n_in + k];
+            for (int64_t j = 0; j < n_out; j++) s += delta[i * n_out + j] * w[j * n_in + k];
+            dprev[i * n_in + k] = s * ap * ((REAL)1 - ap);
+        }
+}
+
+/*
+ * Weight gradient of one layer combined with what is done with it, the plain way:
+ *   out[j,k] = alpha * out[j,k] + beta * sum_i delta[i,j] * in[i][k]
+ * alpha = 1, beta = 1 accumulates a gradient; alpha = 1 - eta*lmbda/n, beta = -eta/m applies
+ * the SGD update straight to the weights without materialising the gradient.
+ *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
+ */
+static void FN(dense_backward_weights_naive)(REAL *out, const REAL *delta,
+                                             const REAL *const *in, REAL alpha, REAL beta,
+                                             int64_t m, int64_t n_in, int64_t n_out)
+{
+    for (int64_t j = 0; j < n_out; j++)
+        for (int64_t k = 0; k < n_in; k++) {
+            REAL g = 0;
+            for (int64_t i = 0; i < m; i++) g += delta[i * n_out + j] * in[i][k];
+            out[j * n_in + k] = alpha * out[j * n_in + k] + beta * g;
+        }
+}
+
+/* ---------------------------------------------------------------- blocked kernels */
+
+/* Tile shapes. Forward: up to EMAX examples x 4 neurons of dot products; weight gradient:
+ * up to 6 neurons x KV vectors along k. Both fit the register file: 32 zmm registers with
+ * AVX-512, 16 ymm/xmm otherwise. */
+#if GC_VBYTES >= 64
+#define EMAX 5
+#define KV 4
+#else
+#define EMAX 3
+#define KV 2
+#endif
+#define NMAX 6
+
+/* Sizes of part q of n split into parts of at most `most`, as even as possible (so that 10
+ * examples make two tiles of 5, not 4 + 4 + 2): parts differ by at most one. */
+static inline int64_t FN(parts)(int64_t n, int64_t most) { return (n + most - 1) / most; }
+static inline int64_t FN(part_start)(int64_t n, int64_t parts, int64_t q) { return n * q / parts; }
+
+/*
+ * Forward tile: E examples x N neurons of pre-activations (E <= EMAX, N <= 4, constants after
+ * inlining). Per vector step along k, E + N loads feed E*N multiply-adds.
+ *   zt: rows of ld values, the tile's first entry at [0], gets x.w + b
+ *   x: E input rows; w: N weight rows of n_in (row stride n_in); b: N biases
+ */
+static inline __attribute__((always_inline)) void
+FN(forward_tile)(REAL *zt, int64_t ld, const REAL *const *x, const REAL *w, const REAL *b,
+                 int64_t n_in, const int E, const int N)
+{
+    VEC acc[EMAX][4];
+    for (int e = 0; e < E; e++)
+        for (int r = 0; r < N; r++) acc[e][r] = (VEC){0};
+    int64_t k = 0;
+    for (; k + VL <= n_in; k += VL) {
+        VEC xv[EMAX], wv[4];
+        for (int e = 0; e < E; e++) xv[e] = FN(vload)(x[e] + k);
+        for (int r = 0; r < N; r++) wv[r] = FN(vload)(w + r * n_in + k);
+        for (int e = 0; e < E; e++)
+            for (int r = 0; r < N; r++) acc[e][r] += xv[e] * wv[r];
     }
-    /* add the bias, keep z if asked, squash */
-    for (i = 0; i < m; i++) {
-        REAL *ar = a + i * n_out;
-        for (int64_t j = 0; j < n_out; j++) {
-            REAL zz = ar[j] + b[j];
-            if (z) z[i * n_out + j] = zz;
-            ar[j] = (REAL)1 / ((REAL)1 + EXP(-zz));
+    for (int e = 0; e < E; e++)
+        for (int r = 0; r < N; r++) {
+            REAL sum = FN(hsum)(acc[e][r]);
+            for (int64_t kk = k; kk < n_in; kk++) sum += x[e][kk] * w[r * n_in + kk];
+            zt[e * ld + r] = sum + b[r];
+        }
+}
+
+/* E examples against every neuron, in even groups of at most 4. */
+static inline __attribute__((always_inline)) void
+FN(forward_rows)(REAL *zr, const REAL *const *x, const REAL *w, const REAL *b, int64_t n_in,
+                 int64_t n_out, const int E)
+{
+    const int64_t np = FN(parts)(n_out, 4);
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t j = FN(part_start)(n_out, np, q), N = FN(part_start)(n_out, np, q + 1) - j;
+        REAL *zt = zr + j;
+        const REAL *wj = w + j * n_in, *bj = b + j;
+        switch (N) {
+        case 4: FN(forward_tile)(zt, n_out, x, wj, bj, n_in, E, 4); break;
+        case 3: FN(forward_tile)(zt, n_out, x, wj, bj, n_in, E, 3); break;
+        case 2: FN(forward_tile)(zt, n_out, x, wj, bj, n_in, E, 2); break;
+        default: FN(forward_tile)(zt, n_out, x, wj, bj, n_in, E, 1); break;
         }
     }
 }
+
+/*
+ * Forward pass of one dense sigmoid layer (same contract as dense_forward_naive):
+ *   a: (m, n_out); z: (m, n_out) or NULL; in: m row pointers of n_in; w: (n_out, n_in)
+ * Tiles of up to EMAX examples x 4 neurons write z = x.w + b into a; one vectorised pass
+ * then squashes the whole (m, n_out) block.
+ */
+static void FN(dense_forward)(REAL *z, REAL *a, const REAL *const *in, const REAL *w,
+                              const REAL *b, int64_t m, int64_t n_in, int64_t n_out)
+{
+    const int64_t np = FN(parts)(m, EMAX);
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t i = FN(part_start)(m, np, q), E = FN(part_start)(m, np, q + 1) - i;
+        REAL *zr = a + i * n_out;
+        const REAL *const *x = in + i;
+        switch (E) {
+#if EMAX >= 5
+        case 5: FN(forward_rows)(zr, x, w, b, n_in, n_out, 5); break;
+        case 4: FN(forward_rows)(zr, x, w, b, n_in, n_out, 4); break;
+#endif
+        case 3: FN(forward_rows)(zr, x, w, b, n_in, n_out, 3); break;
+        case 2: FN(forward_rows)(zr, x, w, b, n_in, n_out, 2); break;
+        default: FN(forward_rows)(zr, x, w, b, n_in, n_out, 1); break;
+        }
+    }
+    if (z) memcpy(z, a, (size_t)(m * n_out) * sizeof(REAL));
+    FN(sigmoid_inplace)(a, m * n_out);
+}
+
+/*
+ * Delta of the layer below (same contract as dense_backward_delta_naive):
+ *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in)
+ * Only runs for hidden layers, which are narrow: a vectorised axpy per neuron.
+ */
+static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL *w,
+                                     const REAL *a_prev, int64_t m, int64_t n_in,
+                                     int64_t n_out)
+{
+    for (int64_t i = 0; i < m; i++) {
+        REAL *dp = dprev + i * n_in;
+        const REAL *d = delta + i * n_out, *ap = a_prev + i * n_in;
+        for (int64_t k = 0; k < n_in; k++) dp[k] = 0;
+        for (int64_t j = 0; j < n_out; j++) {
+            const REAL dj = d[j], *wj = w + j * n_in;
+            for (int64_t k = 0; k < n_in; k++) dp[k] += dj * wj[k];
+        }
+        for (int64_t k = 0; k < n_in; k++) dp[k] *= ap[k] * ((REAL)1 - ap[k]);
+    }
+}
+
+/*
+ * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k starting at k0,
+ * summed over the m examples, then combined with the weights:
+ *   out[r, k] = alpha * out[r, k] + sum_i c[i*NMAX + r] * x[i][k]
+ *   c: (m, NMAX) coefficients beta * delta[i, j + r]; out: N rows of stride n_in
+ * Per example, kv loads and N broadcasts feed N*kv multiply-adds.
+ */
+static inline __attribute__((always_inline)) void
+FN(weights_tile)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, REAL alpha,
+                 int64_t m, int64_t k0, const int N, const int kv)
+{
+    VEC g[NMAX][KV];
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++) g[r][t] = (VEC){0};
+    for (int64_t i = 0; i < m; i++) {
+        VEC xv[KV];
+        for (int t = 0; t < kv; t++) xv[t] = FN(vload)(x[i] + k0 + t * VL);
+        for (int r = 0; r < N; r++) {
+            const VEC cr = (VEC){0} + c[i * NMAX + r];
+            for (int t = 0; t < kv; t++) g[r][t] += cr * xv[t];
+        }
+    }
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++) {
+            REAL *o = out + r * n_in + k0 + t * VL;
+            FN(vstore)(o, alpha * FN(vload)(o) + g[r][t]);
+        }
+}
+
+/* N neurons over the whole row: strips of KV vectors, then single vectors, then scalars. */
+static inline __attribute__((always_inline)) void
+FN(weights_rows)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, REAL alpha,
+                 int64_t m, const int N)
+{
+    int64_t k = 0;
+    for (; k + KV * VL <= n_in; k += KV * VL) FN(weights_tile)(out, n_in, c, x, alpha, m, k, N, KV);
+    for (; k + VL <= n_in; k += VL) FN(weights_tile)(out, n_in, c, x, alpha, m, k, N, 1);
+    for (; k < n_in; k++)
+        for (int r = 0; r < N; r++) {
+            REAL g = 0;
+            for (int64_t i = 0; i < m; i++) g += c[i * NMAX + r] * x[i][k];
+            out[r * n_in + k] = alpha * out[r * n_in + k] + g;
+        }
+}
+
+/*
+ * Weight gradient of one layer combined with its use (same contract as
+ * dense_backward_weights_naive):
+ *   out[j,k] = alpha * out[j,k] + beta * sum_i delta[i,j] * in[i][k]
+ *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
+ *   cbuf: scratch of NMAX*m REALs
+ * Even groups of at most NMAX neurons; each tile keeps NMAX x KV vectors of sums in
+ * registers while the m input strips stream through the L1 cache.
+ */
+static void FN(dense_backward_weights)(REAL *out, REAL *cbuf, const REAL *delta,
+                                       const REAL *const *in, REAL alpha, REAL beta, int64_t m,
+                                       int64_t n_in, int64_t n_out)
+{
+    const int64_t np = FN(parts)(n_out, NMAX);
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t j = FN(part_start)(n_out, np, q), N = FN(part_start)(n_out, np, q + 1) - j;
+        for (int64_t i = 0; i < m; i++)
+            for (int r = 0; r < NMAX; r++)
+                cbuf[i * NMAX + r] = r < N ? beta * delta[i * n_out + j + r] : 0;
+        REAL *o = out + j * n_in;
+        switch (N) {
+        case 6: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 6); break;
+        case 5: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 5); break;
+        case 4: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 4); break;
+        case 3: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 3); break;
+        case 2: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 2); break;
+        default: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 1); break;
+        }
+    }
+}
+#undef KV
+#undef EMAX
+#undef NMAX
 
 /*
  * Output-layer delta and cost.
@@ -101,68 +380,6 @@ static double FN(output_delta)(REAL *delta, const REAL *z, const REAL *a,
     return c;
 }
 
-/*
- * Delta of the layer below: dprev = (delta . w) * a_prev (1 - a_prev).
- *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in) activations
- */
-GC_HOT static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL *w,
-                                            const REAL *a_prev, int64_t m, int64_t n_in,
-                                            int64_t n_out)
-{
-    for (int64_t i = 0; i < m; i++) {
-        REAL *dp = dprev + i * n_in;
-        const REAL *d = delta + i * n_out, *ap = a_prev + i * n_in;
-#pragma omp simd
-        for (int64_t k = 0; k < n_in; k++) dp[k] = 0;
-        for (int64_t j = 0; j < n_out; j++) {
-            const REAL dj = d[j], *wj = w + j * n_in;
-#pragma omp simd
-            for (int64_t k = 0; k < n_in; k++) dp[k] += dj * wj[k];
-        }
-#pragma omp simd
-        for (int64_t k = 0; k < n_in; k++) dp[k] *= ap[k] * ((REAL)1 - ap[k]);
-    }
-}
-
-/*
- * Weight gradient of one layer, combined with what is done with it:
- *   out[j,k] = alpha * out[j,k] + beta * sum_i delta[i,j] * in[i][k]
- * alpha = 1, beta = 1 accumulates a gradient; alpha = 1 - eta*lmbda/n, beta = -eta/m applies
- * the SGD update straight to the weights without materialising the gradient.
- *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
- */
-GC_HOT static void FN(dense_backward_weights)(REAL *out, const REAL *delta,
-                                              const REAL *const *in, REAL alpha, REAL beta,
-                                              int64_t m, int64_t n_in, int64_t n_out)
-{
-    int64_t j = 0;
-    /* four neurons at a time: each input value loaded once feeds four multiply-adds */
-    for (; j + 4 <= n_out; j += 4) {
-        REAL *o0 = out + j * n_in, *o1 = o0 + n_in, *o2 = o1 + n_in, *o3 = o2 + n_in;
-#pragma omp simd
-        for (int64_t k = 0; k < n_in; k++) {
-            REAL g0 = 0, g1 = 0, g2 = 0, g3 = 0;
-            for (int64_t i = 0; i < m; i++) {
-                const REAL x = in[i][k], *d = delta + i * n_out + j;
-                g0 += d[0] * x; g1 += d[1] * x; g2 += d[2] * x; g3 += d[3] * x;
-            }
-            o0[k] = alpha * o0[k] + beta * g0;
-            o1[k] = alpha * o1[k] + beta * g1;
-            o2[k] = alpha * o2[k] + beta * g2;
-            o3[k] = alpha * o3[k] + beta * g3;
-        }
-    }
-    for (; j < n_out; j++) {
-        REAL *o = out + j * n_in;
-#pragma omp simd
-        for (int64_t k = 0; k < n_in; k++) {
-            REAL g = 0;
-            for (int64_t i = 0; i < m; i++) g += delta[i * n_out + j] * in[i][k];
-            o[k] = alpha * o[k] + beta * g;
-        }
-    }
-}
-
 /* db[j] = sum_i delta[i,j].  db: (n); delta: (m, n) */
 static void FN(bias_grad)(REAL *db, const REAL *delta, int64_t m, int64_t n)
 {
@@ -176,10 +393,12 @@ static void FN(bias_grad)(REAL *db, const REAL *delta, int64_t m, int64_t n)
 /* Per-chunk buffers for up to GC_CHUNK examples. */
 typedef struct {
     int64_t cap;           /* rows the buffers hold */
+    int naive;             /* run the naive kernels (tests) */
     REAL **act;            /* act[l], l = 1..L: (cap, sizes[l]) activations */
     REAL **delta;          /* delta[l], l = 1..L: (cap, sizes[l]) */
     REAL *zout;            /* (cap, sizes[L]) output pre-activations */
     REAL *db;              /* (max size) bias-gradient scratch */
+    REAL *cbuf;            /* (cap, 6) weight-gradient coefficients */
     const REAL ***rows;    /* rows[l], l = 0..L-1: cap pointers to the input rows of layer l+1 */
     const REAL **yrows;    /* cap pointers to target rows */
     void *block;           /* the one allocation everything above points into */
@@ -191,7 +410,8 @@ static void FN(workspace_free)(FN(workspace) *ws)
     ws->block = NULL;
 }
 
-static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int64_t cap)
+static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int64_t cap,
+                                    int naive)
 {
     const int L = arch->n_layers;
     const int32_t *s = arch->sizes;
@@ -200,13 +420,14 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
         nreal += 2 * cap * s[l];
         if (s[l] > maxn) maxn = s[l];
     }
-    nreal += cap * s[L] + maxn;
+    nreal += cap * s[L] + maxn + 6 * cap; /* 6: NMAX */
     nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap + cap; /* act, delta, rows, row ptrs, yrows */
     size_t bytes = (size_t)nptr * sizeof(void *) + (size_t)nreal * sizeof(REAL) + 64;
     char *p = (char *)malloc(bytes);
     if (!p) return GC_ERR_NOMEM;
     ws->block = p;
     ws->cap = cap;
+    ws->naive = naive;
     ws->act = (REAL **)p; p += (L + 1) * sizeof(REAL *);
     ws->delta = (REAL **)p; p += (L + 1) * sizeof(REAL *);
     ws->rows = (const REAL ***)p; p += L * sizeof(REAL **);
@@ -221,6 +442,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
         ws->delta[l] = r; r += cap * s[l];
     }
     ws->zout = r; r += cap * s[L];
+    ws->cbuf = r; r += 6 * cap;
     ws->db = r;
     for (int l = 0; l < L; l++) {
         ws->rows[l] = rowp + (int64_t)l * cap;
@@ -247,8 +469,13 @@ static void FN(forward_chunk)(FN(workspace) *ws, const gc_arch *arch, const REAL
     for (int l = 0; l < L; l++) {
         REAL *w, *b;
         FN(layer_params)(&w, &b, (REAL *)params, arch, l);
-        FN(dense_forward)(l == L - 1 ? ws->zout : NULL, ws->act[l + 1], ws->rows[l], w, b, m,
-                          arch->sizes[l], arch->sizes[l + 1]);
+        REAL *z = l == L - 1 ? ws->zout : NULL;
+        if (ws->naive)
+            FN(dense_forward_naive)(z, ws->act[l + 1], ws->rows[l], w, b, m, arch->sizes[l],
+                                    arch->sizes[l + 1]);
+        else
+            FN(dense_forward)(z, ws->act[l + 1], ws->rows[l], w, b, m, arch->sizes[l],
+                              arch->sizes[l + 1]);
     }
 }
 
@@ -275,21 +502,31 @@ static double FN(backprop_chunk)(FN(workspace) *ws, REAL *grad, REAL *params,
         const REAL *delta = ws->delta[l + 1];
         const int64_t n_in = s[l], n_out = s[l + 1];
         FN(layer_params)(&w, &b, params, arch, l);
-        if (l > 0)
-            FN(dense_backward_delta)(ws->delta[l], delta, w, ws->act[l], m, n_in, n_out);
+        if (l > 0) {
+            if (ws->naive)
+                FN(dense_backward_delta_naive)(ws->delta[l], delta, w, ws->act[l], m, n_in, n_out);
+            else
+                FN(dense_backward_delta)(ws->delta[l], delta, w, ws->act[l], m, n_in, n_out);
+        }
         FN(bias_grad)(ws->db, delta, m, n_out);
+        REAL *out = w, alpha = decay, beta = -step;
         if (grad) {
-            REAL *gw, *gb;
-            FN(layer_params)(&gw, &gb, grad, arch, l);
-            FN(dense_backward_weights)(gw, delta, ws->rows[l], 1, 1, m, n_in, n_out);
+            REAL *gb;
+            FN(layer_params)(&out, &gb, grad, arch, l);
+            alpha = 1;
+            beta = 1;
             for (int64_t j = 0; j < n_out; j++) gb[j] += ws->db[j];
         } else {
-            FN(dense_backward_weights)(w, delta, ws->rows[l], decay, -step, m, n_in, n_out);
             for (int64_t j = 0; j < n_out; j++) {
                 b[j] -= step * ws->db[j];
                 speed_sum[boff + j] += (double)ws->db[j] / (double)m;
             }
         }
+        if (ws->naive)
+            FN(dense_backward_weights_naive)(out, delta, ws->rows[l], alpha, beta, m, n_in, n_out);
+        else
+            FN(dense_backward_weights)(out, ws->cbuf, delta, ws->rows[l], alpha, beta, m, n_in,
+                                       n_out);
         if (l > 0) boff -= s[l];
     }
     return c;
@@ -304,10 +541,11 @@ static int FN(all_finite)(const REAL *x, int64_t n)
     return acc == 0;
 }
 
-/* ---------------------------------------------------------------- public entry points */
+/* ---------------------------------------------------------------- entry points */
+/* (the public gc_* functions in kernels.c pick the level and call these) */
 
-gc_status FN(gc_feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch, const REAL *params,
-                             const REAL *X, int64_t n)
+static gc_status FN(feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch,
+                                 const REAL *params, const REAL *X, int64_t n, int naive)
 {
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
@@ -315,7 +553,7 @@ gc_status FN(gc_feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch, cons
     const int L = arch->n_layers;
     const int64_t n_in = arch->sizes[0], n_out = arch->sizes[L];
     FN(workspace) ws;
-    st = FN(workspace_init)(&ws, arch, GC_CHUNK);
+    st = FN(workspace_init)(&ws, arch, GC_CHUNK, naive);
     if (st != GC_OK) return st;
     for (int64_t k = 0; k < n; k += GC_CHUNK) {
         const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
@@ -328,8 +566,9 @@ gc_status FN(gc_feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch, cons
     return GC_OK;
 }
 
-gc_status FN(gc_gradient)(REAL *grad, double *cost_sum, const gc_arch *arch, const REAL *params,
-                          const REAL *X, const REAL *Y, int64_t n, gc_stop_flag *stop)
+static gc_status FN(gradient)(REAL *grad, double *cost_sum, const gc_arch *arch,
+                              const REAL *params, const REAL *X, const REAL *Y, int64_t n,
+                              gc_stop_flag *stop, int naive)
 {
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
@@ -337,7 +576,7 @@ gc_status FN(gc_gradient)(REAL *grad, double *cost_sum, const gc_arch *arch, con
     const int L = arch->n_layers;
     const int64_t n_in = arch->sizes[0], n_out = arch->sizes[L], np = gc_param_count(arch);
     FN(workspace) ws;
-    st = FN(workspace_init)(&ws, arch, GC_CHUNK);
+    st = FN(workspace_init)(&ws, arch, GC_CHUNK, naive);
     if (st != GC_OK) return st;
     for (int64_t p = 0; p < np; p++) grad[p] = 0;
     double c = 0.0;
@@ -357,11 +596,11 @@ gc_status FN(gc_gradient)(REAL *grad, double *cost_sum, const gc_arch *arch, con
     return st;
 }
 
-gc_status FN(gc_sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum,
-                           int64_t *batches_done, const gc_arch *arch, const REAL *X,
-                           const REAL *Y, const int64_t *perm, int64_t n_perm, int64_t n_train,
-                           int64_t m, double eta, double lmbda, int64_t max_batches,
-                           gc_stop_flag *stop)
+static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum,
+                               int64_t *batches_done, const gc_arch *arch, const REAL *X,
+                               const REAL *Y, const int64_t *perm, int64_t n_perm,
+                               int64_t n_train, int64_t m, double eta, double lmbda,
+                               int64_t max_batches, gc_stop_flag *stop, int naive)
 {
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
@@ -374,7 +613,7 @@ gc_status FN(gc_sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum,
     const REAL decay = (REAL)(1.0 - eta * lmbda / (double)n_train);
     const int fused = m <= GC_CHUNK; /* a mini-batch that fits one chunk updates in place */
     FN(workspace) ws;
-    st = FN(workspace_init)(&ws, arch, m < GC_CHUNK ? m : GC_CHUNK);
+    st = FN(workspace_init)(&ws, arch, m < GC_CHUNK ? m : GC_CHUNK, naive);
     if (st != GC_OK) return st;
     REAL *grad = NULL;
     if (!fused) {
@@ -435,3 +674,7 @@ gc_status FN(gc_sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum,
     FN(workspace_free)(&ws);
     return st;
 }
+
+#undef VEC
+#undef IVEC
+#undef VL
