@@ -128,18 +128,9 @@ class Network:
         init = check_choice("init", init, INITS)
         self.dtype = check_dtype(dtype)
         self._sizes32 = np.array(self.sizes, dtype=np.int32)
-        self.params = np.zeros(int(_core.param_count(self._sizes32)), dtype=self.dtype)
-        w_views, b_views = [], []
-        off = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w_views.append(self.params[off:off + n_out * n_in].reshape(n_out, n_in))
-            off += n_out * n_in
-            b_views.append(self.params[off:off + n_out])
-            off += n_out
-        self.weights = _LayerArrays(w_views, "weights")
-        self.biases = _LayerArrays(b_views, "biases")
+        self._bind(np.zeros(int(_core.param_count(self._sizes32)), dtype=self.dtype))
         rng = np.random.default_rng(seed)
-        for w, b in zip(w_views, b_views):
+        for w, b in zip(self.weights, self.biases):
             scale = 1.0 if init == "large" else 1.0 / np.sqrt(w.shape[1])
             w[...] = rng.standard_normal(w.shape) * scale
             b[...] = rng.standard_normal(b.shape)
@@ -166,22 +157,39 @@ class Network:
         _core.feedforward(self.params, self._sizes32, self._cost_code(), X, z, a)
         return z, a
 
-    def copy(self) -> Network:
-        """An independent network with the same sizes, cost, dtype and parameters."""
-        net = Network.__new__(Network)
-        net.sizes, net.cost, net.dtype = self.sizes, self.cost, self.dtype
-        net._sizes32 = self._sizes32.copy()
-        net.params = self.params.copy()
+    def _bind(self, params: np.ndarray) -> None:
+        """Make ``params`` the parameter buffer and build the per-layer views on it."""
+        self.params = params
         w_views, b_views = [], []
         off = 0
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w_views.append(net.params[off:off + n_out * n_in].reshape(n_out, n_in))
+            w_views.append(params[off:off + n_out * n_in].reshape(n_out, n_in))
             off += n_out * n_in
-            b_views.append(net.params[off:off + n_out])
+            b_views.append(params[off:off + n_out])
             off += n_out
-        net.weights = _LayerArrays(w_views, "weights")
-        net.biases = _LayerArrays(b_views, "biases")
+        self.weights = _LayerArrays(w_views, "weights")
+        self.biases = _LayerArrays(b_views, "biases")
+
+    def copy(self) -> Network:
+        """An independent network with the same sizes, cost, dtype and parameters."""
+        net = Network.__new__(Network)
+        net.__setstate__(self.__getstate__())
         return net
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the views are rebuilt on unpickling, so they point into the restored buffer
+        return {"sizes": self.sizes, "cost": self.cost, "dtype": self.dtype.str,
+                "params": self.params.copy()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.sizes = tuple(state["sizes"])
+        self.cost = state["cost"]
+        self.dtype = np.dtype(state["dtype"])
+        self._sizes32 = np.array(self.sizes, dtype=np.int32)
+        self._bind(np.ascontiguousarray(state["params"], dtype=self.dtype))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Network:
+        return self.copy()
 
     def save(self, path: Any) -> None:
         """Write the network as JSON in network2's layout (see :func:`gradcore.load`)."""

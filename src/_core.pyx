@@ -124,7 +124,7 @@ class _SigintGuard:
         return False
 
 
-def feedforward(floating[::1] params, const int32_t[::1] sizes, int cost,
+def feedforward(const floating[::1] params, const int32_t[::1] sizes, int cost,
                 const floating[:, ::1] X, floating[:, ::1] z_out, floating[:, ::1] a_out):
     """Output pre-activations and activations of the network for every row of X."""
     cdef gc_arch a = _arch(sizes, cost)
@@ -144,7 +144,7 @@ def feedforward(floating[::1] params, const int32_t[::1] sizes, int cost,
     _raise_for(st)
 
 
-def gradient(floating[::1] params, const int32_t[::1] sizes, int cost,
+def gradient(const floating[::1] params, const int32_t[::1] sizes, int cost,
              const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grad_out):
     """Mean gradient over the rows into grad_out (params layout); returns (status, cost_sum)."""
     cdef gc_arch a = _arch(sizes, cost)

@@ -183,3 +183,26 @@ def test_inputs_of_other_layouts_give_the_same_result(data):
     Xi = (X * 256).astype(np.int64)
     assert np.array_equal(net.feedforward(Xi), net.feedforward(Xi.astype(np.float64)))
     assert np.array_equal(net.gradient(X, onehot(y))[1][0], net.gradient(X, y)[1][0])
+
+
+def test_pickle_and_deepcopy_keep_the_views_on_the_buffer(data):
+    import copy
+    import pickle
+
+    X, _ = data
+    net = gradcore.Network([784, 30, 10], seed=0, dtype=np.float32)
+    for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net), net.copy()):
+        assert clone.dtype == np.float32 and clone.sizes == net.sizes
+        assert np.array_equal(clone.feedforward(X), net.feedforward(X))
+        clone.weights[1] = np.zeros((10, 30))
+        assert np.all(clone.params[30 * 785:30 * 785 + 300] == 0)  # reached the buffer
+        assert not np.array_equal(clone.feedforward(X), net.feedforward(X))
+
+
+def test_read_only_parameters_can_be_evaluated(data):
+    X, y = data
+    net = gradcore.Network([784, 30, 10], seed=0)
+    expected = net.feedforward(X)
+    net.params.flags.writeable = False
+    assert np.array_equal(net.feedforward(X), expected)
+    assert net.learning_speeds(X, y).shape == (2,)
