@@ -285,7 +285,8 @@ def _how_to_point_at_local_files() -> str:
     return (
         "To use local copies of the four MNIST files "
         f"({', '.join(n + '[.gz]' for n in FILENAMES)}), put them in a folder and "
-        f"pass it as load_mnist(path=...), or set ${_ENV_VAR} to it; "
+        f"pass it as load_mnist(path=...) (on the command line: --data DIR), or set "
+        f"${_ENV_VAR} to it; "
         "`gradcore download --dir DIR` downloads them into DIR."
     )
 
