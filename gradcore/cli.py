@@ -195,7 +195,7 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
     kmax = max(hidden)
     head = "".join(f"{'hidden ' + str(j + 1):>11}" for j in range(kmax))
     print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}")
-    for k, run in result.runs.items():
+    for run in result.runs.values():
         for i, e in enumerate(sorted({0, run.epochs - 1})):
             row = run.speeds[e, :-1]
             cells = "".join(f"{_fmt(v):>11}" for v in row) + " " * 11 * (kmax - len(row))
@@ -466,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser.parse_known_args(None if argv is None else list(argv))
         if extra:
-            sub = parser.subcommands.get(getattr(args, "command", None), parser)
+            sub = parser.subcommands.get(  # type: ignore[attr-defined]
+                getattr(args, "command", None), parser)
             sub.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

@@ -372,7 +372,7 @@ def chapter5(out_dir: PathLike | None = None, *, seed: int | None = 0, epochs: i
         raise ValueError("hidden must name at least one number of hidden layers")
     settings: dict[str, Any] = {
         "seed": seed, "epochs": int(epochs), "eta": float(eta), "lmbda": float(lmbda),
-        "batch_size": int(len(X)), "n_examples": int(len(X)),
+        "batch_size": len(X), "n_examples": len(X),
         "data": ("first 1,000 MNIST training images (embedded)" if data is None
                  else "user data"),
         "cost": "cross_entropy", "init": "default",
@@ -459,7 +459,7 @@ class ChainResult:
         """∂C/∂b_{j−1} / ∂C/∂b_j for j = 2 … d (= w_j·σ'(z_{j−1})): the growth per layer
         going backwards."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self.grad_b[:-1] / self.grad_b[1:]
+            return np.asarray(self.grad_b[:-1] / self.grad_b[1:])
 
 
 @dataclass
@@ -690,14 +690,14 @@ class DepthResult:
     @property
     def mean(self) -> np.ndarray:
         """Mean final validation accuracy per net, in %."""
-        return 100.0 * self.accuracy.mean(axis=1)
+        return np.asarray(100.0 * self.accuracy.mean(axis=1))
 
     @property
     def sd(self) -> np.ndarray:
         """Sample standard deviation (ddof 1) over seeds per net, in %; NaN with one seed."""
         if self.accuracy.shape[1] < 2:
             return np.full(len(self.sizes), np.nan)
-        return 100.0 * self.accuracy.std(axis=1, ddof=1)
+        return np.asarray(100.0 * self.accuracy.std(axis=1, ddof=1))
 
     @property
     def book(self) -> list[float | None]:

@@ -192,7 +192,7 @@ def test_read_idx_truncated_real_gzip(mnist_dir: Path, tmp_path: Path) -> None:
     raw = _real(mnist_dir, "t10k-labels-idx1-ubyte").read_bytes()
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)[:2000])
-    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz"):
         read_idx(path)
 
 
@@ -224,7 +224,7 @@ def test_load_mnist_splits(real_mnist: datasets.MNIST, real_train_raw, mnist_dir
     np.testing.assert_array_equal(X_tr[:100], flat[:100] / 256.0)
     np.testing.assert_array_equal(X_tr[-1], flat[49_999] / 256.0)
     np.testing.assert_array_equal(y_tr, labels[:50_000])
-    X_te, y_te = real_mnist.test
+    _, y_te = real_mnist.test
     test_labels = read_idx(_real(mnist_dir, "t10k-labels-idx1-ubyte"))
     np.testing.assert_array_equal(y_te, test_labels)
     assert real_mnist.directory == mnist_dir
