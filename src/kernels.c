@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Examples processed together through the layers: big enough to amortise the loops over
  * the weights, small enough that a chunk's activations stay in the L1/L2 cache. */
@@ -41,6 +44,37 @@ int64_t gc_param_count(const gc_arch *arch)
 #if !defined(GC_NO_DISPATCH) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GC_X86_LEVELS 1
 #endif
+
+/* ---------------------------------------------------------------- threads */
+
+/* Upper bound on threads used by one call (per-thread results live on the stack). */
+#define GC_MAX_THREADS 256
+
+static volatile int gc_threads = 0; /* 0: the OpenMP default (OMP_NUM_THREADS or all cores) */
+
+gc_status gc_set_num_threads(int n)
+{
+    if (n < 0) return GC_ERR_ARGUMENT;
+    gc_threads = n > GC_MAX_THREADS ? GC_MAX_THREADS : n;
+    return GC_OK;
+}
+
+int gc_get_num_threads(void)
+{
+#ifdef _OPENMP
+    int n = gc_threads > 0 ? gc_threads : omp_get_max_threads();
+    return n < 1 ? 1 : n > GC_MAX_THREADS ? GC_MAX_THREADS : n;
+#else
+    return 1;
+#endif
+}
+
+/* Threads for a job of n_chunks equal chunks: no more threads than chunks. */
+static int gc_threads_for(int64_t n_chunks)
+{
+    int n = gc_get_num_threads();
+    return n_chunks < n ? (int)(n_chunks < 1 ? 1 : n_chunks) : n;
+}
 
 #define GC_CAT3_(a, b, c) a##_##b##_##c
 #define GC_CAT3(a, b, c) GC_CAT3_(a, b, c)

@@ -566,6 +566,78 @@ static gc_status FN(feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch,
     return GC_OK;
 }
 
+/*
+ * Sum over n rows of the gradient: grad (params layout) = sum of dC/dparams, *cost = sum of
+ * the costs. Row i is X[idx[i]] (X[i] if idx is NULL). Rows go in chunks of GC_CHUNK; with
+ * T = gc_threads_for(chunks) > 1 the chunks are split into T contiguous ranges, range t summed
+ * into its own buffer (grad itself for t = 0), and the buffers added in the order t = 0..T-1:
+ * the result depends on T but not on scheduling.
+ */
+static gc_status FN(gradient_sum)(REAL *grad, double *cost, const gc_arch *arch,
+                                  const REAL *params, const REAL *X, const REAL *Y,
+                                  const int64_t *idx, int64_t n, gc_stop_flag *stop, int naive)
+{
+    const int L = arch->n_layers;
+    const int64_t n_in = arch->sizes[0], n_out = arch->sizes[L], np = gc_param_count(arch);
+    const int64_t n_chunks = (n + GC_CHUNK - 1) / GC_CHUNK;
+    const int T = gc_threads_for(n_chunks);
+    REAL *extra = NULL; /* buffers of ranges 1..T-1 */
+    double costs[GC_MAX_THREADS];
+    gc_status sts[GC_MAX_THREADS];
+    if (T > 1) {
+        extra = (REAL *)malloc((size_t)(T - 1) * (size_t)np * sizeof(REAL));
+        if (!extra) return GC_ERR_NOMEM;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T) if (T > 1)
+#endif
+    {
+        int t0 = 0, dt = 1;
+#ifdef _OPENMP
+        t0 = omp_get_thread_num();
+        dt = omp_get_num_threads();
+#endif
+        for (int t = t0; t < T; t += dt) { /* one range per thread, whatever the team size */
+            REAL *g = t == 0 ? grad : extra + (int64_t)(t - 1) * np;
+            double c = 0.0;
+            gc_status st = GC_OK;
+            FN(workspace) ws;
+            for (int64_t p = 0; p < np; p++) g[p] = 0;
+            st = FN(workspace_init)(&ws, arch, GC_CHUNK, naive);
+            const int64_t q_end = n_chunks * (t + 1) / T;
+            for (int64_t q = n_chunks * t / T; st == GC_OK && q < q_end; q++) {
+                if (stop && *stop) { st = GC_ERR_INTERRUPTED; break; }
+                const int64_t k = q * GC_CHUNK, m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
+                for (int64_t i = 0; i < m; i++) {
+                    const int64_t row = idx ? idx[k + i] : k + i;
+                    ws.rows[0][i] = X + row * n_in;
+                    ws.yrows[i] = Y + row * n_out;
+                }
+                FN(forward_chunk)(&ws, arch, params, m);
+                c += FN(backprop_chunk)(&ws, g, (REAL *)params, NULL, arch, m, 1, 0);
+            }
+            if (ws.block) FN(workspace_free)(&ws);
+            costs[t] = c;
+            sts[t] = st;
+        }
+    }
+    gc_status st = GC_OK;
+    double c = 0.0;
+    for (int t = 0; t < T; t++) {
+        c += costs[t];
+        if (sts[t] == GC_ERR_NOMEM) st = GC_ERR_NOMEM;
+        else if (sts[t] != GC_OK && st == GC_OK) st = sts[t];
+        if (t > 0) {
+            const REAL *g = extra + (int64_t)(t - 1) * np;
+#pragma omp simd
+            for (int64_t p = 0; p < np; p++) grad[p] += g[p];
+        }
+    }
+    free(extra);
+    *cost = c;
+    return st;
+}
+
 static gc_status FN(gradient)(REAL *grad, double *cost_sum, const gc_arch *arch,
                               const REAL *params, const REAL *X, const REAL *Y, int64_t n,
                               gc_stop_flag *stop, int naive)
@@ -573,26 +645,11 @@ static gc_status FN(gradient)(REAL *grad, double *cost_sum, const gc_arch *arch,
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
     if (n < 1) return GC_ERR_ARGUMENT;
-    const int L = arch->n_layers;
-    const int64_t n_in = arch->sizes[0], n_out = arch->sizes[L], np = gc_param_count(arch);
-    FN(workspace) ws;
-    st = FN(workspace_init)(&ws, arch, GC_CHUNK, naive);
-    if (st != GC_OK) return st;
-    for (int64_t p = 0; p < np; p++) grad[p] = 0;
+    const int64_t np = gc_param_count(arch);
     double c = 0.0;
-    for (int64_t k = 0; k < n; k += GC_CHUNK) {
-        if (stop && *stop) { st = GC_ERR_INTERRUPTED; break; }
-        const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
-        for (int64_t i = 0; i < m; i++) {
-            ws.rows[0][i] = X + (k + i) * n_in;
-            ws.yrows[i] = Y + (k + i) * n_out;
-        }
-        FN(forward_chunk)(&ws, arch, params, m);
-        c += FN(backprop_chunk)(&ws, grad, (REAL *)params, NULL, arch, m, 1, 0);
-    }
+    st = FN(gradient_sum)(grad, &c, arch, params, X, Y, NULL, n, stop, naive);
     for (int64_t p = 0; p < np; p++) grad[p] /= (REAL)n;
     *cost_sum = c;
-    FN(workspace_free)(&ws);
     return st;
 }
 
@@ -613,7 +670,7 @@ static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum
     const REAL decay = (REAL)(1.0 - eta * lmbda / (double)n_train);
     const int fused = m <= GC_CHUNK; /* a mini-batch that fits one chunk updates in place */
     FN(workspace) ws;
-    st = FN(workspace_init)(&ws, arch, m < GC_CHUNK ? m : GC_CHUNK, naive);
+    st = FN(workspace_init)(&ws, arch, fused ? m : 1, naive);
     if (st != GC_OK) return st;
     REAL *grad = NULL;
     if (!fused) {
@@ -636,16 +693,10 @@ static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum
             FN(forward_chunk)(&ws, arch, params, mb);
             cb = FN(backprop_chunk)(&ws, NULL, params, speed_sum, arch, mb, decay, step);
         } else {
-            for (int64_t p = 0; p < np; p++) grad[p] = 0;
-            for (int64_t c0 = 0; c0 < mb; c0 += GC_CHUNK) {
-                const int64_t mc = mb - c0 < GC_CHUNK ? mb - c0 : GC_CHUNK;
-                for (int64_t i = 0; i < mc; i++) {
-                    ws.rows[0][i] = X + perm[k + c0 + i] * n_in;
-                    ws.yrows[i] = Y + perm[k + c0 + i] * n_out;
-                }
-                FN(forward_chunk)(&ws, arch, params, mc);
-                cb += FN(backprop_chunk)(&ws, grad, params, NULL, arch, mc, 1, 0);
-            }
+            gc_status sg = FN(gradient_sum)(grad, &cb, arch, params, X, Y, perm + k, mb, stop,
+                                            naive);
+            if (sg == GC_ERR_INTERRUPTED) { st = sg; break; } /* this update not applied */
+            if (sg != GC_OK) { st = sg; break; }
             /* the SGD step from the summed gradient */
             int64_t boff = 0;
             for (int l = 0; l < L; l++) {
