@@ -1,0 +1,223 @@
+"""One SGD epoch of [784,30,30,10], m = 10, eta = 0.1, lambda = 5.0, side by side.
+
+    python benchmarks/compare.py [--data DIR] [--runs 5] [--n 50000]
+
+Prints the machine, then per implementation the median epoch time over the runs, GFLOP/s
+(DESIGN.md section 3: 2*W forward + 2*W weight gradients + 2*W' deltas through the layers
+above the first, W the weights), the % of this machine's single-thread peak (NumPy float64
+2000x2000 matmul on one thread, measured in the same run) and the speed-up over the NumPy
+reference. Full MNIST from --data or $GRADCORE_DATA; without it, the embedded 1,000 images
+visited --n / 1,000 times each (fits the cache: faster than real).
+
+The single-thread peak is measured in a child process with OpenBLAS's own CPU detection
+(OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) and one thread; everything else runs with BLAS on
+one thread (threadpoolctl) so idle BLAS threads do not compete for the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import gradcore
+from gradcore import _core
+from gradcore import reference as ref
+from gradcore.datasets import load_mnist, mnist_first_1000
+
+SIZES = [784, 30, 30, 10]
+ETA, LMBDA, M = 0.1, 5.0, 10
+
+PEAK_CODE = r"""
+import json, time, numpy as np
+from threadpoolctl import threadpool_limits, threadpool_info
+with threadpool_limits(1):
+    a = np.random.default_rng(0).random((2000, 2000)); b = a.copy(); a @ b
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+info = [{k: d.get(k) for k in ("internal_api", "version", "architecture")} for d in threadpool_info()]
+print(json.dumps({"gflops": 2 * 2000**3 / np.median(ts) / 1e9, "blas": info}))
+"""
+
+
+def flops_per_example(sizes):
+    w = [sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1)]
+    return 4 * sum(w) + 2 * sum(w[1:])
+
+
+def peak():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-c", PEAK_CODE], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def machine():
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    lib = ctypes.CDLL(_core.__file__)
+    levels = {0: "naive", 1: "portable", 2: "AVX2", 3: "AVX-512"}
+    return (f"{model}, {os.cpu_count()} logical cores, {platform.system()} "
+            f"{platform.machine()}, Python {platform.python_version()}, numpy "
+            f"{np.__version__}, gradcore kernels: {levels.get(lib.gc_kernel_level())}, "
+            f"threads available: {lib.gc_get_num_threads()}")
+
+
+def network2_epoch(weights, biases, X, Y, perm, m, eta, lmbda):
+    """network2.py's loop: one example at a time through column vectors, per mini-batch."""
+    n = len(X)
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    for k in range(0, len(perm), m):
+        batch = perm[k:k + m]
+        nb = [np.zeros(b.shape) for b in biases]
+        nw = [np.zeros(w.shape) for w in weights]
+        for i in batch:
+            x, y = X[i][:, None], Y[i][:, None]
+            acts, zs, a = [x], [], x
+            for w, b in zip(weights, biases):
+                z = w @ a + b
+                zs.append(z)
+                a = sig(z)
+                acts.append(a)
+            delta = acts[-1] - y
+            dnb = [None] * len(biases)
+            dnw = [None] * len(weights)
+            dnb[-1], dnw[-1] = delta, delta @ acts[-2].T
+            for l in range(2, len(weights) + 1):
+                sp = sig(zs[-l]) * (1 - sig(zs[-l]))
+                delta = (weights[-l + 1].T @ delta) * sp
+                dnb[-l], dnw[-l] = delta, delta @ acts[-l - 1].T
+            nb = [u + v for u, v in zip(nb, dnb)]
+            nw = [u + v for u, v in zip(nw, dnw)]
+        mb = len(batch)
+        for l in range(len(weights)):
+            weights[l] = (1 - eta * lmbda / n) * weights[l] - (eta / mb) * nw[l]
+            biases[l] = biases[l] - (eta / mb) * nb[l]
+    return weights, biases
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.environ.get("GRADCORE_DATA"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--n", type=int, default=50_000)
+    args = ap.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    if args.data and os.path.isdir(args.data):
+        X, y = load_mnist(args.data).training
+        X, y = X[:args.n], y[:args.n]
+        perm = np.random.default_rng(0).permutation(len(X)).astype(np.int64)
+        what = f"{len(perm):,} MNIST training images"
+    else:
+        X, y = mnist_first_1000()
+        perm = np.random.default_rng(0).integers(0, len(X), args.n).astype(np.int64)
+        what = f"the embedded 1,000 images, {args.n:,} visits (cache-resident)"
+    Y = np.eye(10)[y]
+    n_ex = len(perm)
+    gflop = n_ex * flops_per_example(SIZES) / 1e9
+    pk = peak()
+    print(f"Machine: {machine()}")
+    print(f"BLAS (peak run): {pk['blas']}")
+    print(f"Single-thread peak (NumPy float64 2000x2000 matmul, 1 thread): "
+          f"{pk['gflops']:.1f} GFLOP/s")
+    print(f"One SGD epoch of {SIZES}, m = {M}, eta = {ETA}, lambda = {LMBDA}, on {what}: "
+          f"{gflop:.2f} GFLOP; median of {args.runs} runs\n")
+
+    base = gradcore.Network(SIZES, seed=1)
+    rows = {}
+
+    def native(dtype):
+        net = gradcore.Network(SIZES, seed=1, dtype=dtype)
+        Xc, Yc = X.astype(dtype), Y.astype(dtype)
+        p0 = net.params.copy()
+
+        def run():
+            net.params[...] = p0
+            _core.sgd_epoch(net.params, net._sizes32, 0, Xc, Yc, perm, M, ETA, LMBDA,
+                            np.zeros(sum(SIZES[1:])))
+        return run
+
+    def reference():
+        w, b = [a.copy() for a in base.weights], [a.copy() for a in base.biases]
+        ref.sgd_epoch(w, b, X, Y, perm, M, ETA, LMBDA, "cross_entropy")
+
+    def loop():
+        w = [a.copy() for a in base.weights]
+        b = [a.copy()[:, None] for a in base.biases]
+        network2_epoch(w, b, X, Y, perm, M, ETA, LMBDA)
+
+    impls = [("gradcore float64", native(np.float64), args.runs),
+             ("gradcore float32", native(np.float32), args.runs),
+             ("NumPy reference (gradcore.reference)", reference, args.runs),
+             ("per-example loop (network2 style)", loop, 3)]
+    torch_note = None
+    try:
+        import torch
+
+        def torch_epoch(dtype=torch.float64):
+            torch.set_num_threads(1)
+            Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+            ws = [torch.tensor(a) for a in base.weights]
+            bs = [torch.tensor(a) for a in base.biases]
+            pt = torch.from_numpy(perm)
+            n = len(X)
+            with torch.no_grad():
+                for k in range(0, len(pt), M):
+                    idx = pt[k:k + M]
+                    a = Xt[idx]
+                    acts = [a]
+                    for w, b in zip(ws, bs):
+                        a = torch.sigmoid(a @ w.T + b)
+                        acts.append(a)
+                    d = acts[-1] - Yt[idx]
+                    mb = len(idx)
+                    for l in range(len(ws) - 1, -1, -1):
+                        gw, gb = d.T @ acts[l], d.sum(0)
+                        if l > 0:
+                            d = (d @ ws[l]) * acts[l] * (1 - acts[l])
+                        ws[l].mul_(1 - ETA * LMBDA / n).sub_(gw, alpha=ETA / mb)
+                        bs[l].sub_(gb, alpha=ETA / mb)
+        impls.append((f"PyTorch {torch.__version__} CPU, 1 thread (manual backprop)",
+                      torch_epoch, 3))
+    except ImportError:
+        torch_note = "PyTorch: not installed, row skipped (pip install torch to add it)"
+
+    with threadpool_limits(1):
+        for name, fn, runs in impls:
+            fn()  # warm up
+            ts = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t)
+            rows[name] = float(np.median(ts))
+
+    t_ref = rows["NumPy reference (gradcore.reference)"]
+    print(f"| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
+    print(f"|---|---:|---:|---:|---:|")
+    for name, t in rows.items():
+        g = gflop / t
+        print(f"| {name} | {t:.4f} | {g:.1f} | {100 * g / pk['gflops']:.0f} % | "
+              f"{t_ref / t:.2f}x |")
+    if torch_note:
+        print(f"\n{torch_note}")
+
+
+if __name__ == "__main__":
+    main()
