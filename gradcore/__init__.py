@@ -14,6 +14,7 @@ modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
 Everything under ``gradcore._*`` is private.
 """
 
+from ._core import get_num_threads, kernel_level, set_num_threads
 from ._io import NetworkFileError, load
 from ._network import DivergenceError, History, Network, TrainResult, train
 
@@ -27,5 +28,8 @@ __all__ = [
     "TrainResult",
     "DivergenceError",
     "NetworkFileError",
+    "set_num_threads",
+    "get_num_threads",
+    "kernel_level",
     "__version__",
 ]

@@ -53,6 +53,11 @@ cdef extern from "kernels.h" nogil:
                                int64_t n_train, int64_t m, double eta, double lmbda,
                                int64_t max_batches, gc_stop_flag *stop)
 
+    int gc_kernel_level()
+    gc_status gc_set_kernel_level(int level)
+    gc_status gc_set_num_threads(int n)
+    int gc_get_num_threads()
+
 cdef extern from "interrupt.h" nogil:
     gc_stop_flag gc_interrupt_flag
     int gc_sigint_install()
@@ -214,3 +219,29 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
         raise ValueError(f"perm must hold row indices in [0, {n})")
     _raise_for(st)
     return st, cost_sum, done
+
+
+KERNEL_LEVELS = ("naive", "portable", "avx2", "avx512")
+
+
+def kernel_level():
+    """Name of the compiled kernel variant in use (the best the CPU supports by default)."""
+    return KERNEL_LEVELS[gc_kernel_level()]
+
+
+def set_kernel_level(level):
+    """Select a kernel variant by name, or None for the best one (for tests and timing)."""
+    code = -1 if level is None else KERNEL_LEVELS.index(level)
+    if gc_set_kernel_level(code) != GC_OK:
+        raise ValueError(f"kernel level {level!r} is not available on this CPU or build")
+
+
+def set_num_threads(int n):
+    """Threads for full-batch gradients and large mini-batches (0: the OpenMP default)."""
+    if gc_set_num_threads(n) != GC_OK:
+        raise ValueError(f"number of threads must be >= 0, got {n}")
+
+
+def get_num_threads():
+    """Most threads a kernel call will use (1 without OpenMP)."""
+    return gc_get_num_threads()

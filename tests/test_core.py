@@ -206,3 +206,20 @@ def test_read_only_parameters_can_be_evaluated(data):
     net.params.flags.writeable = False
     assert np.array_equal(net.feedforward(X), expected)
     assert net.learning_speeds(X, y).shape == (2,)
+
+
+def test_threads_and_kernel_level_are_reported_and_settable(data):
+    X, y = data
+    assert gradcore.kernel_level() in ("portable", "avx2", "avx512")
+    before = gradcore.get_num_threads()
+    try:
+        gradcore.set_num_threads(1)
+        assert gradcore.get_num_threads() == 1
+        one = gradcore.Network([784, 30, 10], seed=0).gradient(X, y)[0][0]
+        gradcore.set_num_threads(2)
+        two = gradcore.Network([784, 30, 10], seed=0).gradient(X, y)[0][0]
+        assert relerr(two, one) <= RTOL
+        with pytest.raises(ValueError, match=">= 0"):
+            gradcore.set_num_threads(-1)
+    finally:
+        gradcore.set_num_threads(before)
