@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build gradcore with AddressSanitizer + UndefinedBehaviorSanitizer into a fresh virtual
+# environment and run the whole test suite under them.
+#
+#   tools/sanitize.sh [pytest args...]
+#
+# CPython itself is not built with ASan, so the runtime is preloaded, and leak detection is
+# off (CPython keeps interned objects alive on purpose). Deselected: the speed floor (the
+# instrumented kernels are several times slower) and the RSS test (ASan's quarantine holds
+# freed memory back by design, so RSS grows without a leak).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work="$(mktemp -d)"
+python3 -m venv "$work/venv"
+# shellcheck disable=SC1091
+. "$work/venv/bin/activate"
+python -m pip install ".[test]" -Ccmake.define.GRADCORE_SANITIZE=ON -Ccmake.build-type=Debug
+
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export GRADCORE_DATA="${GRADCORE_DATA:-$(cd .. && pwd)/shared/data/mnist}"
+pytest -p no:cacheprovider \
+  --deselect tests/test_speed.py \
+  --deselect tests/test_reliability.py::test_ten_thousand_calls_do_not_leak \
+  "$@"
