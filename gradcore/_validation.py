@@ -66,6 +66,11 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
     return dt
 
 
+def _all_finite(arr: np.ndarray, rows: int = 4096) -> bool:
+    """np.isfinite(arr).all() in blocks of rows, so no temporary as large as arr is made."""
+    return all(bool(np.isfinite(arr[i:i + rows]).all()) for i in range(0, arr.shape[0], rows))
+
+
 def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray:
     """X as a C-contiguous (n, n_in) array of dtype, finite, n >= 1 (copied only if needed)."""
     arr = np.asarray(X)
@@ -81,7 +86,7 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray
                          f"got shape {arr.shape}")
     with np.errstate(over="ignore"):  # values beyond float32's range are reported below
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(out).all():
+    if not _all_finite(out):
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)"
                          + (" (after conversion to float32)" if np.isfinite(arr).all() else ""))
