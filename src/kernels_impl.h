@@ -270,49 +270,58 @@ static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL 
     }
 }
 
+/* Start of vector v of a row of n values cut into vectors (n >= VL): v*VL, except that a
+ * last, partial vector is moved back to end at n (it overlaps the one before it). */
+static inline int64_t FN(vstart)(int64_t v, int64_t n)
+{
+    return v * VL + VL <= n ? v * VL : n - VL;
+}
+
 /*
- * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k starting at k0,
- * summed over the m examples, then combined with the weights:
+ * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k, vector t starting
+ * at vstart(v0 + t, n_in), summed over the m examples, then combined with the weights:
  *   out[r, k] = alpha * out[r, k] + sum_i c[i*NMAX + r] * x[i][k]
  *   c: (m, NMAX) coefficients beta * delta[i, j + r]; out: N rows of stride n_in
- * Per example, kv loads and N broadcasts feed N*kv multiply-adds.
+ * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector is
+ * loaded before any is stored, so an overlapping last vector sees the old weights and writes
+ * the same values as the vector it overlaps.
  */
 static inline __attribute__((always_inline)) void
 FN(weights_tile)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, REAL alpha,
-                 int64_t m, int64_t k0, const int N, const int kv)
+                 int64_t m, int64_t v0, const int N, const int kv)
 {
     VEC g[NMAX][KV];
+    int64_t ks[KV];
+    for (int t = 0; t < kv; t++) ks[t] = FN(vstart)(v0 + t, n_in);
     for (int r = 0; r < N; r++)
         for (int t = 0; t < kv; t++) g[r][t] = (VEC){0};
     for (int64_t i = 0; i < m; i++) {
         VEC xv[KV];
-        for (int t = 0; t < kv; t++) xv[t] = FN(vload)(x[i] + k0 + t * VL);
+        for (int t = 0; t < kv; t++) xv[t] = FN(vload)(x[i] + ks[t]);
         for (int r = 0; r < N; r++) {
             const VEC cr = (VEC){0} + c[i * NMAX + r];
             for (int t = 0; t < kv; t++) g[r][t] += cr * xv[t];
         }
     }
     for (int r = 0; r < N; r++)
-        for (int t = 0; t < kv; t++) {
-            REAL *o = out + r * n_in + k0 + t * VL;
-            FN(vstore)(o, alpha * FN(vload)(o) + g[r][t]);
-        }
+        for (int t = 0; t < kv; t++) g[r][t] += alpha * FN(vload)(out + r * n_in + ks[t]);
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++) FN(vstore)(out + r * n_in + ks[t], g[r][t]);
 }
 
-/* N neurons over the whole row: strips of KV vectors, then single vectors, then scalars. */
+/* One tile of N neurons (a run-time value) and kv vectors (a constant after inlining). */
 static inline __attribute__((always_inline)) void
-FN(weights_rows)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, REAL alpha,
-                 int64_t m, const int N)
+FN(weights_strip)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, REAL alpha,
+                  int64_t m, int64_t v0, int64_t N, const int kv)
 {
-    int64_t k = 0;
-    for (; k + KV * VL <= n_in; k += KV * VL) FN(weights_tile)(out, n_in, c, x, alpha, m, k, N, KV);
-    for (; k + VL <= n_in; k += VL) FN(weights_tile)(out, n_in, c, x, alpha, m, k, N, 1);
-    for (; k < n_in; k++)
-        for (int r = 0; r < N; r++) {
-            REAL g = 0;
-            for (int64_t i = 0; i < m; i++) g += c[i * NMAX + r] * x[i][k];
-            out[r * n_in + k] = alpha * out[r * n_in + k] + g;
-        }
+    switch (N) {
+    case 6: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 6, kv); break;
+    case 5: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 5, kv); break;
+    case 4: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 4, kv); break;
+    case 3: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 3, kv); break;
+    case 2: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 2, kv); break;
+    default: FN(weights_tile)(out, n_in, c, x, alpha, m, v0, 1, kv); break;
+    }
 }
 
 /*
@@ -320,28 +329,54 @@ FN(weights_rows)(REAL *out, int64_t n_in, const REAL *c, const REAL *const *x, R
  * dense_backward_weights_naive):
  *   out[j,k] = alpha * out[j,k] + beta * sum_i delta[i,j] * in[i][k]
  *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
- *   cbuf: scratch of NMAX*m REALs
- * Even groups of at most NMAX neurons; each tile keeps NMAX x KV vectors of sums in
- * registers while the m input strips stream through the L1 cache.
+ *   cbuf: scratch of (n_out + NMAX) * m REALs
+ * Neurons in even groups of at most NMAX, k in strips of KV vectors. The strip loop is the
+ * outer one: the m input strips stay in the L1 cache while every group's tile uses them, and
+ * each weight is read and written once. The last strip of a row holds all its remaining
+ * vectors, the last one overlapping when n_in is not a multiple of VL (the two overlapping
+ * vectors are always in the same strip); rows shorter than a vector go the scalar way.
  */
 static void FN(dense_backward_weights)(REAL *out, REAL *cbuf, const REAL *delta,
                                        const REAL *const *in, REAL alpha, REAL beta, int64_t m,
                                        int64_t n_in, int64_t n_out)
 {
     const int64_t np = FN(parts)(n_out, NMAX);
-    for (int64_t q = 0; q < np; q++) {
+    for (int64_t q = 0; q < np; q++) { /* group q's coefficients: cbuf[q*m*NMAX ..] (m, NMAX) */
         const int64_t j = FN(part_start)(n_out, np, q), N = FN(part_start)(n_out, np, q + 1) - j;
+        REAL *c = cbuf + q * m * NMAX;
         for (int64_t i = 0; i < m; i++)
-            for (int r = 0; r < NMAX; r++)
-                cbuf[i * NMAX + r] = r < N ? beta * delta[i * n_out + j + r] : 0;
-        REAL *o = out + j * n_in;
-        switch (N) {
-        case 6: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 6); break;
-        case 5: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 5); break;
-        case 4: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 4); break;
-        case 3: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 3); break;
-        case 2: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 2); break;
-        default: FN(weights_rows)(o, n_in, cbuf, in, alpha, m, 1); break;
+            for (int r = 0; r < NMAX; r++) c[i * NMAX + r] = r < N ? beta * delta[i * n_out + j + r] : 0;
+    }
+    if (n_in < VL) {
+        for (int64_t q = 0; q < np; q++) {
+            const int64_t j = FN(part_start)(n_out, np, q), N = FN(part_start)(n_out, np, q + 1) - j;
+            const REAL *c = cbuf + q * m * NMAX;
+            for (int64_t r = 0; r < N; r++)
+                for (int64_t k = 0; k < n_in; k++) {
+                    REAL g = 0;
+                    for (int64_t i = 0; i < m; i++) g += c[i * NMAX + r] * in[i][k];
+                    out[(j + r) * n_in + k] = alpha * out[(j + r) * n_in + k] + g;
+                }
+        }
+        return;
+    }
+    const int64_t nvec = (n_in + VL - 1) / VL;
+    const int overlap = n_in % VL != 0;
+    for (int64_t v = 0, kv; v < nvec; v += kv) {
+        kv = nvec - v < KV ? nvec - v : KV;
+        if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
+        for (int64_t q = 0; q < np; q++) {
+            const int64_t j = FN(part_start)(n_out, np, q), N = FN(part_start)(n_out, np, q + 1) - j;
+            REAL *o = out + j * n_in;
+            const REAL *c = cbuf + q * m * NMAX;
+            switch (kv) {
+#if KV >= 4
+            case 4: FN(weights_strip)(o, n_in, c, in, alpha, m, v, N, 4); break;
+            case 3: FN(weights_strip)(o, n_in, c, in, alpha, m, v, N, 3); break;
+#endif
+            case 2: FN(weights_strip)(o, n_in, c, in, alpha, m, v, N, 2); break;
+            default: FN(weights_strip)(o, n_in, c, in, alpha, m, v, N, 1); break;
+            }
         }
     }
 }
@@ -398,7 +433,7 @@ typedef struct {
     REAL **delta;          /* delta[l], l = 1..L: (cap, sizes[l]) */
     REAL *zout;            /* (cap, sizes[L]) output pre-activations */
     REAL *db;              /* (max size) bias-gradient scratch */
-    REAL *cbuf;            /* (cap, 6) weight-gradient coefficients */
+    REAL *cbuf;            /* ((max size + 6) * cap) weight-gradient coefficients */
     const REAL ***rows;    /* rows[l], l = 0..L-1: cap pointers to the input rows of layer l+1 */
     const REAL **yrows;    /* cap pointers to target rows */
     void *block;           /* the one allocation everything above points into */
@@ -420,7 +455,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
         nreal += 2 * cap * s[l];
         if (s[l] > maxn) maxn = s[l];
     }
-    nreal += cap * s[L] + maxn + 6 * cap; /* 6: NMAX */
+    nreal += cap * s[L] + maxn + (maxn + 6) * cap; /* 6: NMAX */
     nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap + cap; /* act, delta, rows, row ptrs, yrows */
     size_t bytes = (size_t)nptr * sizeof(void *) + (size_t)nreal * sizeof(REAL) + 64;
     char *p = (char *)malloc(bytes);
@@ -442,7 +477,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
         ws->delta[l] = r; r += cap * s[l];
     }
     ws->zout = r; r += cap * s[L];
-    ws->cbuf = r; r += 6 * cap;
+    ws->cbuf = r; r += (maxn + 6) * cap;
     ws->db = r;
     for (int l = 0; l < L; l++) {
         ws->rows[l] = rowp + (int64_t)l * cap;
