@@ -37,11 +37,23 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
     return (VEC)(((IVEC)a & mask) | ((IVEC)b & ~mask));
 }
 
+/* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL). */
 static inline REAL FN(hsum)(VEC v)
 {
-    REAL s = 0;
-    for (int t = 0; t < (int)VL; t++) s += v[t];
-    return s;
+    REAL t[VL];
+    memcpy(t, &v, sizeof v);
+    for (int w = (int)VL / 2; w >= 1; w /= 2)
+        for (int q = 0; q < w; q++) t[q] += t[q + w];
+    return t[0];
+}
+
+/* Lanes q >= VL - rem set (all ones), the others zero: the new lanes of an overlapping last
+ * vector whose first VL - rem lanes were already taken by the vector before it. */
+static inline IVEC FN(tail_mask)(int64_t rem)
+{
+    IVEC m;
+    for (int q = 0; q < (int)VL; q++) m[q] = q >= VL - rem ? (GC_IREAL)-1 : 0;
+    return m;
 }
 
 static inline REAL FN(sigmoid)(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-z)); }
@@ -193,6 +205,16 @@ FN(forward_tile)(REAL *zt, int64_t ld, const REAL *const *x, const REAL *w, cons
         for (int r = 0; r < N; r++) wv[r] = FN(vload)(w + r * n_in + k);
         for (int e = 0; e < E; e++)
             for (int r = 0; r < N; r++) acc[e][r] += xv[e] * wv[r];
+    }
+    if (k < n_in && n_in >= VL) { /* an overlapping last vector, its old lanes masked off */
+        const IVEC mask = FN(tail_mask)(n_in - k);
+        const int64_t kt = n_in - VL;
+        VEC xv[EMAX], wv[4];
+        for (int e = 0; e < E; e++) xv[e] = FN(vload)(x[e] + kt);
+        for (int r = 0; r < N; r++) wv[r] = FN(vload)(w + r * n_in + kt);
+        for (int e = 0; e < E; e++)
+            for (int r = 0; r < N; r++) acc[e][r] += FN(vselect)(mask, xv[e] * wv[r], (VEC){0});
+        k = n_in;
     }
     for (int e = 0; e < E; e++)
         for (int r = 0; r < N; r++) {
