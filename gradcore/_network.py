@@ -51,6 +51,19 @@ class DivergenceError(ArithmeticError):
         self.network = network
 
 
+def layer_views(buf: np.ndarray,
+                sizes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-layer (weights, biases) views into a buffer laid out as W₀, b₀, W₁, b₁, …"""
+    ws, bs = [], []
+    off = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        ws.append(buf[off:off + n_out * n_in].reshape(n_out, n_in))
+        off += n_out * n_in
+        bs.append(buf[off:off + n_out])
+        off += n_out
+    return ws, bs
+
+
 class _LayerArrays(Sequence[np.ndarray]):
     """The per-layer views of a network's parameter buffer (``net.weights``/``net.biases``).
 
@@ -160,13 +173,7 @@ class Network:
     def _bind(self, params: np.ndarray) -> None:
         """Make ``params`` the parameter buffer and build the per-layer views on it."""
         self.params = params
-        w_views, b_views = [], []
-        off = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w_views.append(params[off:off + n_out * n_in].reshape(n_out, n_in))
-            off += n_out * n_in
-            b_views.append(params[off:off + n_out])
-            off += n_out
+        w_views, b_views = layer_views(params, self.sizes)
         self.weights = _LayerArrays(w_views, "weights")
         self.biases = _LayerArrays(b_views, "biases")
 
@@ -225,15 +232,7 @@ class Network:
 
     def gradient(self, X: Any, y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(∂C/∂W per layer, ∂C/∂b per layer) for C = mean cost over X, no regularisation."""
-        grad = self._gradient_buffer(X, y)
-        ws, bs = [], []
-        off = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            ws.append(grad[off:off + n_out * n_in].reshape(n_out, n_in))
-            off += n_out * n_in
-            bs.append(grad[off:off + n_out])
-            off += n_out
-        return ws, bs
+        return layer_views(self._gradient_buffer(X, y), self.sizes)
 
     def learning_speeds(self, X: Any, y: Any) -> np.ndarray:
         """‖mean over X of δˡ‖ for every layer with weights, output last, at these weights.

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _network
 from ._validation import COSTS, check_choice, check_sizes
 
 __all__ = [
@@ -94,15 +94,7 @@ def layer_views(params: np.ndarray,
                 sizes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(weights, biases): per-layer views into ``params`` (writing them writes params)."""
     s = _sizes(sizes)
-    p = _params(params, s)
-    ws, bs = [], []
-    off = 0
-    for n_in, n_out in zip(s[:-1].tolist(), s[1:].tolist()):
-        ws.append(p[off:off + n_out * n_in].reshape(n_out, n_in))
-        off += n_out * n_in
-        bs.append(p[off:off + n_out])
-        off += n_out
-    return ws, bs
+    return _network.layer_views(_params(params, s), s.tolist())
 
 
 def feedforward(params: np.ndarray, sizes: Sequence[int], X: np.ndarray,
