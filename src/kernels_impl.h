@@ -271,33 +271,75 @@ static void FN(dense_forward)(REAL *z, REAL *a, const REAL *const *in, const REA
     FN(sigmoid_inplace)(a, m * n_out);
 }
 
-/*
- * Delta of the layer below (same contract as dense_backward_delta_naive):
- *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in)
- * Only runs for hidden layers, which are narrow: a vectorised axpy per neuron.
- */
-static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL *w,
-                                     const REAL *a_prev, int64_t m, int64_t n_in,
-                                     int64_t n_out)
-{
-    for (int64_t i = 0; i < m; i++) {
-        REAL *dp = dprev + i * n_in;
-        const REAL *d = delta + i * n_out, *ap = a_prev + i * n_in;
-        for (int64_t k = 0; k < n_in; k++) dp[k] = 0;
-        for (int64_t j = 0; j < n_out; j++) {
-            const REAL dj = d[j], *wj = w + j * n_in;
-            for (int64_t k = 0; k < n_in; k++) dp[k] += dj * wj[k];
-        }
-        for (int64_t k = 0; k < n_in; k++) dp[k] *= ap[k] * ((REAL)1 - ap[k]);
-    }
-}
-
 /* Start of vector v of a row of n values cut into vectors (n >= VL): v*VL, except that a
  * last, partial vector is moved back to end at n (it overlaps the one before it). */
 static inline int64_t FN(vstart)(int64_t v, int64_t n)
 {
     return v * VL + VL <= n ? v * VL : n - VL;
 }
+
+/*
+ * Delta tile: vectors v0 .. v0+kv-1 (kv <= KD, starts from vstart) of one example's dprev,
+ * summed over the n_out neurons in registers, then scaled by a_prev (1 - a_prev) and stored.
+ * Overlapping vectors compute the same values for the lanes they share.
+ *   dp, ap: the example's rows of n_in; d: its n_out deltas; w: (n_out, n_in)
+ */
+#define KD 4
+static inline __attribute__((always_inline)) void
+FN(delta_tile)(REAL *dp, const REAL *d, const REAL *w, const REAL *ap, int64_t n_in,
+               int64_t n_out, int64_t v0, const int kv)
+{
+    VEC acc[KD];
+    int64_t ks[KD];
+    for (int t = 0; t < kv; t++) {
+        ks[t] = FN(vstart)(v0 + t, n_in);
+        acc[t] = (VEC){0};
+    }
+    for (int64_t j = 0; j < n_out; j++) {
+        const VEC dj = (VEC){0} + d[j];
+        for (int t = 0; t < kv; t++) acc[t] += dj * FN(vload)(w + j * n_in + ks[t]);
+    }
+    for (int t = 0; t < kv; t++) {
+        const VEC a = FN(vload)(ap + ks[t]);
+        FN(vstore)(dp + ks[t], acc[t] * (a * ((REAL)1 - a)));
+    }
+}
+
+/*
+ * Delta of the layer below (same contract as dense_backward_delta_naive):
+ *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in)
+ * Only runs for hidden layers. Per example, up to KD vectors of dprev stay in registers
+ * while the n_out weight rows stream past; a row that is not a whole number of vectors ends
+ * with an overlapping one; rows shorter than a vector go the scalar way.
+ */
+static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL *w,
+                                     const REAL *a_prev, int64_t m, int64_t n_in,
+                                     int64_t n_out)
+{
+    const int64_t nvec = (n_in + VL - 1) / VL;
+    for (int64_t i = 0; i < m; i++) {
+        REAL *dp = dprev + i * n_in;
+        const REAL *d = delta + i * n_out, *ap = a_prev + i * n_in;
+        if (n_in < VL) {
+            for (int64_t k = 0; k < n_in; k++) {
+                REAL sum = 0;
+                for (int64_t j = 0; j < n_out; j++) sum += d[j] * w[j * n_in + k];
+                dp[k] = sum * (ap[k] * ((REAL)1 - ap[k]));
+            }
+            continue;
+        }
+        for (int64_t v = 0; v < nvec; v += KD) {
+            switch (nvec - v < KD ? nvec - v : KD) {
+            case 4: FN(delta_tile)(dp, d, w, ap, n_in, n_out, v, 4); break;
+            case 3: FN(delta_tile)(dp, d, w, ap, n_in, n_out, v, 3); break;
+            case 2: FN(delta_tile)(dp, d, w, ap, n_in, n_out, v, 2); break;
+            default: FN(delta_tile)(dp, d, w, ap, n_in, n_out, v, 1); break;
+            }
+        }
+    }
+}
+#undef KD
+
 
 /*
  * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k, vector t starting
