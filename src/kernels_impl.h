@@ -16,8 +16,13 @@
 #define VL ((int64_t)(GC_VBYTES / sizeof(REAL))) /* REALs in one vector */
 typedef REAL FN(vec) __attribute__((vector_size(GC_VBYTES)));
 typedef GC_IREAL FN(ivec) __attribute__((vector_size(GC_VBYTES))); /* same-width integers */
+typedef double FN(dvec) __attribute__((vector_size(GC_VBYTES))); /* the cost is in double */
+typedef int64_t FN(divec) __attribute__((vector_size(GC_VBYTES)));
 #define VEC FN(vec)
 #define IVEC FN(ivec)
+#define DVEC FN(dvec)
+#define DIVEC FN(divec)
+#define DL ((int)(GC_VBYTES / sizeof(double))) /* doubles in one vector */
 
 /* ---------------------------------------------------------------- vector helpers */
 
@@ -449,14 +454,51 @@ static void FN(dense_backward_weights)(REAL *out, REAL *cbuf, const REAL *delta,
 #undef NMAX
 
 /*
- * Output-layer delta and cost.
+ * Cross-entropy cost of DL outputs, summed: sum over lanes of y*softplus(-z) + (1-y)*softplus(z)
+ * (lanes where `live` is zero give 0). softplus(x) = max(x, 0) + log1p(e^-|x|), with
+ *   e^t, t = -|z| in [-700, 0]: 2^k e^r, k = round(t / ln 2), r = t - k ln 2 (ln 2 in two
+ *        parts), e^r by Taylor's series to degree 13 (|r| <= ln(2)/2);
+ *   log1p(u), u in [0, 1]: 2 atanh(s), s = u / (2 + u) in [0, 1/3], by its odd series to
+ *        s^33 (the next term is below 2^-53 of the sum).
+ * Each term is within a few ulp of the libm formula of output_delta_naive; z below -700 or
+ * above 700 gives e^-|z| ~ 1e-304, which cannot change max(z, 0) + ..., and NaN stays NaN.
+ */
+static inline double FN(xent_sum)(DVEC z, DVEC y, DIVEC live)
+{
+    const double LOG2E = 1.4426950408889634, LN2_HI = 6.93147180369123816490e-01,
+                 LN2_LO = 1.90821492927058770002e-10, SHIFT = 6755399441055744.0;
+    const DVEC zero = (DVEC){0};
+    DVEC t = (DVEC)((DIVEC)z | ((DIVEC){0} + INT64_MIN)); /* -|z|: set the sign bit */
+    t = (DVEC)(((DIVEC)t & ~(DIVEC)(t < -700.0)) | ((DIVEC)(zero - 700.0) & (DIVEC)(t < -700.0)));
+    const DVEC kd = t * LOG2E + SHIFT, k = kd - SHIFT;
+    const DVEC r = (t - k * LN2_HI) - k * LN2_LO;
+    DVEC p = zero + 1.0 / 6227020800.0; /* 1/13! */
+    double f = 6227020800.0;
+    for (int d = 12; d >= 0; d--) {
+        f /= (double)(d + 1);
+        p = p * r + 1.0 / f;
+    }
+    const DVEC u = p * (DVEC)(((DIVEC)kd << 52) + (DIVEC)(zero + 1.0));
+    const DVEC sv = u / (2.0 + u), s2 = sv * sv;
+    DVEC q = zero + 1.0 / 33.0;
+    for (int n = 31; n >= 1; n -= 2) q = q * s2 + 1.0 / (double)n;
+    const DVEC pos = (DVEC)((DIVEC)z & (DIVEC)(z > 0.0)); /* max(z, 0); NaN gives 0 */
+    const DVEC sp = pos + 2.0 * sv * q;
+    const DVEC c = y * (sp - z) + (1.0 - y) * sp;
+    double sum = 0.0;
+    for (int w = 0; w < DL; w++) sum += live[w] ? c[w] : 0.0;
+    return sum;
+}
+
+/*
+ * Output-layer delta and cost, the plain way.
  *   delta: (m, n) dC/dz; returns the sum over the m rows of the cost
  *   z, a: (m, n) output pre-activations and activations; y: m pointers to target rows of n
  * Cross-entropy: delta = a - y, C = sum y*softplus(-z) + (1-y)*softplus(z)
  * Quadratic:     delta = (a - y) a (1 - a), C = 0.5 |a - y|^2
  */
-static double FN(output_delta)(REAL *delta, const REAL *z, const REAL *a,
-                               const REAL *const *y, int cost, int64_t m, int64_t n)
+static double FN(output_delta_naive)(REAL *delta, const REAL *z, const REAL *a,
+                                     const REAL *const *y, int cost, int64_t m, int64_t n)
 {
     double c = 0.0;
     for (int64_t i = 0; i < m; i++) {
@@ -475,6 +517,42 @@ static double FN(output_delta)(REAL *delta, const REAL *z, const REAL *a,
                 c += 0.5 * (double)diff * (double)diff;
             }
         }
+    }
+    return c;
+}
+
+/*
+ * Output-layer delta and cost (same contract as output_delta_naive). The cross-entropy cost
+ * goes DL outputs at a time through xent_sum instead of a log1p and an exp call per output.
+ */
+static double FN(output_delta)(REAL *delta, const REAL *z, const REAL *a,
+                               const REAL *const *y, int cost, int64_t m, int64_t n)
+{
+    if (cost != GC_COST_CROSS_ENTROPY) return FN(output_delta_naive)(delta, z, a, y, cost, m, n);
+    double c = 0.0;
+    DVEC zb = (DVEC){0}, yb = (DVEC){0};
+    DIVEC live = (DIVEC){0};
+    int w = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const REAL *ar = a + i * n, *zr = z + i * n, *yr = y[i];
+        REAL *dr = delta + i * n;
+        for (int64_t j = 0; j < n; j++) {
+            dr[j] = ar[j] - yr[j];
+            zb[w] = (double)zr[j];
+            yb[w] = (double)yr[j];
+            live[w] = -1;
+            if (++w == DL) {
+                c += FN(xent_sum)(zb, yb, live);
+                w = 0;
+            }
+        }
+    }
+    if (w > 0) {
+        for (; w < DL; w++) {
+            zb[w] = yb[w] = 0.0;
+            live[w] = 0;
+        }
+        c += FN(xent_sum)(zb, yb, live);
     }
     return c;
 }
@@ -592,8 +670,10 @@ static double FN(backprop_chunk)(FN(workspace) *ws, REAL *grad, REAL *params,
 {
     const int L = arch->n_layers;
     const int32_t *s = arch->sizes;
-    double c = FN(output_delta)(ws->delta[L], ws->zout, ws->act[L], ws->yrows, arch->cost, m,
-                                s[L]);
+    double c = ws->naive ? FN(output_delta_naive)(ws->delta[L], ws->zout, ws->act[L], ws->yrows,
+                                                  arch->cost, m, s[L])
+                         : FN(output_delta)(ws->delta[L], ws->zout, ws->act[L], ws->yrows,
+                                            arch->cost, m, s[L]);
     int64_t boff = 0; /* offset of layer l's biases in speed_sum */
     for (int l = 0; l < L - 1; l++) boff += s[l + 1];
     for (int l = L - 1; l >= 0; l--) {
@@ -827,4 +907,7 @@ static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum
 
 #undef VEC
 #undef IVEC
+#undef DVEC
+#undef DIVEC
+#undef DL
 #undef VL
