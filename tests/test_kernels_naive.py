@@ -3,8 +3,11 @@
 The compiled module exports ``gc_set_kernel_level`` (GC_LEVEL_NAIVE = 0 runs the plain
 reference loops kept beside each fast kernel) and ``gc_set_num_threads``; these tests reach
 them through ctypes on the installed extension, then run the ordinary Python API. Sizes are
-chosen to hit every remainder of the tiles: widths 1, 7, 13, 31 (not multiples of any vector
-length), mini-batches of 1, 7, 13 and above one chunk (65, 130 rows).
+chosen to hit every remainder of the tiles: widths 1, 7, 13, 31, 33, 65 (not multiples of any
+vector length; rows shorter than a vector take the scalar path, longer ones end with an
+overlapping vector, and 33 and 65 put that vector alone after a full strip), mini-batches of
+1, 7, 13 and above one chunk (65, 130 rows). The vectorised cross-entropy cost is checked
+against the libm one far in both tails and on NaN.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ LIB.gc_get_num_threads.restype = ctypes.c_int
 
 NAIVE, BEST = 0, LIB.gc_kernel_level()
 LEVELS = list(range(1, BEST + 1))  # portable, AVX2, AVX-512 as supported
-SIZES = [[13, 7, 1], [31, 13, 7, 3], [20, 31, 1, 5], [7, 1, 13]]
+SIZES = [[13, 7, 1], [31, 13, 7, 3], [20, 31, 1, 5], [7, 1, 13], [65, 33, 31, 10], [33, 65, 17, 3]]
 ids = lambda s: "-".join(map(str, s))  # noqa: E731
 
 
@@ -140,3 +143,25 @@ def test_threads_are_deterministic_and_agree(threads, mnist1000):
     runs = [gradcore.train([784, 30, 10], X[:300], y[:300], epochs=2, batch_size=300, eta=1.0,
                            seed=5).network.params for _ in range(2)]
     assert np.array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_cost_tails_and_nan(level, dtype):
+    # output pre-activations from -800 to 800 through 0 (the vector exp and log1p against
+    # libm's), 10 outputs a row so mini-batches end with a partial vector of outputs
+    zs = np.array([-800, -720, -100, -36.7, -1e-3, 0, 2e-9, 0.7, 30, 710], dtype=dtype)
+    net = gradcore.Network([3, 10], seed=0, dtype=dtype)
+    net.weights[0][...] = 0
+    net.biases[0][...] = zs
+    X = np.zeros((7, 3), dtype=dtype)
+    Y = np.eye(10, dtype=dtype)[np.arange(7) % 10]
+
+    def cost():  # the kernel's own cost sum (total_cost is computed in NumPy)
+        grad = np.empty_like(net.params)
+        return _core.gradient(net.params, net._sizes32, 0, X, Y, grad)[1]
+
+    want, got = with_level(NAIVE, cost), with_level(level, cost)
+    assert np.isfinite(want) and abs(got - want) <= 1e-13 * abs(want)
+    net.biases[0][4] = np.nan
+    assert np.isnan(with_level(level, cost))
