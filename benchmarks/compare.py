@@ -6,7 +6,9 @@ Prints the machine, then per implementation the median epoch time over the runs,
 (DESIGN.md section 3: 2*W forward + 2*W weight gradients + 2*W' deltas through the layers
 above the first, W the weights), the % of this machine's single-thread peak (NumPy float64
 2000x2000 matmul on one thread, measured in the same run) and the speed-up over the NumPy
-reference. Full MNIST from --data or $GRADCORE_DATA; without it, the embedded 1,000 images
+reference; then float32 against float64, the cost of the in-epoch monitor (gradcore.train
+against the bare kernel epoch) and full-batch gradient descent (m = n) on 1,000 and 50,000
+images with 1 and 2 threads. Full MNIST from --data or $GRADCORE_DATA; without it, the embedded 1,000 images
 visited --n / 1,000 times each (fits the cache: faster than real).
 
 The single-thread peak is measured in a child process with OpenBLAS's own CPU detection
@@ -208,6 +210,56 @@ def main(argv=None):
                 ts.append(time.perf_counter() - t)
             rows[name] = float(np.median(ts))
 
+        # the in-epoch monitor: an epoch inside train() (shuffle, learning speeds, cost,
+        # history) against the bare kernel epoch, alternating; train()'s per-call set-up is
+        # taken out as (time of 3 epochs - time of 1 epoch) / 2
+        tr_net = gradcore.Network(SIZES, seed=1)
+        Xt, yt = (X, y) if len(perm) == len(X) else (X[perm], y[perm])
+        t_bare, t_train = [], []
+        bare = native(np.float64)
+
+        def train_time(epochs):
+            t = time.perf_counter()
+            gradcore.train(tr_net, Xt, yt, epochs=epochs, batch_size=M, eta=ETA, lmbda=LMBDA,
+                           seed=0)
+            return time.perf_counter() - t
+
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            bare()
+            t_bare.append(time.perf_counter() - t)
+            t_train.append((train_time(3) - train_time(1)) / 2)
+
+    # full-batch gradient descent (m = n): 1 thread against 2, alternating, same process
+    fb = {}
+    for n_fb in (1_000, 50_000):
+        n_fb = min(n_fb, len(X))
+        net = gradcore.Network(SIZES, seed=1)
+        p0 = net.params.copy()
+        pm = np.arange(n_fb, dtype=np.int64)
+        Xn, Yn = np.ascontiguousarray(X[:n_fb]), np.ascontiguousarray(Y[:n_fb])
+
+        def full_batch():
+            net.params[...] = p0
+            _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n_fb, ETA, LMBDA,
+                            np.zeros(sum(SIZES[1:])))
+
+        reps = max(1, 20_000 // n_fb)  # time ~20,000 rows per sample
+        ts = {1: [], 2: []}
+        with threadpool_limits(1, user_api="blas"):
+            for threads in (1, 2):
+                gradcore.set_num_threads(threads)
+                full_batch()
+            for _ in range(max(5, args.runs)):
+                for threads in (1, 2):
+                    gradcore.set_num_threads(threads)
+                    t = time.perf_counter()
+                    for _ in range(reps):
+                        full_batch()
+                    ts[threads].append((time.perf_counter() - t) / reps)
+        gradcore.set_num_threads(0)
+        fb[n_fb] = (float(np.median(ts[1])), float(np.median(ts[2])))
+
     t_ref = rows["NumPy reference (gradcore.reference)"]
     print(f"| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
     print(f"|---|---:|---:|---:|---:|")
@@ -217,6 +269,17 @@ def main(argv=None):
               f"{t_ref / t:.2f}x |")
     if torch_note:
         print(f"\n{torch_note}")
+    t64, t32 = rows["gradcore float64"], rows["gradcore float32"]
+    print(f"\nfloat32 vs float64: {t64 / t32:.2f}x faster")
+    tb, tt = float(np.median(t_bare)), float(np.median(t_train))
+    print(f"In-epoch monitoring: an epoch inside gradcore.train() {tt:.4f} s vs the bare "
+          f"kernel epoch {tb:.4f} s: {100 * (tt / tb - 1):+.1f} %")
+    print(f"Full-batch gradient descent (m = n, float64), median epoch, "
+          f"{gradcore.get_num_threads()} threads available:")
+    print("| images | 1 thread (ms) | 2 threads (ms) | speed-up |")
+    print("|---:|---:|---:|---:|")
+    for n_fb, (t1, t2) in fb.items():
+        print(f"| {n_fb:,} | {1e3 * t1:.2f} | {1e3 * t2:.2f} | {t1 / t2:.2f}x |")
 
 
 if __name__ == "__main__":
