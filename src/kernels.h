@@ -115,9 +115,10 @@ gc_status gc_set_kernel_level(int level);
 
 /*
  * Threads. gc_gradient_* and mini-batches larger than 64 examples in gc_sgd_epoch_* split
- * their rows into chunks of 64 spread over the threads (when built with OpenMP); each thread
- * sums its own gradient and the sums are added in a fixed order, so a result depends on the
- * number of threads but not on timing. Mini-batches of <= 64 examples run on one thread.
+ * their rows into even contiguous ranges, one per thread (when built with OpenMP; at most one
+ * thread per 64 rows), each summed in chunks of 64; each thread sums its own gradient and the
+ * sums are added in a fixed order, so a result depends on the number of threads but not on
+ * timing. Mini-batches of <= 64 examples run on one thread.
  * gc_set_num_threads(n): n >= 1 threads, 0 = the OpenMP default (OMP_NUM_THREADS, else all
  * cores); GC_ERR_ARGUMENT if n < 0. gc_get_num_threads(): the number a call will use at most
  * (1 without OpenMP).

@@ -748,10 +748,11 @@ static gc_status FN(feedforward)(REAL *z_out, REAL *a_out, const gc_arch *arch,
 
 /*
  * Sum over n rows of the gradient: grad (params layout) = sum of dC/dparams, *cost = sum of
- * the costs. Row i is X[idx[i]] (X[i] if idx is NULL). Rows go in chunks of GC_CHUNK; with
- * T = gc_threads_for(chunks) > 1 the chunks are split into T contiguous ranges, range t summed
- * into its own buffer (grad itself for t = 0), and the buffers added in the order t = 0..T-1:
- * the result depends on T but not on scheduling.
+ * the costs. Row i is X[idx[i]] (X[i] if idx is NULL). With T = gc_threads_for(chunks of
+ * GC_CHUNK rows) > 1 the rows are split into T even contiguous ranges (1,000 rows on 2
+ * threads: 500 + 500), range t summed in chunks of GC_CHUNK into its own buffer (grad itself
+ * for t = 0), and the buffers added in the order t = 0..T-1: the result depends on T but not
+ * on scheduling.
  */
 static gc_status FN(gradient_sum)(REAL *grad, double *cost, const gc_arch *arch,
                                   const REAL *params, const REAL *X, const REAL *Y,
@@ -784,10 +785,10 @@ static gc_status FN(gradient_sum)(REAL *grad, double *cost, const gc_arch *arch,
             FN(workspace) ws;
             for (int64_t p = 0; p < np; p++) g[p] = 0;
             st = FN(workspace_init)(&ws, arch, GC_CHUNK, naive);
-            const int64_t q_end = n_chunks * (t + 1) / T;
-            for (int64_t q = n_chunks * t / T; st == GC_OK && q < q_end; q++) {
+            const int64_t r_end = n * (t + 1) / T; /* rows [n t / T, n (t+1) / T) */
+            for (int64_t k = n * t / T; st == GC_OK && k < r_end; k += GC_CHUNK) {
                 if (stop && *stop) { st = GC_ERR_INTERRUPTED; break; }
-                const int64_t k = q * GC_CHUNK, m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
+                const int64_t m = r_end - k < GC_CHUNK ? r_end - k : GC_CHUNK;
                 for (int64_t i = 0; i < m; i++) {
                     const int64_t row = idx ? idx[k + i] : k + i;
                     ws.rows[0][i] = X + row * n_in;
