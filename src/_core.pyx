@@ -14,6 +14,7 @@ Arrays: params is the flat parameter buffer (see gradcore.Network); X is (n, siz
 Y one-hot (n, sizes[-1]), C-contiguous and of the same floating type as params.
 """
 
+import os as _os
 import signal as _signal
 import threading as _threading
 
@@ -64,6 +65,16 @@ cdef extern from "interrupt.h" nogil:
     void gc_sigint_restore()
 
 COST_CODES = {"cross_entropy": 0, "quadratic": 1}
+
+
+def _single_thread_after_fork():
+    # A fork()ed child inherits GNU OpenMP's record of its worker threads but not the
+    # threads, and its next parallel region would wait for them forever. Kernels in a child
+    # therefore run on one thread (as workers of a process pool should anyway).
+    gc_set_num_threads(1)
+
+
+_os.register_at_fork(after_in_child=_single_thread_after_fork)
 STATUS_OK = GC_OK
 STATUS_NONFINITE = GC_ERR_NONFINITE
 STATUS_INTERRUPTED = GC_ERR_INTERRUPTED

@@ -195,3 +195,33 @@ def test_random_input_gives_a_result_or_a_documented_exception(sizes, X, y, batc
             continue
         assert out is not None
     assert np.isfinite(net.params).all()
+
+
+_FORK_CHILD = textwrap.dedent("""
+    import multiprocessing as mp
+    import numpy as np
+    import gradcore
+    from gradcore.datasets import mnist_first_1000
+
+    X, y = mnist_first_1000()
+    net = gradcore.Network([784, 30, 10], seed=0)
+
+    def work(_):
+        return net.gradient(X, y)[0][0].sum()
+
+    if __name__ == "__main__":
+        here = net.gradient(X, y)[0][0].sum()   # full batch: threads in the parent first
+        with mp.get_context("fork").Pool(2) as pool:
+            there = pool.map(work, range(4))
+        print(all(abs(t - here) <= 1e-12 * abs(here) for t in there))
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_forked_workers_after_threaded_kernels_do_not_hang(tmp_path):
+    script = tmp_path / "fork_child.py"
+    script.write_text(_FORK_CHILD)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
