@@ -455,40 +455,59 @@ static void FN(dense_backward_weights)(REAL *out, REAL *cbuf, const REAL *delta,
 #undef NMAX
 
 /*
- * Cross-entropy cost of DL outputs, summed: sum over lanes of y*softplus(-z) + (1-y)*softplus(z)
- * (lanes where `live` is zero give 0). softplus(x) = max(x, 0) + log1p(e^-|x|), with
- *   e^t, t = -|z| in [-700, 0]: 2^k e^r, k = round(t / ln 2), r = t - k ln 2 (ln 2 in two
- *        parts), e^r by Taylor's series to degree 13 (|r| <= ln(2)/2);
- *   log1p(u), u in [0, 1]: 2 atanh(s), s = u / (2 + u) in [0, 1/3], by its odd series to
- *        s^33 (the next term is below 2^-53 of the sum).
- * Each term is within a few ulp of the libm formula of output_delta_naive; z below -700 or
- * above 700 gives e^-|z| ~ 1e-304, which cannot change max(z, 0) + ..., and NaN stays NaN.
+ * Cross-entropy cost of VL outputs, lane by lane:
+ *   y softplus(-z) + (1-y) softplus(z) = y max(-z, 0) + (1-y) max(z, 0) + log1p(e^-|z|)
+ * (softplus(x) = max(x, 0) + log1p(e^-|x|); written this way nothing cancels), with
+ *   e^t, t = -|z| clamped to [T_LO, 0]: 2^k e^r, k = round(t / ln 2), r = t - k ln 2 (ln 2 in
+ *        two parts), e^r by Taylor's series to degree 13 in double, 7 in float (|r| <= ln(2)/2);
+ *   log1p(u), u in [0, 1]: 2 atanh(s), s = u / (2 + u) in [0, 1/3], by its odd series to s^32
+ *        in double, s^12 in float (the next term is below half an ulp of the sum).
+ * Each term is within a few ulp of the type's precision of the libm formula of
+ * output_delta_naive (float: the same few ulp of float, the terms are then added in double);
+ * below T_LO (-700, or -87 in float) e^-|z| cannot change the sum beyond its last bit, and
+ * NaN stays NaN.
  */
-static inline double FN(xent_sum)(DVEC z, DVEC y, DIVEC live)
+static inline VEC FN(xent_lanes)(VEC z, VEC y)
 {
-    const double LOG2E = 1.4426950408889634, LN2_HI = 6.93147180369123816490e-01,
-                 LN2_LO = 1.90821492927058770002e-10, SHIFT = 6755399441055744.0;
-    const DVEC zero = (DVEC){0};
-    DVEC t = (DVEC)((DIVEC)z | ((DIVEC){0} + INT64_MIN)); /* -|z|: set the sign bit */
-    t = (DVEC)(((DIVEC)t & ~(DIVEC)(t < -700.0)) | ((DIVEC)(zero - 700.0) & (DIVEC)(t < -700.0)));
-    const DVEC kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-    const DVEC r = (t - k * LN2_HI) - k * LN2_LO;
-    DVEC p = zero + 1.0 / 6227020800.0; /* 1/13! */
-    double f = 6227020800.0;
-    for (int d = 12; d >= 0; d--) {
+    const int double_type = sizeof(REAL) == sizeof(double);
+    const REAL T_LO = double_type ? (REAL)-700 : (REAL)-87;
+    const REAL LOG2E = (REAL)1.4426950408889634;
+    const REAL LN2_HI = double_type ? (REAL)6.93147180369123816490e-01 : (REAL)0.693145751953125;
+    const REAL LN2_LO = double_type ? (REAL)1.90821492927058770002e-10 : (REAL)1.428606765330187e-06;
+    const REAL SHIFT = double_type ? (REAL)6755399441055744.0 : (REAL)12582912.0;
+    const int DEG = double_type ? 13 : 7, MANT = double_type ? 52 : 23, QTOP = double_type ? 33 : 13;
+    const VEC zero = (VEC){0};
+    const IVEC sign = (IVEC)(-zero); /* -0: only the sign bits set */
+    VEC t = (VEC)((IVEC)z | sign);             /* -|z| */
+    t = FN(vselect)(t < T_LO, zero + T_LO, t);
+    const VEC kd = t * LOG2E + SHIFT, k = kd - SHIFT;
+    const VEC r = (t - k * LN2_HI) - k * LN2_LO;
+    double f = 1.0; /* DEG! */
+    for (int d = 2; d <= DEG; d++) f *= (double)d;
+    VEC p = zero + (REAL)(1.0 / f);
+    for (int d = DEG - 1; d >= 0; d--) {
         f /= (double)(d + 1);
-        p = p * r + 1.0 / f;
+        p = p * r + (REAL)(1.0 / f);
     }
-    const DVEC u = p * (DVEC)(((DIVEC)kd << 52) + (DIVEC)(zero + 1.0));
-    const DVEC sv = u / (2.0 + u), s2 = sv * sv;
-    DVEC q = zero + 1.0 / 33.0;
-    for (int n = 31; n >= 1; n -= 2) q = q * s2 + 1.0 / (double)n;
-    const DVEC pos = (DVEC)((DIVEC)z & (DIVEC)(z > 0.0)); /* max(z, 0); NaN gives 0 */
-    const DVEC sp = pos + 2.0 * sv * q;
-    const DVEC c = y * (sp - z) + (1.0 - y) * sp;
-    double sum = 0.0;
-    for (int w = 0; w < DL; w++) sum += live[w] ? c[w] : 0.0;
-    return sum;
+    const VEC u = p * (VEC)(((IVEC)kd << MANT) + (IVEC)(zero + (REAL)1));
+    const VEC sv = u / ((REAL)2 + u), s2 = sv * sv;
+    VEC q = zero + (REAL)(1.0 / QTOP);
+    for (int n = QTOP - 2; n >= 1; n -= 2) q = q * s2 + (REAL)(1.0 / n);
+    const VEC pos = (VEC)((IVEC)z & (IVEC)(z > 0));   /* max(z, 0); NaN gives 0 */
+    const VEC neg = (VEC)((IVEC)-z & (IVEC)(z < 0));  /* max(-z, 0) */
+    return y * neg + ((REAL)1 - y) * pos + (REAL)2 * sv * q;
+}
+
+/* The VL lanes of v added to the DL double lanes of acc (float: the two halves widened). */
+typedef REAL FN(dpart) __attribute__((vector_size(DL * sizeof(REAL))));
+static inline DVEC FN(add_wide)(DVEC acc, VEC v)
+{
+    for (int h = 0; h < (int)(VL / DL); h++) {
+        FN(dpart) part;
+        memcpy(&part, (REAL *)&v + h * DL, sizeof part);
+        acc += __builtin_convertvector(part, DVEC);
+    }
+    return acc;
 }
 
 /*
@@ -523,39 +542,41 @@ static double FN(output_delta_naive)(REAL *delta, const REAL *z, const REAL *a,
 }
 
 /*
- * Output-layer delta and cost (same contract as output_delta_naive). The cross-entropy cost
- * goes DL outputs at a time through xent_sum instead of a log1p and an exp call per output.
+ * Output-layer delta and cost (same contract as output_delta_naive; ybuf: scratch of m*n).
+ * The targets are copied into ybuf, then the (m*n) block of outputs goes VL at a time through
+ * xent_lanes (full vectors, then one overlapping the one before it with its old lanes
+ * masked off; a block shorter than a vector is padded), the costs added in double lanes.
  */
-static double FN(output_delta)(REAL *delta, const REAL *z, const REAL *a,
+static double FN(output_delta)(REAL *delta, REAL *ybuf, const REAL *z, const REAL *a,
                                const REAL *const *y, int cost, int64_t m, int64_t n)
 {
     if (cost != GC_COST_CROSS_ENTROPY) return FN(output_delta_naive)(delta, z, a, y, cost, m, n);
-    double c = 0.0;
-    DVEC zb = (DVEC){0}, yb = (DVEC){0};
-    DIVEC live = (DIVEC){0};
-    int w = 0;
-    for (int64_t i = 0; i < m; i++) {
-        const REAL *ar = a + i * n, *zr = z + i * n, *yr = y[i];
-        REAL *dr = delta + i * n;
-        for (int64_t j = 0; j < n; j++) {
-            dr[j] = ar[j] - yr[j];
-            zb[w] = (double)zr[j];
-            yb[w] = (double)yr[j];
-            live[w] = -1;
-            if (++w == DL) {
-                c += FN(xent_sum)(zb, yb, live);
-                w = 0;
-            }
+    const int64_t nt = m * n;
+    for (int64_t i = 0; i < m; i++) memcpy(ybuf + i * n, y[i], (size_t)n * sizeof(REAL));
+    DVEC acc = (DVEC){0};
+    if (nt < VL) {
+        VEC zv = (VEC){0}, yv = (VEC){0};
+        for (int64_t q = 0; q < nt; q++) {
+            zv[q] = z[q];
+            yv[q] = ybuf[q];
+            delta[q] = a[q] - ybuf[q];
+        }
+        VEC c = FN(xent_lanes)(zv, yv);
+        for (int64_t q = nt; q < VL; q++) c[q] = 0;
+        acc = FN(add_wide)(acc, c);
+    } else {
+        for (int64_t i0 = 0; i0 < nt; i0 += VL) {
+            const int64_t k = i0 + VL <= nt ? i0 : nt - VL;
+            const VEC yv = FN(vload)(ybuf + k);
+            FN(vstore)(delta + k, FN(vload)(a + k) - yv);
+            VEC c = FN(xent_lanes)(FN(vload)(z + k), yv);
+            if (k != i0) c = FN(vselect)(FN(tail_mask)(nt - i0), c, (VEC){0});
+            acc = FN(add_wide)(acc, c);
         }
     }
-    if (w > 0) {
-        for (; w < DL; w++) {
-            zb[w] = yb[w] = 0.0;
-            live[w] = 0;
-        }
-        c += FN(xent_sum)(zb, yb, live);
-    }
-    return c;
+    double sum = 0.0;
+    for (int w = 0; w < DL; w++) sum += acc[w];
+    return sum;
 }
 
 /* db[j] = sum_i delta[i,j].  db: (n); delta: (m, n) */
@@ -673,7 +694,7 @@ static double FN(backprop_chunk)(FN(workspace) *ws, REAL *grad, REAL *params,
     const int32_t *s = arch->sizes;
     double c = ws->naive ? FN(output_delta_naive)(ws->delta[L], ws->zout, ws->act[L], ws->yrows,
                                                   arch->cost, m, s[L])
-                         : FN(output_delta)(ws->delta[L], ws->zout, ws->act[L], ws->yrows,
+                         : FN(output_delta)(ws->delta[L], ws->cbuf, ws->zout, ws->act[L], ws->yrows,
                                             arch->cost, m, s[L]);
     int64_t boff = 0; /* offset of layer l's biases in speed_sum */
     for (int l = 0; l < L - 1; l++) boff += s[l + 1];
