@@ -42,14 +42,36 @@ static inline VEC FN(vselect)(IVEC mask, VEC a, VEC b)
     return (VEC)(((IVEC)a & mask) | ((IVEC)b & ~mask));
 }
 
-/* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL). */
+/* Vectors of half and a quarter of the width, for hsum (16 bytes is the narrowest). */
+typedef REAL FN(vhalf) __attribute__((vector_size(GC_VBYTES >= 32 ? GC_VBYTES / 2 : 16)));
+typedef REAL FN(vquarter) __attribute__((vector_size(GC_VBYTES >= 64 ? GC_VBYTES / 4 : 16)));
+
+/* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL): the upper half
+ * added to the lower one while the vector is wider than 16 bytes, then the same on the
+ * lanes of the last 16 bytes. */
 static inline REAL FN(hsum)(VEC v)
 {
-    REAL t[VL];
-    memcpy(t, &v, sizeof v);
-    for (int w = (int)VL / 2; w >= 1; w /= 2)
-        for (int q = 0; q < w; q++) t[q] += t[q + w];
-    return t[0];
+    FN(vquarter) q;
+#if GC_VBYTES >= 32
+    FN(vhalf) h0, h1;
+    memcpy(&h0, &v, sizeof h0);
+    memcpy(&h1, (char *)&v + sizeof h0, sizeof h1);
+    h0 += h1;
+#if GC_VBYTES >= 64
+    FN(vquarter) q1;
+    memcpy(&q, &h0, sizeof q);
+    memcpy(&q1, (char *)&h0 + sizeof q, sizeof q1);
+    q += q1;
+#else
+    q = h0;
+#endif
+#else
+    q = v;
+#endif
+    REAL t[16 / sizeof(REAL)];
+    memcpy(t, &q, sizeof t);
+    if (sizeof(REAL) == sizeof(double)) return t[0] + t[1];
+    return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
 /* Lanes q >= VL - rem set (all ones), the others zero: the new lanes of an overlapping last
