@@ -34,6 +34,18 @@ int64_t gc_param_count(const gc_arch *arch)
 }
 
 /*
+ * The blocked kernels are written with the GCC/Clang vector extensions (vector_size types,
+ * arithmetic and comparisons on them, __builtin_convertvector: GCC >= 9, Clang >= 3.7). A
+ * compiler without them (MSVC, older GCC) builds the naive kernels only: every level, the
+ * portable one included, then runs the plain loops, which are correct but several times
+ * slower. Define GC_NO_VECTOR_EXT to get that build from GCC or Clang (the tests do).
+ */
+#if !defined(GC_NO_VECTOR_EXT) &&                                                           \
+    ((defined(__clang__) && __clang_major__ >= 4) || (defined(__GNUC__) && __GNUC__ >= 9))
+#define GC_VECTOR_EXT 1
+#endif
+
+/*
  * The kernels are compiled once per floating type and instruction-set level:
  *   GC_LEVEL_PORTABLE  the build's default target (x86-64 with SSE2, aarch64 with NEON, ...)
  *   GC_LEVEL_AVX2      x86-64-v3 (AVX2 + FMA), 256-bit vectors
@@ -41,7 +53,8 @@ int64_t gc_param_count(const gc_arch *arch)
  * The two x86 levels are built only with GCC on x86-64 (Define GC_NO_DISPATCH to turn
  * them off); the public functions below pick the best level the running CPU supports, once.
  */
-#if !defined(GC_NO_DISPATCH) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if !defined(GC_NO_DISPATCH) && defined(GC_VECTOR_EXT) && defined(__x86_64__) &&            \
+    defined(__GNUC__) && !defined(__clang__)
 #define GC_X86_LEVELS 1
 #endif
 

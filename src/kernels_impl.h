@@ -11,8 +11,11 @@
  * library runs. The blocked kernels keep small tiles of results in vector registers
  * (GCC/Clang vector extensions: one source, compiled to zmm, ymm or xmm registers by the
  * level's target) so that every value loaded from memory feeds several multiply-adds.
+ * They are compiled only when GC_VECTOR_EXT is defined (kernels.c); otherwise the blocked
+ * names are thin wrappers of the naive kernels.
  */
 
+#ifdef GC_VECTOR_EXT /* (kernels.c: without vector extensions only the naive kernels) */
 #define VL ((int64_t)(GC_VBYTES / sizeof(REAL))) /* REALs in one vector */
 typedef REAL FN(vec) __attribute__((vector_size(GC_VBYTES)));
 typedef GC_IREAL FN(ivec) __attribute__((vector_size(GC_VBYTES))); /* same-width integers */
@@ -78,12 +81,16 @@ static inline REAL FN(hsum)(VEC v)
  * vector whose first VL - rem lanes were already taken by the vector before it. */
 static inline IVEC FN(tail_mask)(int64_t rem)
 {
-    IVEC m;
+    IVEC m = (IVEC){0};
     for (int q = 0; q < (int)VL; q++) m[q] = q >= VL - rem ? (GC_IREAL)-1 : 0;
     return m;
 }
 
+#endif /* GC_VECTOR_EXT */
+
 static inline REAL FN(sigmoid)(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-z)); }
+
+#ifdef GC_VECTOR_EXT
 
 /*
  * v[i] = sigmoid(v[i]) for n values, vectorised. exp(t), t = -v, is computed as 2^k e^r with
@@ -139,6 +146,8 @@ static void FN(sigmoid_inplace)(REAL *v, int64_t n)
     }
 }
 
+#endif /* GC_VECTOR_EXT */
+
 /* ---------------------------------------------------------------- naive kernels */
 
 /*
@@ -193,6 +202,7 @@ static void FN(dense_backward_weights_naive)(REAL *out, const REAL *delta,
         }
 }
 
+#ifdef GC_VECTOR_EXT
 /* ---------------------------------------------------------------- blocked kernels */
 
 /* Tile shapes. Forward: up to EMAX examples x 4 neurons of dot products; weight gradient:
@@ -532,6 +542,8 @@ static inline DVEC FN(add_wide)(DVEC acc, VEC v)
     return acc;
 }
 
+#endif /* GC_VECTOR_EXT */
+
 /*
  * Output-layer delta and cost, the plain way.
  *   delta: (m, n) dC/dz; returns the sum over the m rows of the cost
@@ -563,6 +575,7 @@ static double FN(output_delta_naive)(REAL *delta, const REAL *z, const REAL *a,
     return c;
 }
 
+#ifdef GC_VECTOR_EXT
 /*
  * Output-layer delta and cost (same contract as output_delta_naive; ybuf: scratch of m*n).
  * The targets are copied into ybuf, then the (m*n) block of outputs goes VL at a time through
@@ -600,6 +613,37 @@ static double FN(output_delta)(REAL *delta, REAL *ybuf, const REAL *z, const REA
     for (int w = 0; w < DL; w++) sum += acc[w];
     return sum;
 }
+
+#else /* no vector extensions: the blocked kernels are the naive ones */
+
+static void FN(dense_forward)(REAL *z, REAL *a, const REAL *const *in, const REAL *w,
+                              const REAL *b, int64_t m, int64_t n_in, int64_t n_out)
+{
+    FN(dense_forward_naive)(z, a, in, w, b, m, n_in, n_out);
+}
+
+static void FN(dense_backward_delta)(REAL *dprev, const REAL *delta, const REAL *w,
+                                     const REAL *a_prev, int64_t m, int64_t n_in,
+                                     int64_t n_out)
+{
+    FN(dense_backward_delta_naive)(dprev, delta, w, a_prev, m, n_in, n_out);
+}
+
+static void FN(dense_backward_weights)(REAL *out, REAL *cbuf, const REAL *delta,
+                                       const REAL *const *in, REAL alpha, REAL beta, int64_t m,
+                                       int64_t n_in, int64_t n_out)
+{
+    (void)cbuf;
+    FN(dense_backward_weights_naive)(out, delta, in, alpha, beta, m, n_in, n_out);
+}
+
+static double FN(output_delta)(REAL *delta, REAL *ybuf, const REAL *z, const REAL *a,
+                               const REAL *const *y, int cost, int64_t m, int64_t n)
+{
+    (void)ybuf;
+    return FN(output_delta_naive)(delta, z, a, y, cost, m, n);
+}
+#endif /* GC_VECTOR_EXT */
 
 /* db[j] = sum_i delta[i,j].  db: (n); delta: (m, n) */
 static void FN(bias_grad)(REAL *db, const REAL *delta, int64_t m, int64_t n)
