@@ -257,7 +257,7 @@ def main(argv=None):
             for threads in (1, 2):
                 gradcore.set_num_threads(threads)
                 full_batch()
-            for _ in range(max(5, args.runs)):
+            for _ in range(max(9, args.runs)):  # medians of 9 pairs at least
                 for threads in (1, 2):
                     gradcore.set_num_threads(threads)
                     t = time.perf_counter()
