@@ -4,8 +4,10 @@ tests/kernel_driver.c runs gradients and SGD epochs at the best kernel level of 
 at the naive level and compares them. It is compiled here with src/kernels.c (from this
 source tree) as: the default build, without the vector extensions (GC_NO_VECTOR_EXT: what a
 compiler such as MSVC gets, naive loops only), without the x86 levels (GC_NO_DISPATCH: the
-portable level alone, as on a CPU without AVX2), with OpenMP threads, and for aarch64 when a
-cross compiler and qemu-aarch64 are installed. Skipped without gcc or the source tree.
+portable level alone), with OpenMP threads, and, when a cross compiler and qemu-user are
+installed, for aarch64 and for an emulated x86-64 CPU without AVX (the default build, whose
+runtime dispatch must fall back to the portable level). Skipped without gcc or the source
+tree.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ VARIANTS = {
     "no-dispatch-sse2": ("gcc", ["-DGC_NO_DISPATCH", "-march=x86-64", "-mtune=generic"], []),
     "openmp": ("gcc", ["-fopenmp"], []),
     "aarch64": ("aarch64-linux-gnu-gcc", [], ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]),
+    # the default build on an emulated x86-64 without AVX: runtime dispatch must fall back
+    "no-avx-cpu": ("gcc", [], ["qemu-x86_64", "-cpu", "Nehalem"]),
 }
 
 
@@ -36,7 +40,7 @@ def test_build_variant_matches_naive(variant, tmp_path):
     cc, extra, runner = VARIANTS[variant]
     if not SRC.exists() or shutil.which(cc) is None or (runner and shutil.which(runner[0]) is None):
         pytest.skip(f"needs {cc}{' and ' + runner[0] if runner else ''} and the source tree")
-    if variant == "no-dispatch-sse2" and "x86_64" not in subprocess.run(
+    if variant in ("no-dispatch-sse2", "no-avx-cpu") and "x86_64" not in subprocess.run(
             [cc, "-dumpmachine"], capture_output=True, text=True).stdout:
         pytest.skip("x86-64 only")
     exe = tmp_path / "driver"
@@ -48,5 +52,5 @@ def test_build_variant_matches_naive(variant, tmp_path):
     run = subprocess.run([*runner, str(exe)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout + run.stderr
     level = int(run.stdout.split()[1])
-    if variant in ("no-dispatch", "no-dispatch-sse2", "no-vector-ext", "aarch64"):
+    if variant in ("no-dispatch", "no-dispatch-sse2", "no-vector-ext", "aarch64", "no-avx-cpu"):
         assert level == 1  # the portable level only
