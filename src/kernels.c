@@ -96,24 +96,7 @@ static int gc_threads_for(int64_t n_chunks)
 /* ---- portable level */
 #define GC_ISA portable
 #define GC_VBYTES 16
-#define REAL double
-#define GC_SFX f64
-#define GC_IREAL int64_t
-#define EXP exp
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
-#define REAL float
-#define GC_SFX f32
-#define GC_IREAL int32_t
-#define EXP expf
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
+#include "kernels_types.h"
 #undef GC_ISA
 #undef GC_VBYTES
 
@@ -123,24 +106,7 @@ static int gc_threads_for(int64_t n_chunks)
 #pragma GCC target("arch=x86-64-v3")
 #define GC_ISA avx2
 #define GC_VBYTES 32
-#define REAL double
-#define GC_SFX f64
-#define GC_IREAL int64_t
-#define EXP exp
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
-#define REAL float
-#define GC_SFX f32
-#define GC_IREAL int32_t
-#define EXP expf
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
+#include "kernels_types.h"
 #undef GC_ISA
 #undef GC_VBYTES
 #pragma GCC pop_options
@@ -150,24 +116,7 @@ static int gc_threads_for(int64_t n_chunks)
 #pragma GCC target("arch=x86-64-v4")
 #define GC_ISA avx512
 #define GC_VBYTES 64
-#define REAL double
-#define GC_SFX f64
-#define GC_IREAL int64_t
-#define EXP exp
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
-#define REAL float
-#define GC_SFX f32
-#define GC_IREAL int32_t
-#define EXP expf
-#include "kernels_impl.h"
-#undef REAL
-#undef GC_SFX
-#undef GC_IREAL
-#undef EXP
+#include "kernels_types.h"
 #undef GC_ISA
 #undef GC_VBYTES
 #pragma GCC pop_options
