@@ -298,26 +298,6 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         self.loss_curve_ = loss
         self.n_iter_ = int(loss.shape[0])
 
-    # ------------------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict[str, Any]:
-        # A Network's weight and bias views share one buffer; pickle would store them as
-        # separate arrays. Store what rebuilds it instead.
-        state = dict(super().__getstate__())
-        net = state.pop("network_", None)
-        if net is not None:
-            state["_network_state"] = {"sizes": list(net.sizes), "cost": net.cost,
-                                       "dtype": net.dtype.name, "params": net.params}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        saved = state.pop("_network_state", None)
-        if saved is not None:
-            net = Network(saved["sizes"], cost=saved["cost"], dtype=saved["dtype"], seed=0)
-            net.params[...] = saved["params"]
-            state["network_"] = net
-        super().__setstate__(state)
-
 
 def _encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Indices of the labels y in the sorted ``classes``; ValueError for unknown labels."""
