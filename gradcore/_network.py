@@ -253,11 +253,22 @@ class Network:
         return grad
 
 
-def _total_cost(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> float:
+def _evaluate(net: Network, X: np.ndarray, Y: np.ndarray,
+              lmbda: float) -> tuple[float, np.ndarray]:
+    """(mean cost + L2 term with n = len(X), output activations) in one forward pass."""
     z, a = net._forward(X)
-    c = float(np.mean(_ref.cost_per_example(net.cost, z.astype(np.float64),
-                                            a.astype(np.float64), Y.astype(np.float64))))
-    return c + 0.5 * (lmbda / int(X.shape[0])) * _sum_sq_weights(net)
+    f64 = [np.asarray(v, dtype=np.float64) for v in (z, a, Y)]
+    c = float(np.mean(_ref.cost_per_example(net.cost, *f64)))
+    return c + _l2_term(net, lmbda, int(X.shape[0])), a
+
+
+def _total_cost(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> float:
+    return _evaluate(net, X, Y, lmbda)[0]
+
+
+def _l2_term(net: Network, lmbda: float, n: int) -> float:
+    """λ/(2n)·Σ‖w‖² (exactly 0 for λ = 0, even when the weights overflow)."""
+    return 0.5 * (lmbda / n) * _sum_sq_weights(net) if lmbda else 0.0
 
 
 def _sum_sq_weights(net: Network) -> float:
@@ -437,7 +448,7 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
             raise KeyboardInterrupt(
                 f"training interrupted in epoch {epoch} (0-based) after {done} complete "
                 f"mini-batches; the network keeps those updates")
-        epoch_cost = cost_sum / n + (0.5 * (lmbda / n) * _sum_sq_weights(net) if lmbda else 0.0)
+        epoch_cost = cost_sum / n + _l2_term(net, lmbda, n)
         if not np.isfinite(epoch_cost):
             raise DivergenceError(
                 f"training diverged in epoch {epoch} (0-based): the parameters are finite "
@@ -447,12 +458,9 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
         rec.speeds.append(_speed_norms(speed_sum, net.sizes, done))
         rec.cost.append(epoch_cost)
         if evaluation_data is not None:
-            z, a = net._forward(Xe)
+            eval_cost, a = _evaluate(net, Xe, Ye, lmbda)
             rec.acc.append(float(np.mean(np.argmax(a, axis=1) == labels_e)))
-            rec.eval_cost.append(float(np.mean(_ref.cost_per_example(
-                net.cost, z.astype(np.float64), a.astype(np.float64),
-                Ye.astype(np.float64))))
-                + (0.5 * (lmbda / Xe.shape[0]) * _sum_sq_weights(net) if lmbda else 0.0))
+            rec.eval_cost.append(eval_cost)
         if callback is not None:
             callback(epoch, rec.history())
     return TrainResult(network=net, history=rec.history())
