@@ -7,16 +7,21 @@ much faster (exploding) than late ones. The speed of layer l is ‖δˡ‖, the 
 of δˡ = ∂C/∂bˡ over the data.
 
 Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResult`,
-:func:`load`, the exceptions :class:`DivergenceError` and :class:`NetworkFileError`, and the
+:func:`load`, :class:`StopFlag`, the exceptions :class:`DivergenceError`, :class:`Stopped` and
+:class:`NetworkFileError`, and the
 modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
 :mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5) and
 :mod:`gradcore.sklearn` (a scikit-learn estimator, with the ``sklearn`` extra).
 Everything under ``gradcore._*`` is private.
 """
 
+import importlib
+from typing import Any
+
+from . import datasets, kernels, reference
 from ._core import get_num_threads, kernel_level, set_num_threads
 from ._io import NetworkFileError, load
-from ._network import DivergenceError, History, Network, TrainResult, train
+from ._network import DivergenceError, History, Network, StopFlag, Stopped, TrainResult, train
 
 __version__ = "0.1.0"
 
@@ -28,8 +33,24 @@ __all__ = [
     "TrainResult",
     "DivergenceError",
     "NetworkFileError",
+    "StopFlag",
+    "Stopped",
     "set_num_threads",
     "get_num_threads",
     "kernel_level",
     "__version__",
+    "datasets",
+    "experiments",
+    "kernels",
+    "plotting",
+    "reference",
 ]
+
+#: Public modules imported when first used (matplotlib, scikit-learn: slow or optional).
+_LAZY_MODULES = ("experiments", "plotting", "sklearn", "cli")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

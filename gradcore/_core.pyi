@@ -7,6 +7,12 @@ COST_CODES: dict[str, int]
 STATUS_OK: int
 STATUS_NONFINITE: int
 STATUS_INTERRUPTED: int
+STATUS_STOPPED: int
+
+class StopFlag:
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
 
 _Float = np.float64 | np.float32
 
@@ -26,6 +32,7 @@ def gradient(
     X: npt.NDArray[_Float],
     Y: npt.NDArray[_Float],
     grad_out: npt.NDArray[_Float],
+    stop: StopFlag | None = None,
 ) -> tuple[int, float]: ...
 def sgd_epoch(
     params: npt.NDArray[_Float],
@@ -39,11 +46,12 @@ def sgd_epoch(
     lmbda: float,
     speed_sum: npt.NDArray[np.float64],
     max_batches: int = -1,
+    stop: StopFlag | None = None,
 ) -> tuple[int, float, int]: ...
 
 KERNEL_LEVELS: tuple[str, ...]
 
 def kernel_level() -> str: ...
 def set_kernel_level(level: str | None) -> None: ...
-def set_num_threads(n: int) -> None: ...
+def set_num_threads(n: int) -> int: ...
 def get_num_threads() -> int: ...

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, overload
 
 import numpy as np
@@ -22,7 +23,38 @@ from ._validation import (
     check_sizes,
 )
 
-__all__ = ["Network", "train", "TrainResult", "History", "DivergenceError"]
+__all__ = ["Network", "train", "TrainResult", "History", "DivergenceError", "Stopped",
+           "StopFlag"]
+
+StopFlag = _core.StopFlag
+
+
+class Stopped(Exception):
+    """A call was stopped because its :class:`StopFlag` was set.
+
+    Raised by :func:`train` and the kernels of :mod:`gradcore.kernels` given ``stop=flag``
+    once ``flag.set()`` was called (from any thread). From :func:`train` it carries what
+    was kept; elsewhere those attributes are None.
+
+    Attributes
+    ----------
+    epoch : int or None
+        The epoch (0-based) in which training stopped.
+    batch : int or None
+        Mini-batches of that epoch whose update was applied before it stopped.
+    history : History or None
+        The epochs completed.
+    network : Network or None
+        The network, with every update applied before the stop.
+    """
+
+    def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None,
+                 history: History | None = None, network: Network | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+        self.network = network
 
 
 class DivergenceError(ArithmeticError):
@@ -319,24 +351,40 @@ class History:
         return d
 
 
-@dataclass
 class _Recorder:
-    n_layers: int
-    with_eval: bool
-    speeds: list[np.ndarray] = field(default_factory=list)
-    cost: list[float] = field(default_factory=list)
-    acc: list[float] = field(default_factory=list)
-    eval_cost: list[float] = field(default_factory=list)
+    """The history of a run, in arrays allocated once for all its epochs.
+
+    ``history()`` gives read-only views of the epochs recorded so far, so handing the
+    history to a callback after every epoch costs the same at epoch 10 and at epoch 10⁶.
+    """
+
+    def __init__(self, epochs: int, n_layers: int, with_eval: bool) -> None:
+        self.done = 0
+        self.speeds = np.zeros((epochs, n_layers))
+        self.cost = np.zeros(epochs)
+        self.acc = np.zeros(epochs) if with_eval else None
+        self.eval_cost = np.zeros(epochs) if with_eval else None
+
+    def add(self, speeds: np.ndarray, cost: float,
+            evaluation: tuple[float, float] | None) -> None:
+        e = self.done
+        self.speeds[e] = speeds
+        self.cost[e] = cost
+        if evaluation is not None:
+            self.acc[e], self.eval_cost[e] = evaluation  # type: ignore[index]
+        self.done = e + 1
 
     def history(self) -> History:
-        speeds = (np.array(self.speeds) if self.speeds
-                  else np.zeros((0, self.n_layers)))
-        return History(
-            learning_speeds=speeds,
-            training_cost=np.array(self.cost, dtype=np.float64),
-            evaluation_accuracy=np.array(self.acc) if self.with_eval else None,
-            evaluation_cost=np.array(self.eval_cost) if self.with_eval else None,
-        )
+        def view(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            v = a[:self.done]
+            v.flags.writeable = False
+            return v
+
+        return History(learning_speeds=view(self.speeds),  # type: ignore[arg-type]
+                       training_cost=view(self.cost),  # type: ignore[arg-type]
+                       evaluation_accuracy=view(self.acc), evaluation_cost=view(self.eval_cost))
 
 
 @dataclass
@@ -360,7 +408,8 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
           batch_size: int, eta: float, lmbda: float = 0.0,
           seed: int | None = None, evaluation_data: tuple[Any, Any] | None = None,
           cost: str | None = None, init: str | None = None, dtype: Any = None,
-          callback: Callable[[int, History], None] | None = None) -> TrainResult:
+          callback: Callable[[int, History], None] | None = None,
+          stop: StopFlag | None = None) -> TrainResult:
     """Train a sigmoid network with mini-batch SGD and L2 weight decay.
 
     For every mini-batch of m examples (the last of an epoch may be shorter):
@@ -384,7 +433,10 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
     evaluation_data : (X_eval, y_eval) or None
         Evaluated after every epoch (accuracy and cost).
     callback : callable(epoch, history) or None
-        Called after every epoch with the 0-based epoch index and the history so far.
+        Called after every epoch with the 0-based epoch index and the history so far (its
+        arrays are read-only views, valid until train() returns).
+    stop : StopFlag or None
+        ``stop.set()``, from any thread, stops training at the next mini-batch boundary.
 
     Returns
     -------
@@ -396,92 +448,171 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
     DivergenceError
         A cost or parameter became non-finite; the network is restored to its last finite
         state and the exception carries the history.
+    Stopped
+        ``stop`` was set; the network keeps every update applied so far, and the exception
+        carries it and the history.
     KeyboardInterrupt
-        Ctrl-C: training stops at the next mini-batch boundary; the network keeps every
-        update applied so far.
+        Ctrl-C while training runs in the main thread: training stops at the next
+        mini-batch boundary; the network keeps every update applied so far. (Training in
+        other threads goes on; stop it with its ``stop`` flag.)
     """
-    epochs = check_int("epochs", epochs, 0)
-    batch_size = check_int("batch_size", batch_size, 1)
-    eta = check_real("eta", eta, positive=True)
-    lmbda = check_real("lmbda", lmbda, positive=False)
-    if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer or None, got {seed!r}")
-    init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
-    if isinstance(network_or_sizes, Network):
-        if cost is not None or init is not None or dtype is not None:
-            raise ValueError("cost, init and dtype apply only when train() builds the "
-                             "network from sizes; this network already has them")
-        net = network_or_sizes
-    else:
-        net = Network(network_or_sizes, cost=cost or "cross_entropy",
-                      init=init or "default", seed=init_seed,
-                      dtype=np.float64 if dtype is None else dtype)
-    Xc = net._inputs(X)
-    n = Xc.shape[0]
-    Y = net._targets(y, n)
-    if evaluation_data is not None:
-        if not isinstance(evaluation_data, (tuple, list)) or len(evaluation_data) != 2:
-            raise TypeError("evaluation_data must be a pair (X_eval, y_eval)")
-        Xe = net._inputs(evaluation_data[0], "evaluation_data[0]")
-        Ye = net._targets(evaluation_data[1], Xe.shape[0], "evaluation_data[1]")
-        labels_e = np.argmax(Ye, axis=1)
-    rec = _Recorder(net.n_layers, evaluation_data is not None)
-    rng = np.random.default_rng(shuffle_seed)
-    code = net._cost_code()
-    n_bias = sum(net.sizes[1:])
-    for epoch in range(epochs):
-        perm = rng.permutation(n).astype(np.int64)
+    run = _TrainingRun.start(network_or_sizes, X, y, epochs=epochs, batch_size=batch_size,
+                             eta=eta, lmbda=lmbda, seed=seed, cost=cost, init=init,
+                             dtype=dtype, evaluation_data=evaluation_data, stop=stop)
+    for epoch in range(run.epochs):
+        run.epoch(epoch)
+        if callback is not None:
+            callback(epoch, run.rec.history())
+    return TrainResult(network=run.net, history=run.rec.history())
+
+
+@dataclass
+class _TrainingRun:
+    """The checked inputs of one train() call and what it recorded so far."""
+
+    net: Network
+    X: np.ndarray
+    Y: np.ndarray
+    epochs: int
+    batch_size: int
+    eta: float
+    lmbda: float
+    evaluation: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # X, Y, labels
+    stop: StopFlag | None
+    rng: np.random.Generator
+    rec: _Recorder
+
+    @classmethod
+    def start(cls, network_or_sizes: Network | Sequence[int], X: Any, y: Any, *,
+              epochs: int, batch_size: int, eta: float, lmbda: float, seed: Any,
+              cost: str | None, init: str | None, dtype: Any,
+              evaluation_data: tuple[Any, Any] | None, stop: Any) -> _TrainingRun:
+        epochs = check_int("epochs", epochs, 0)
+        batch_size = check_int("batch_size", batch_size, 1)
+        eta = check_real("eta", eta, positive=True)
+        lmbda = check_real("lmbda", lmbda, positive=False)
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+        if stop is not None and not isinstance(stop, StopFlag):
+            raise TypeError(f"stop must be a gradcore.StopFlag or None, got {stop!r}")
+        init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+        net = _network_to_train(network_or_sizes, cost, init, dtype, init_seed)
+        Xc = net._inputs(X)
+        Y = net._targets(y, Xc.shape[0])
+        evaluation = None
+        if evaluation_data is not None:
+            if not isinstance(evaluation_data, (tuple, list)) or len(evaluation_data) != 2:
+                raise TypeError("evaluation_data must be a pair (X_eval, y_eval)")
+            Xe = net._inputs(evaluation_data[0], "evaluation_data[0]")
+            Ye = net._targets(evaluation_data[1], Xe.shape[0], "evaluation_data[1]")
+            evaluation = (Xe, Ye, np.argmax(Ye, axis=1))
+        return cls(net, Xc, Y, epochs, batch_size, eta, lmbda, evaluation, stop,
+                   np.random.default_rng(shuffle_seed),
+                   _Recorder(epochs, net.n_layers, evaluation is not None))
+
+    def epoch(self, epoch: int) -> None:
+        """Run one epoch and record it; raise what stopped it."""
+        net, n = self.net, self.X.shape[0]
+        perm = self.rng.permutation(n).astype(np.int64)
         snapshot = net.params.copy()
-        speed_sum = np.zeros(n_bias)
-        st, cost_sum, done = _core.sgd_epoch(net.params, net._sizes32, code, Xc, Y, perm,
-                                             batch_size, eta, lmbda, speed_sum)
+        speed_sum = np.zeros(sum(net.sizes[1:]))
+        st, cost_sum, done = _core.sgd_epoch(net.params, net._sizes32, net._cost_code(),
+                                             self.X, self.Y, perm, self.batch_size, self.eta,
+                                             self.lmbda, speed_sum, -1, self.stop)
         if st == _core.STATUS_NONFINITE:
-            batch = _restore_last_finite(net, snapshot, Xc, Y, perm, batch_size, eta, lmbda,
-                                         done)
+            self._diverged(epoch, snapshot, perm, done)
+        self._check_stopped(st, epoch, done)
+        epoch_cost = cost_sum / n + _l2_term(net, self.lmbda, n)
+        if not np.isfinite(epoch_cost):
             raise DivergenceError(
-                f"training diverged in epoch {epoch} (0-based), mini-batch {batch}: the cost "
-                f"or the parameters became NaN or infinite (eta={eta}, lmbda={lmbda}, "
-                f"n={n}, decay factor 1 - eta*lmbda/n = {1 - eta * lmbda / n:.6g}); the "
-                f"network is restored to its state before that mini-batch's update",
-                epoch=epoch, batch=batch, history=rec.history(), network=net)
+                f"training diverged in epoch {epoch} (0-based): the parameters are finite "
+                f"but so large that the cost overflows (eta={self.eta}, lmbda={self.lmbda}, "
+                f"n={n}); the network is kept as it is at the end of that epoch",
+                epoch=epoch, batch=done, history=self.rec.history(), network=net)
+        evaluation = None
+        if self.evaluation is not None:
+            Xe, Ye, labels = self.evaluation
+            eval_cost, a = _evaluate(net, Xe, Ye, self.lmbda)
+            evaluation = (float(np.mean(np.argmax(a, axis=1) == labels)), eval_cost)
+        self.rec.add(_speed_norms(speed_sum, net.sizes, done), epoch_cost, evaluation)
+
+    def _check_stopped(self, st: int, epoch: int, done: int) -> None:
         if st == _core.STATUS_INTERRUPTED:
             raise KeyboardInterrupt(
                 f"training interrupted in epoch {epoch} (0-based) after {done} complete "
                 f"mini-batches; the network keeps those updates")
-        epoch_cost = cost_sum / n + _l2_term(net, lmbda, n)
-        if not np.isfinite(epoch_cost):
+        if st == _core.STATUS_STOPPED:
+            raise Stopped(f"training stopped in epoch {epoch} (0-based) after {done} "
+                          f"complete mini-batches; the network keeps those updates",
+                          epoch=epoch, batch=done, history=self.rec.history(),
+                          network=self.net)
+
+    def _diverged(self, epoch: int, snapshot: np.ndarray, perm: np.ndarray,
+                  done: int) -> None:
+        net, n = self.net, self.X.shape[0]
+        if not np.isfinite(snapshot).all():
+            net.params[...] = snapshot
             raise DivergenceError(
-                f"training diverged in epoch {epoch} (0-based): the parameters are finite "
-                f"but so large that the cost overflows (eta={eta}, lmbda={lmbda}, n={n}); "
-                f"the network is kept as it is at the end of that epoch",
-                epoch=epoch, batch=done, history=rec.history(), network=net)
-        rec.speeds.append(_speed_norms(speed_sum, net.sizes, done))
-        rec.cost.append(epoch_cost)
-        if evaluation_data is not None:
-            eval_cost, a = _evaluate(net, Xe, Ye, lmbda)
-            rec.acc.append(float(np.mean(np.argmax(a, axis=1) == labels_e)))
-            rec.eval_cost.append(eval_cost)
-        if callback is not None:
-            callback(epoch, rec.history())
-    return TrainResult(network=net, history=rec.history())
+                f"the parameters held NaN or infinite values at the start of epoch {epoch} "
+                f"(0-based): they were changed outside training (by the callback?); the "
+                f"network is left as it was then",
+                epoch=epoch, batch=0, history=self.rec.history(), network=net)
+        batch = self._restore_last_finite(epoch, snapshot, perm, done)
+        raise DivergenceError(
+            f"training diverged in epoch {epoch} (0-based), mini-batch {batch}: the cost "
+            f"or the parameters became NaN or infinite (eta={self.eta}, lmbda={self.lmbda}, "
+            f"n={n}, decay factor 1 - eta*lmbda/n = {1 - self.eta * self.lmbda / n:.6g}); "
+            f"the network is restored to its state before that mini-batch's update",
+            epoch=epoch, batch=batch, history=self.rec.history(), network=net)
+
+    def _replay(self, params: np.ndarray, perm: np.ndarray, first: int, count: int,
+                epoch: int) -> None:
+        """Apply mini-batches first … first+count−1 of the epoch to params."""
+        m = self.batch_size
+        st, _, _ = _core.sgd_epoch(params, self.net._sizes32, self.net._cost_code(),
+                                   self.X, self.Y, perm[first * m:], m, self.eta, self.lmbda,
+                                   np.zeros(sum(self.net.sizes[1:])), count, self.stop)
+        self._check_stopped(st, epoch, first)
+
+    def _restore_last_finite(self, epoch: int, snapshot: np.ndarray, perm: np.ndarray,
+                             done: int) -> int:
+        """Put the last finite state of the failed epoch back; return its mini-batch count.
+
+        The kernels are deterministic, so replaying r mini-batches from the snapshot gives
+        exactly the state the failed run had after r. Mini-batch ``done − 1`` failed, so the
+        state wanted is the one after the largest r ≤ done − 1 with finite parameters. Once
+        a parameter is NaN or infinite every later update keeps it so, so the replay runs
+        in segments of about √done mini-batches, checking after each, and goes one
+        mini-batch at a time only through the segment where the parameters stop being
+        finite: about one extra epoch in all. Ctrl-C and ``stop`` work during it (the
+        network then holds the last finite state found so far).
+        """
+        params, state = self.net.params, snapshot.copy()  # state: after r finite batches
+        r, target = 0, done - 1
+        seg = max(1, math.isqrt(target))
+        try:
+            while r < target:
+                k = min(seg, target - r)
+                params[...] = state
+                self._replay(params, perm, r, k, epoch)
+                if np.isfinite(params).all():
+                    state[...] = params
+                    r += k
+                elif k == 1:
+                    break
+                else:
+                    seg = 1  # the parameters stop being finite in this segment
+        finally:
+            params[...] = state
+        return r
 
 
-def _restore_last_finite(net: Network, snapshot: np.ndarray, X: np.ndarray, Y: np.ndarray,
-                         perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
-                         done: int) -> int:
-    """Replay the epoch from its snapshot to the last mini-batch leaving finite parameters.
-
-    The kernels are deterministic, so replaying r mini-batches reproduces exactly the state
-    the failed run had after r mini-batches. The mini-batch ``done - 1`` failed (its cost
-    was not finite, or the parameters were not at the end of the epoch), so the search starts
-    before it. Returns r: the state kept is the one before mini-batch r's update.
-    """
-    scratch = np.zeros(sum(net.sizes[1:]))
-    for r in range(done - 1, -1, -1):
-        net.params[...] = snapshot
-        if r > 0:
-            _core.sgd_epoch(net.params, net._sizes32, net._cost_code(), X, Y, perm,
-                            batch_size, eta, lmbda, scratch, r)
-        if np.isfinite(net.params).all():
-            return r
-    return 0  # pragma: no cover - r = 0 is the snapshot, finite by construction
+def _network_to_train(network_or_sizes: Network | Sequence[int], cost: str | None,
+                      init: str | None, dtype: Any, seed: Any) -> Network:
+    if isinstance(network_or_sizes, Network):
+        if cost is not None or init is not None or dtype is not None:
+            raise ValueError("cost, init and dtype apply only when train() builds the "
+                             "network from sizes; this network already has them")
+        return network_or_sizes
+    return Network(network_or_sizes, cost=cost or "cross_entropy", init=init or "default",
+                   seed=seed, dtype=np.float64 if dtype is None else dtype)

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core, _network
+from ._network import StopFlag, Stopped
 from ._validation import COSTS, check_choice, check_sizes
 
 __all__ = [
@@ -112,13 +113,28 @@ def feedforward(params: np.ndarray, sizes: Sequence[int], X: np.ndarray,
     return z, a
 
 
+def _check_stop(stop: object) -> StopFlag | None:
+    if stop is not None and not isinstance(stop, StopFlag):
+        raise TypeError(f"stop must be a gradcore.StopFlag or None, got {stop!r}")
+    return stop
+
+
+def _raise_if_stopped(st: int, what: str) -> None:
+    if st == _core.STATUS_INTERRUPTED:
+        raise KeyboardInterrupt(f"{what} interrupted")
+    if st == _core.STATUS_STOPPED:
+        raise Stopped(f"{what} stopped by its StopFlag")
+
+
 def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
-             cost: str = "cross_entropy") -> tuple[np.ndarray, float]:
+             cost: str = "cross_entropy", *, stop: StopFlag | None = None
+             ) -> tuple[np.ndarray, float]:
     """Backprop over all rows: (grad, cost_sum).
 
     ``grad`` has the layout of params and holds ∂C/∂params for C = the mean cost over the
     rows (no regularisation); its bias part for layer l is the mean of δˡ. ``cost_sum`` is
-    the sum (not the mean) of the cost over the rows.
+    the sum (not the mean) of the cost over the rows. ``stop.set()`` (any thread) or Ctrl-C
+    (main thread) stops it: :class:`gradcore.Stopped` or KeyboardInterrupt.
     """
     s = _sizes(sizes)
     p = _params(params, s)
@@ -126,9 +142,9 @@ def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndar
     Xc = _rows("X", X, int(s[0]), p.dtype)
     Yc = _rows("Y", Y, int(s[-1]), p.dtype, Xc.shape[0])
     grad = np.empty_like(p)
-    st, cost_sum = _core.gradient(p, s, _core.COST_CODES[cost], Xc, Yc, grad)
-    if st == _core.STATUS_INTERRUPTED:
-        raise KeyboardInterrupt("gradient computation interrupted")
+    st, cost_sum = _core.gradient(p, s, _core.COST_CODES[cost], Xc, Yc, grad,
+                                  _check_stop(stop))
+    _raise_if_stopped(st, "gradient computation")
     return grad, float(cost_sum)
 
 
@@ -165,13 +181,15 @@ class EpochResult(NamedTuple):
 
 def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
               perm: np.ndarray, *, batch_size: int, eta: float, lmbda: float = 0.0,
-              cost: str = "cross_entropy", max_batches: int = -1) -> EpochResult:
+              cost: str = "cross_entropy", max_batches: int = -1,
+              stop: StopFlag | None = None) -> EpochResult:
     """One epoch of mini-batch SGD with L2 weight decay, in place on ``params``.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last may be shorter); for each, of
     length m: ``W ← (1 − ηλ/n)·W − (η/m)·Σ∇W`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
-    ``max_batches`` ≥ 0 stops after that many mini-batches. Ctrl-C in the main thread stops
-    at a mini-batch boundary and raises KeyboardInterrupt (params hold every update applied).
+    ``max_batches`` ≥ 0 stops after that many mini-batches. ``stop.set()`` (any thread)
+    or Ctrl-C (main thread) stops at a mini-batch boundary and raises
+    :class:`gradcore.Stopped` or KeyboardInterrupt (params hold every update applied).
     """
     s = _sizes(sizes)
     p = _params(params, s)
@@ -191,7 +209,6 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
     speed_sum = np.zeros(int(s[1:].sum()))
     st, cost_sum, done = _core.sgd_epoch(p, s, _core.COST_CODES[cost], Xc, Yc, pc,
                                          int(batch_size), float(eta), float(lmbda), speed_sum,
-                                         int(max_batches))
-    if st == _core.STATUS_INTERRUPTED:
-        raise KeyboardInterrupt(f"epoch interrupted after {done} mini-batches")
+                                         int(max_batches), _check_stop(stop))
+    _raise_if_stopped(st, f"epoch after {done} mini-batches:")
     return EpochResult(speed_sum, float(cost_sum), int(done), st != _core.STATUS_NONFINITE)

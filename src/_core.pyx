@@ -7,8 +7,14 @@ can make them read or write out of bounds; then it releases the GIL and runs the
 Releasing the GIL is safe because the kernels touch only the buffers passed to them (typed
 memoryviews hold a reference to their owners for the whole call) and no Python object.
 C status codes become exceptions here: GC_ERR_NOMEM -> MemoryError, GC_ERR_ARGUMENT ->
-ValueError. The two statuses the caller acts upon (non-finite values, interruption) are
-returned as STATUS_NONFINITE / STATUS_INTERRUPTED.
+ValueError. The statuses the caller acts upon are returned: STATUS_NONFINITE (non-finite
+values), STATUS_INTERRUPTED (Ctrl-C in the main thread) and STATUS_STOPPED (the call's
+StopFlag was set).
+
+Stopping: every kernel call has a stop word of its own (see interrupt.h), so a stop meant
+for one call never reaches another. A StopFlag reaches every call it was given; Ctrl-C
+reaches only the call running in the main thread (other threads' calls go on: stopping them
+is their caller's decision, made with their StopFlag).
 
 Arrays: params is the flat parameter buffer (see gradcore.Network); X is (n, sizes[0]) and
 Y one-hot (n, sizes[-1]), C-contiguous and of the same floating type as params.
@@ -60,17 +66,25 @@ cdef extern from "kernels.h" nogil:
     int gc_get_num_threads()
 
 cdef extern from "interrupt.h" nogil:
-    gc_stop_flag gc_interrupt_flag
-    int gc_sigint_install()
-    void gc_sigint_restore()
+    int GC_STOP_REQUESTED, GC_STOP_SIGINT
+    void gc_stop_set(gc_stop_flag *flag, int bits)
+    int gc_sigint_route(gc_stop_flag *flag)
+    void gc_sigint_unroute()
+
+from cpython.exc cimport PyErr_SetInterrupt
 
 COST_CODES = {"cross_entropy": 0, "quadratic": 1}
+
+
+_forked_child = False
 
 
 def _single_thread_after_fork():
     # A fork()ed child inherits GNU OpenMP's record of its worker threads but not the
     # threads, and its next parallel region would wait for them forever. Kernels in a child
-    # therefore run on one thread (as workers of a process pool should anyway).
+    # therefore run on one thread, whatever set_num_threads asks for later.
+    global _forked_child
+    _forked_child = True
     gc_set_num_threads(1)
 
 
@@ -78,6 +92,7 @@ _os.register_at_fork(after_in_child=_single_thread_after_fork)
 STATUS_OK = GC_OK
 STATUS_NONFINITE = GC_ERR_NONFINITE
 STATUS_INTERRUPTED = GC_ERR_INTERRUPTED
+STATUS_STOPPED = GC_ERR_INTERRUPTED + 1
 
 
 cdef int _raise_for(gc_status st) except -1:
@@ -118,26 +133,80 @@ cdef _check_rows(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t want_row
                          f"got ({rows}, {cols})")
 
 
-cdef void _clear_interrupt() noexcept nogil:
-    global gc_interrupt_flag
-    gc_interrupt_flag = 0
+cdef class StopFlag:
+    """Asks running kernel calls to stop, from any thread.
+
+    Give the flag to calls (``gradcore.train(..., stop=flag)``); ``flag.set()`` makes
+    every call running with it stop at its next mini-batch boundary (within milliseconds),
+    and makes calls started later stop before their first update. Calls given another flag,
+    or none, are not affected. ``clear()`` lets new calls run again.
+    """
+
+    cdef bint _set
+    cdef set _calls  # the _Call objects running with this flag
+
+    def __cinit__(self):
+        self._set = False
+        self._calls = set()
+
+    def set(self):
+        """Stop every call running with this flag, and those started later."""
+        cdef _Call call
+        self._set = True
+        for call in tuple(self._calls):  # the GIL keeps the set and the calls' words alive
+            gc_stop_set(&call.bits, GC_STOP_REQUESTED)
+
+    def clear(self):
+        """Let calls started from now on run (calls already told to stop still stop)."""
+        self._set = False
+
+    def is_set(self):
+        """Whether set() was called since the last clear()."""
+        return bool(self._set)
+
+    def __repr__(self):
+        return f"StopFlag(set={bool(self._set)})"
 
 
-class _SigintGuard:
-    """Routes Ctrl-C to the kernels' stop flag while a kernel runs in the main thread."""
+cdef class _Call:
+    """The stop word of one kernel call, and Ctrl-C routed to it in the main thread.
 
-    def __enter__(self):
-        _clear_interrupt()
-        self.installed = False
+    begin() and end() run with the GIL held, around the part that runs without it.
+    """
+
+    cdef gc_stop_flag bits
+    cdef StopFlag flag
+    cdef bint routed
+
+    def __cinit__(self, StopFlag flag):
+        self.bits = 0
+        self.flag = flag
+        self.routed = False
+
+    cdef gc_stop_flag *begin(self) except NULL:
+        if self.flag is not None:
+            if self.flag._set:
+                self.bits = GC_STOP_REQUESTED
+            self.flag._calls.add(self)
         if (_threading.current_thread() is _threading.main_thread()
                 and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
-            self.installed = gc_sigint_install() == 0
-        return self
+            self.routed = gc_sigint_route(&self.bits) == 0
+        return &self.bits
 
-    def __exit__(self, *exc):
-        if self.installed:
-            gc_sigint_restore()
-        return False
+    cdef int end(self, gc_status st) except -1:
+        """The call's status for Python: STATUS_INTERRUPTED, STATUS_STOPPED or st."""
+        if self.routed:
+            gc_sigint_unroute()
+            self.routed = False
+        if self.flag is not None:
+            self.flag._calls.discard(self)
+        if self.bits & GC_STOP_SIGINT:
+            if st == GC_ERR_INTERRUPTED:
+                return STATUS_INTERRUPTED
+            PyErr_SetInterrupt()  # came after the kernel's last look: Python raises it next
+        if st == GC_ERR_INTERRUPTED:
+            return STATUS_STOPPED
+        return st
 
 
 def feedforward(const floating[::1] params, const int32_t[::1] sizes, int cost,
@@ -161,9 +230,12 @@ def feedforward(const floating[::1] params, const int32_t[::1] sizes, int cost,
 
 
 def gradient(const floating[::1] params, const int32_t[::1] sizes, int cost,
-             const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grad_out):
+             const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grad_out,
+             StopFlag stop=None):
     """Mean gradient over the rows into grad_out (params layout); returns (status, cost_sum)."""
     cdef gc_arch a = _arch(sizes, cost)
+    cdef _Call call = _Call(stop)
+    cdef gc_stop_flag *word
     cdef int64_t n = X.shape[0]
     cdef double cost_sum = 0.0
     cdef gc_status st
@@ -173,14 +245,15 @@ def gradient(const floating[::1] params, const int32_t[::1] sizes, int cost,
         raise ValueError("X must have at least one row")
     _check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
     _check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[a.n_layers])
-    with _SigintGuard():
-        with nogil:
-            if floating is double:
-                st = gc_gradient_f64(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0],
-                                     &Y[0, 0], n, &gc_interrupt_flag)
-            else:
-                st = gc_gradient_f32(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0],
-                                     &Y[0, 0], n, &gc_interrupt_flag)
+    word = call.begin()
+    with nogil:
+        if floating is double:
+            st = gc_gradient_f64(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0], &Y[0, 0],
+                                 n, word)
+        else:
+            st = gc_gradient_f32(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0], &Y[0, 0],
+                                 n, word)
+    st = call.end(st)
     _raise_for(st)
     return st, cost_sum
 
@@ -188,7 +261,7 @@ def gradient(const floating[::1] params, const int32_t[::1] sizes, int cost,
 def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
               const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] perm,
               Py_ssize_t batch_size, double eta, double lmbda, double[::1] speed_sum,
-              Py_ssize_t max_batches=-1):
+              Py_ssize_t max_batches=-1, StopFlag stop=None):
     """One SGD epoch in place on params (see gc_sgd_epoch in kernels.h).
 
     Returns (status, cost_sum, batches_done); speed_sum (sum of sizes[1:]) is added to.
@@ -203,6 +276,8 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
     cdef gc_status st
     cdef Py_ssize_t n_bias = 0
     cdef int l
+    cdef _Call call = _Call(stop)
+    cdef gc_stop_flag *word
     _check_params(&a, params.shape[0])
     if n < 1:
         raise ValueError("X must have at least one row")
@@ -216,16 +291,15 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
         raise ValueError(f"speed_sum must have {n_bias} entries, got {speed_sum.shape[0]}")
     if n_perm == 0:
         return GC_OK, 0.0, 0
-    with _SigintGuard():
-        with nogil:
-            if floating is double:
-                st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], &cost_sum, &done, &a,
-                                      &X[0, 0], &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda,
-                                      maxb, &gc_interrupt_flag)
-            else:
-                st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], &cost_sum, &done, &a,
-                                      &X[0, 0], &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda,
-                                      maxb, &gc_interrupt_flag)
+    word = call.begin()
+    with nogil:
+        if floating is double:
+            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], &cost_sum, &done, &a, &X[0, 0],
+                                  &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda, maxb, word)
+        else:
+            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], &cost_sum, &done, &a, &X[0, 0],
+                                  &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda, maxb, word)
+    st = call.end(st)
     if st == GC_ERR_ARGUMENT:
         raise ValueError(f"perm must hold row indices in [0, {n})")
     _raise_for(st)
@@ -247,10 +321,37 @@ def set_kernel_level(level):
         raise ValueError(f"kernel level {level!r} is not available on this CPU or build")
 
 
-def set_num_threads(int n):
-    """Threads for full-batch gradients and large mini-batches (0: the OpenMP default)."""
-    if gc_set_num_threads(n) != GC_OK:
-        raise ValueError(f"number of threads must be >= 0, got {n}")
+def _available_cpus():
+    try:
+        return len(_os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return _os.cpu_count() or 1
+
+
+def set_num_threads(n):
+    """Threads for full-batch gradients and large mini-batches; returns the number set.
+
+    ``n`` >= 1 asks for that many threads, 0 for the default (``OMP_NUM_THREADS``, else all
+    cores). More threads than the CPUs this process may run on never help, so ``n`` is
+    clamped to that number, with a RuntimeWarning saying so. In a process made by
+    ``os.fork`` after gradcore was imported the kernels always run on one thread.
+    """
+    import numbers
+    import warnings
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"number of threads must be an integer, got {n!r}")
+    if n < 0:
+        raise ValueError(f"number of threads must be >= 0 (0: the default), got {n}")
+    cpus = _available_cpus()
+    if n > cpus:
+        warnings.warn(f"set_num_threads({n}): this process can run on {cpus} CPU(s); "
+                      f"using {cpus} thread(s)", RuntimeWarning, stacklevel=2)
+        n = cpus
+    if _forked_child:
+        n = 1
+    gc_set_num_threads(int(n))
+    return gc_get_num_threads()
 
 
 def get_num_threads():
