@@ -19,7 +19,7 @@ import importlib
 from typing import Any
 
 from . import datasets, kernels, reference
-from ._core import get_num_threads, kernel_level, set_num_threads
+from ._core import get_num_threads, kernel_level, set_num_threads, thread_limit
 from ._io import NetworkFileError, load
 from ._network import DivergenceError, History, Network, StopFlag, Stopped, TrainResult, train
 
@@ -37,6 +37,7 @@ __all__ = [
     "Stopped",
     "set_num_threads",
     "get_num_threads",
+    "thread_limit",
     "kernel_level",
     "__version__",
     "datasets",

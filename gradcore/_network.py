@@ -13,11 +13,11 @@ from . import _core
 from . import reference as _ref
 from ._validation import (
     COSTS,
-    INITS,
     as_inputs,
     as_targets,
     check_choice,
     check_dtype,
+    check_init,
     check_int,
     check_real,
     check_sizes,
@@ -146,9 +146,10 @@ class Network:
         Neurons per layer, inputs first, e.g. ``[784, 30, 30, 10]``.
     cost : {"cross_entropy", "quadratic"}
         Cross-entropy (δᴸ = aᴸ − y) or quadratic (δᴸ = (aᴸ − y)·σ'(zᴸ)).
-    init : {"default", "large"}
+    init : {"default", "large"} or float
         "default": weights of a layer with n_in inputs ~ N(0, 1/n_in), biases ~ N(0, 1).
         "large": weights ~ N(0, 1), biases ~ N(0, 1).
+        A number s > 0: weights ~ N(0, s²/n_in), biases ~ N(0, 1) (s = 1 is "default").
     seed : int or None
         Seed of the initialisation (None: fresh entropy).
     dtype : numpy.float64 or numpy.float32
@@ -166,17 +167,18 @@ class Network:
     """
 
     def __init__(self, sizes: Sequence[int], *, cost: str = "cross_entropy",
-                 init: str = "default", seed: int | np.random.SeedSequence | None = None,
+                 init: str | float = "default",
+                 seed: int | np.random.SeedSequence | None = None,
                  dtype: Any = np.float64) -> None:
         self.sizes = check_sizes(sizes)
         self.cost = check_choice("cost", cost, COSTS)
-        init = check_choice("init", init, INITS)
+        init = check_init(init)
         self.dtype = check_dtype(dtype)
         self._sizes32 = np.array(self.sizes, dtype=np.int32)
         self._bind(np.zeros(int(_core.param_count(self._sizes32)), dtype=self.dtype))
         rng = np.random.default_rng(seed)
         for w, b in zip(self.weights, self.biases):
-            scale = 1.0 if init == "large" else 1.0 / np.sqrt(w.shape[1])
+            scale = 1.0 if init == "large" else _weight_scale(init) / np.sqrt(w.shape[1])
             w[...] = rng.standard_normal(w.shape) * scale
             b[...] = rng.standard_normal(b.shape)
 
@@ -283,6 +285,10 @@ class Network:
         if st == _core.STATUS_INTERRUPTED:
             raise KeyboardInterrupt("gradient computation interrupted")
         return grad
+
+
+def _weight_scale(init: str | float) -> float:
+    return 1.0 if init == "default" else float(init)
 
 
 def _evaluate(net: Network, X: np.ndarray, Y: np.ndarray,
@@ -407,7 +413,7 @@ def _speed_norms(speed_sum: np.ndarray, sizes: tuple[int, ...], n_batches: int) 
 def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: int,
           batch_size: int, eta: float, lmbda: float = 0.0,
           seed: int | None = None, evaluation_data: tuple[Any, Any] | None = None,
-          cost: str | None = None, init: str | None = None, dtype: Any = None,
+          cost: str | None = None, init: str | float | None = None, dtype: Any = None,
           callback: Callable[[int, History], None] | None = None,
           stop: StopFlag | None = None) -> TrainResult:
     """Train a sigmoid network with mini-batch SGD and L2 weight decay.
@@ -485,7 +491,7 @@ class _TrainingRun:
     @classmethod
     def start(cls, network_or_sizes: Network | Sequence[int], X: Any, y: Any, *,
               epochs: int, batch_size: int, eta: float, lmbda: float, seed: Any,
-              cost: str | None, init: str | None, dtype: Any,
+              cost: str | None, init: str | float | None, dtype: Any,
               evaluation_data: tuple[Any, Any] | None, stop: Any) -> _TrainingRun:
         epochs = check_int("epochs", epochs, 0)
         batch_size = check_int("batch_size", batch_size, 1)
@@ -608,7 +614,7 @@ class _TrainingRun:
 
 
 def _network_to_train(network_or_sizes: Network | Sequence[int], cost: str | None,
-                      init: str | None, dtype: Any, seed: Any) -> Network:
+                      init: str | float | None, dtype: Any, seed: Any) -> Network:
     if isinstance(network_or_sizes, Network):
         if cost is not None or init is not None or dtype is not None:
             raise ValueError("cost, init and dtype apply only when train() builds the "

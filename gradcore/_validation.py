@@ -49,6 +49,19 @@ def check_sizes(sizes: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def check_init(init: Any) -> str | float:
+    """``"default"``, ``"large"``, or a weight scale s > 0 (weights N(0, s²/n_in))."""
+    if isinstance(init, str):
+        return check_choice("init", init, INITS)
+    if isinstance(init, (bool, np.bool_)) or not isinstance(init, numbers.Real):
+        raise TypeError(f"init must be one of {', '.join(map(repr, INITS))} or a weight "
+                        f"scale s > 0, got {init!r}")
+    s = float(init)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"init as a weight scale must be finite and > 0, got {init!r}")
+    return s
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "

@@ -64,6 +64,8 @@ cdef extern from "kernels.h" nogil:
     gc_status gc_set_kernel_level(int level)
     gc_status gc_set_num_threads(int n)
     int gc_get_num_threads()
+    gc_status gc_set_thread_limit(int n)
+    int gc_get_thread_limit()
 
 cdef extern from "interrupt.h" nogil:
     int GC_STOP_REQUESTED, GC_STOP_SIGINT
@@ -355,5 +357,33 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Most threads a kernel call will use (1 without OpenMP)."""
+    """Most threads a kernel call made from this thread will use (1 without OpenMP)."""
     return gc_get_num_threads()
+
+
+class thread_limit:
+    """``with thread_limit(n):`` at most n kernel threads for the calls made in the block.
+
+    The limit belongs to the thread that enters the block (other threads keep theirs), so
+    jobs running side by side in a thread pool can each keep to one kernel thread while
+    :func:`set_num_threads` stays as it is for everyone else. Blocks nest.
+    """
+
+    def __init__(self, n):
+        import numbers
+
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"thread limit must be an integer, got {n!r}")
+        if n < 1:
+            raise ValueError(f"thread limit must be >= 1, got {n}")
+        self.n = int(n)
+        self._previous = []
+
+    def __enter__(self):
+        self._previous.append(gc_get_thread_limit())
+        gc_set_thread_limit(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        gc_set_thread_limit(self._previous.pop())
+        return False

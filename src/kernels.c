@@ -65,6 +65,25 @@ int64_t gc_param_count(const gc_arch *arch)
 
 static volatile int gc_threads = 0; /* 0: the OpenMP default (OMP_NUM_THREADS or all cores) */
 
+#if defined(__GNUC__) || defined(__clang__)
+#define GC_THREAD_LOCAL __thread
+#elif defined(_MSC_VER)
+#define GC_THREAD_LOCAL __declspec(thread)
+#else
+#define GC_THREAD_LOCAL _Thread_local
+#endif
+/* Limit for the calls made from this thread (0: none), e.g. one thread per job. */
+static GC_THREAD_LOCAL int gc_thread_limit = 0;
+
+gc_status gc_set_thread_limit(int n)
+{
+    if (n < 0) return GC_ERR_ARGUMENT;
+    gc_thread_limit = n;
+    return GC_OK;
+}
+
+int gc_get_thread_limit(void) { return gc_thread_limit; }
+
 gc_status gc_set_num_threads(int n)
 {
     if (n < 0) return GC_ERR_ARGUMENT;
@@ -76,6 +95,7 @@ int gc_get_num_threads(void)
 {
 #ifdef _OPENMP
     int n = gc_threads > 0 ? gc_threads : omp_get_max_threads();
+    if (gc_thread_limit > 0 && n > gc_thread_limit) n = gc_thread_limit;
     return n < 1 ? 1 : n > GC_MAX_THREADS ? GC_MAX_THREADS : n;
 #else
     return 1;

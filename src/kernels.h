@@ -121,10 +121,14 @@ gc_status gc_set_kernel_level(int level);
  * timing. Mini-batches of <= 64 examples run on one thread.
  * gc_set_num_threads(n): n >= 1 threads, 0 = the OpenMP default (OMP_NUM_THREADS, else all
  * cores); GC_ERR_ARGUMENT if n < 0. gc_get_num_threads(): the number a call will use at most
- * (1 without OpenMP).
+ * (1 without OpenMP), within the calling thread's limit.
  */
 gc_status gc_set_num_threads(int n);
 int gc_get_num_threads(void);
+/* At most n threads (n >= 1; 0: no limit) for the calls made from the calling thread; the
+ * limit is the calling thread's own (thread-local). gc_get_num_threads() includes it. */
+gc_status gc_set_thread_limit(int n);
+int gc_get_thread_limit(void);
 
 #ifdef __cplusplus
 }

@@ -60,3 +60,37 @@ def test_a_forked_worker_asking_for_threads_does_not_hang(tmp_path):
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_a_thread_limit_holds_for_its_own_thread_only():
+    import threading
+
+    try:
+        gradcore.set_num_threads(2)
+        everyone = gradcore.get_num_threads()
+        inside: list[int] = []
+
+        def job() -> None:
+            with gradcore.thread_limit(1):
+                inside.append(gradcore.get_num_threads())
+                with gradcore.thread_limit(5):
+                    inside.append(gradcore.get_num_threads())
+                inside.append(gradcore.get_num_threads())
+            inside.append(gradcore.get_num_threads())
+
+        with gradcore.thread_limit(1):
+            t = threading.Thread(target=job)
+            t.start()
+            t.join()
+            limited_here = gradcore.get_num_threads()
+        assert inside == [1, everyone, 1, everyone]
+        assert limited_here == 1
+        assert gradcore.get_num_threads() == everyone
+    finally:
+        gradcore.set_num_threads(0)
+
+
+@pytest.mark.parametrize("n, exc", [(0, ValueError), (1.0, TypeError), (True, TypeError)])
+def test_thread_limit_refuses_bad_counts(n, exc):
+    with pytest.raises(exc, match="thread limit"):
+        gradcore.thread_limit(n)

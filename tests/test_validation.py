@@ -169,3 +169,22 @@ def test_layer_lists_keep_their_length(net):
         net.biases[5] = np.zeros(2)
     net.biases[1] = np.array([1.0, 2.0])
     assert list(net.biases[1]) == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("init, exc", [(0.0, ValueError), (-1.0, ValueError),
+                                       (float("inf"), ValueError), (True, TypeError),
+                                       (None, TypeError), ("xavier", ValueError)])
+def test_bad_init_scales(init, exc):
+    with pytest.raises(exc, match="init"):
+        gradcore.Network([4, 3, 2], init=init)
+
+
+def test_init_scale_multiplies_the_default_weights():
+    default = gradcore.Network([400, 30, 10], seed=3)
+    for s in (1, 1.0, 0.5, 8):
+        net = gradcore.Network([400, 30, 10], seed=3, init=s)
+        for w, w0 in zip(net.weights, default.weights):
+            np.testing.assert_allclose(w, s * w0, rtol=1e-15)
+        assert all(np.array_equal(b, b0) for b, b0 in zip(net.biases, default.biases))
+    assert np.array_equal(gradcore.Network([400, 30, 10], seed=3, init=1.0).params,
+                          default.params)
