@@ -1,19 +1,34 @@
-"""Argument checks shared by the public API.
+"""Argument checks, declared once: one table of constraints per public function.
 
-Everything a kernel relies on is checked here, before any kernel runs, and a failed check
-raises ValueError or TypeError naming the argument, what was expected and what came.
+Every public function's scalar and option arguments are declared in :data:`CONSTRAINTS`;
+the :func:`validated` decorator checks them (and normalises them: ``np.int64(3)`` becomes
+``3``) before the function body runs, so before any kernel runs. A failed check raises
+TypeError (a value of the wrong kind) or ValueError (the right kind, a value not allowed)
+with a message that names the argument, says what is allowed and what came. The command
+line builds its argument types from the same constraint objects (:meth:`Constraint.parse`).
+
+Arrays (inputs X, targets y) have their own checks here, :func:`as_inputs` and
+:func:`as_targets`: they depend on the network they go into.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence, Set
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
+from ._core import StopFlag
+from ._layout import param_count
+
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
 MAX_LAYER_SIZE = 1 << 20
+#: Largest number of layers with weights accepted.
+MAX_LAYERS = 1000
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
 
@@ -25,63 +40,392 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
 
-def check_sizes(sizes: Any) -> tuple[int, ...]:
-    """Layer sizes: a sequence of at least two positive integers."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of integers like [784, 30, 10], "
-                        f"got {sizes!r}")
-    sizes = list(sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"sizes must have at least 2 layers (inputs and outputs), "
-                         f"got {sizes!r}")
-    for i, s in enumerate(sizes):
-        if not _is_int(s):
-            raise TypeError(f"sizes[{i}] must be an integer, got {s!r} "
-                            f"({type(s).__name__})")
-        if s < 1:
-            raise ValueError(f"sizes[{i}] must be >= 1, got {s}")
-        if s > MAX_LAYER_SIZE:
-            raise ValueError(f"sizes[{i}] = {s} is larger than the limit {MAX_LAYER_SIZE}")
-    n_params = sum(int(b) * (int(a) + 1) for a, b in zip(sizes[:-1], sizes[1:]))
-    if n_params > MAX_PARAMS:
-        raise ValueError(f"sizes {sizes} need {n_params} parameters, more than the limit "
-                         f"{MAX_PARAMS}")
-    return tuple(int(s) for s in sizes)
+def _is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
-def check_init(init: Any) -> str | float:
+class Constraint:
+    """One rule for one argument. ``check`` returns the value normalised, or raises."""
+
+    #: What is allowed, for messages: "an integer >= 1".
+    description = "a valid value"
+
+    def check(self, name: str, value: Any) -> Any:
+        raise NotImplementedError
+
+    def parse(self, name: str, text: str) -> Any:
+        """The value of a command-line string, checked (ValueError/TypeError if not)."""
+        return self.check(name, text)
+
+    def _type_error(self, name: str, value: Any) -> TypeError:
+        return TypeError(f"{name} must be {self.description}, got {value!r} "
+                         f"({type(value).__name__})")
+
+
+class Integer(Constraint):
+    """An integer (not a bool) in [low, high]; either bound may be None."""
+
+    def __init__(self, low: int | None = None, high: int | None = None) -> None:
+        self.low, self.high = low, high
+        bounds = [f">= {low}"] if low is not None else []
+        bounds += [f"<= {high}"] if high is not None else []
+        self.description = "an integer" + (" " + " and ".join(bounds) if bounds else "")
+
+    def check(self, name: str, value: Any) -> int:
+        if not _is_int(value):
+            raise self._type_error(name, value)
+        v = int(value)
+        if self.low is not None and v < self.low:
+            raise ValueError(f"{name} must be >= {self.low}, got {v}")
+        if self.high is not None and v > self.high:
+            raise ValueError(f"{name} must be <= {self.high}, got {v}")
+        return v
+
+    def parse(self, name: str, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"{name} must be {self.description}, got {text!r}") from None
+        return self.check(name, value)
+
+
+class Real(Constraint):
+    """A finite real number, above ``low`` (inclusive unless ``strict``) if given."""
+
+    def __init__(self, low: float | None = None, *, strict: bool = False) -> None:
+        self.low, self.strict = low, strict
+        self.description = "a finite number" + (
+            "" if low is None else f" {'>' if strict else '>='} {low:g}")
+
+    def check(self, name: str, value: Any) -> float:
+        if not _is_real(value):
+            raise self._type_error(name, value)
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v}")
+        if self.low is None:
+            return v
+        if v < self.low or (self.strict and v == self.low):
+            raise ValueError(f"{name} must be {'>' if self.strict else '>='} {self.low:g}, "
+                             f"got {v:g}")
+        return v
+
+    def parse(self, name: str, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} must be {self.description}, got {text!r}") from None
+        return self.check(name, value)
+
+
+class Options(Constraint):
+    """One of a few strings."""
+
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+        self.description = "one of " + ", ".join(map(repr, choices))
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise ValueError(f"{name} must be {self.description}, got {value!r}")
+        return value
+
+
+class Init(Constraint):
     """``"default"``, ``"large"``, or a weight scale s > 0 (weights N(0, s²/n_in))."""
-    if isinstance(init, str):
-        return check_choice("init", init, INITS)
-    if isinstance(init, (bool, np.bool_)) or not isinstance(init, numbers.Real):
-        raise TypeError(f"init must be one of {', '.join(map(repr, INITS))} or a weight "
-                        f"scale s > 0, got {init!r}")
-    s = float(init)
-    if not (math.isfinite(s) and s > 0):
-        raise ValueError(f"init as a weight scale must be finite and > 0, got {init!r}")
-    return s
+
+    description = "one of 'default', 'large' or a weight scale s > 0"
+    _scale = Real(0.0, strict=True)
+
+    def check(self, name: str, value: Any) -> str | float:
+        if isinstance(value, str):
+            return Options(*INITS).check(name, value)
+        if not _is_real(value):
+            raise self._type_error(name, value)
+        try:
+            return self._scale.check(name, value)
+        except ValueError as exc:
+            raise ValueError(f"{name} as a weight scale must be finite and > 0, "
+                             f"got {value!r}") from exc
+
+    def parse(self, name: str, text: str) -> str | float:
+        try:
+            return self.check(name, float(text))
+        except ValueError:
+            return self.check(name, text)
+
+
+class DType(Constraint):
+    """numpy.float64 or numpy.float32, as a numpy dtype."""
+
+    description = "float64 or float32"
+
+    def check(self, name: str, value: Any) -> np.dtype[Any]:
+        try:
+            dt: np.dtype[Any] = np.dtype(value)
+        except TypeError as exc:
+            raise TypeError(f"{name} must be float64 or float32, got {value!r}") from exc
+        if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise TypeError(f"{name} must be float64 or float32, got {dt}")
+        return dt
+
+
+class Sizes(Constraint):
+    """Layer sizes: an ordered sequence of at least two positive integers, within limits;
+    with ``inputs``/``outputs``, the first and last sizes must be those."""
+
+    description = "a sequence of integers like [784, 30, 10]"
+
+    def __init__(self, inputs: int | None = None, outputs: int | None = None) -> None:
+        self.inputs, self.outputs = inputs, outputs
+
+    def check(self, name: str, value: Any) -> tuple[int, ...]:
+        sizes = self._check_layers(name, value)
+        if ((self.inputs is not None and sizes[0] != self.inputs)
+                or (self.outputs is not None and sizes[-1] != self.outputs)):
+            raise ValueError(f"{name} must start with {self.inputs} and end with "
+                             f"{self.outputs}, got {','.join(map(str, sizes))}")
+        return sizes
+
+    def _check_layers(self, name: str, value: Any) -> tuple[int, ...]:
+        if (isinstance(value, (str, bytes, Set, Mapping))
+                or not isinstance(value, (Sequence, np.ndarray, range))):
+            raise self._type_error(name, value)
+        sizes = list(value)
+        if not 2 <= len(sizes) <= MAX_LAYERS + 1:
+            raise ValueError(f"{name} must have at least 2 layers (inputs and outputs) and "
+                             f"at most {MAX_LAYERS + 1}, got {len(sizes)}: {_short(sizes)}")
+        for i, s in enumerate(sizes):
+            if not _is_int(s):
+                raise TypeError(f"{name}[{i}] must be an integer, got {s!r} "
+                                f"({type(s).__name__})")
+            if s < 1:
+                raise ValueError(f"{name}[{i}] must be >= 1, got {s}")
+            if s > MAX_LAYER_SIZE:
+                raise ValueError(f"{name}[{i}] = {s} is larger than the limit "
+                                 f"{MAX_LAYER_SIZE}")
+        n_params = param_count(sizes)
+        if n_params > MAX_PARAMS:
+            raise ValueError(f"{name} {sizes} need {n_params} parameters, more than the "
+                             f"limit {MAX_PARAMS}")
+        return tuple(int(s) for s in sizes)
+
+    def parse(self, name: str, text: str) -> tuple[int, ...]:
+        try:
+            sizes = [int(p) for p in text.split(",")]
+        except ValueError:
+            raise ValueError(f"{name} must be comma-separated integers like 784,30,10, "
+                             f"got {text!r}") from None
+        return self.check(name, sizes)
+
+
+class Instance(Constraint):
+    """An instance of a class."""
+
+    def __init__(self, cls: type, description: str) -> None:
+        self.cls, self.description = cls, description
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, self.cls):
+            raise self._type_error(name, value)
+        return value
+
+
+class IsCallable(Constraint):
+    description = "callable"
+
+    def check(self, name: str, value: Any) -> Any:
+        if not callable(value):
+            raise self._type_error(name, value)
+        return value
+
+
+class NoneOr(Constraint):
+    """None, or what ``inner`` allows."""
+
+    def __init__(self, inner: Constraint) -> None:
+        self.inner = inner
+        self.description = f"None or {inner.description}"
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.inner.check(name, value)
+        except TypeError:  # the wrong kind: say that None would do too
+            raise self._type_error(name, value) from None
+
+    def parse(self, name: str, text: str) -> Any:
+        return self.inner.parse(name, text)
+
+
+class Seed(Constraint):
+    """None, an integer >= 0, or a numpy SeedSequence."""
+
+    description = "None, an integer >= 0 or a numpy.random.SeedSequence"
+    _int = Integer(0)
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None or isinstance(value, np.random.SeedSequence):
+            return value
+        if not _is_int(value):
+            raise self._type_error(name, value)
+        return self._int.check(name, value)
+
+    def parse(self, name: str, text: str) -> int:
+        return self._int.parse(name, text)
+
+
+class Seeds(Constraint):
+    """K (meaning seeds 0 … K−1, K >= 1) or a non-empty sequence of seeds >= 0: a list."""
+
+    description = "a number of seeds >= 1 or a non-empty sequence of integers >= 0"
+    _count, _seed = Integer(1), Integer(0)
+
+    def check(self, name: str, value: Any) -> list[int]:
+        if _is_int(value):
+            return list(range(self._count.check(name, value)))
+        if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+            raise self._type_error(name, value)
+        seeds = [self._seed.check(f"{name}[{i}]", s) for i, s in enumerate(value)]
+        if not seeds:
+            raise ValueError(f"{name} must not be empty")
+        return seeds
+
+    def parse(self, name: str, text: str) -> list[int]:
+        return self.check(name, self._count.parse(name, text))
+
+
+# ------------------------------------------------------------------ the table
+
+SIZES = Sizes()
+COST = Options(*COSTS)
+INIT = Init()
+DTYPE = DType()
+SEED = Seed()
+EPOCHS = Integer(0)
+BATCH_SIZE = Integer(1)
+ETA = Real(0.0, strict=True)
+LMBDA = Real(0.0, strict=False)
+STOP = NoneOr(Instance(StopFlag, "a gradcore.StopFlag"))
+#: Nets for MNIST: 784 pixels in, 10 digits out.
+MNIST_SIZES = Sizes(inputs=784, outputs=10)
+RUN_EPOCHS = Integer(1)
+#: Neurons in a one-neuron-per-layer chain (beyond 100 the gradients underflow anyway).
+CHAIN_DEPTH = Integer(1, 100)
+
+#: The constraints of every public function, by its name.
+CONSTRAINTS: dict[str, dict[str, Constraint]] = {
+    "Network": {"sizes": SIZES, "cost": COST, "init": INIT, "seed": SEED, "dtype": DTYPE},
+    "Network.from_params": {"sizes": SIZES, "cost": COST, "dtype": NoneOr(DTYPE)},
+    "Network.total_cost": {"lmbda": LMBDA},
+    "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
+              "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
+              "dtype": NoneOr(DTYPE), "callback": NoneOr(IsCallable()), "stop": STOP},
+    "experiments.chapter5": {"seed": SEED, "epochs": RUN_EPOCHS, "eta": ETA, "lmbda": LMBDA},
+    "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": Seeds(), "batch_size": BATCH_SIZE,
+                          "eta": ETA, "lmbda": LMBDA},
+    "experiments.chain": {"depth": CHAIN_DEPTH, "weight": Real(), "seed": SEED},
+    "experiments.exploding_chain": {"depth": CHAIN_DEPTH, "weight": Real(), "x": Real()},
+    "experiments.vanishing_chain": {"depth": CHAIN_DEPTH, "seed": SEED, "x": Real()},
+    "experiments.train_mnist": {"sizes": MNIST_SIZES, "epochs": RUN_EPOCHS,
+                                "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
+                                "seed": SEED},
+    "kernels.param_count": {"sizes": SIZES},
+    "kernels.layer_views": {"sizes": SIZES},
+    "kernels.feedforward": {"sizes": SIZES, "cost": COST},
+    "kernels.gradient": {"sizes": SIZES, "cost": COST, "stop": STOP},
+    "kernels.sgd_epoch": {"sizes": SIZES, "cost": COST, "batch_size": BATCH_SIZE,
+                          "eta": ETA, "lmbda": LMBDA, "max_batches": Integer(-1),
+                          "stop": STOP},
+}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def validated(function: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Check the arguments a call passes against ``CONSTRAINTS[function]`` first."""
+    rules = CONSTRAINTS[function]
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(func)
+        missing = set(rules) - set(signature.parameters)
+        if missing:  # pragma: no cover - a mistake in the table
+            raise TypeError(f"{function} has no parameters {sorted(missing)}")
+
+        @functools.wraps(func)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            bound = signature.bind(*args, **kwargs)
+            for name, value in bound.arguments.items():
+                if name in rules:
+                    bound.arguments[name] = rules[name].check(name, value)
+            return func(*bound.args, **bound.kwargs)
+
+        return call
+
+    return decorate
+
+
+def check(function: str, name: str, value: Any) -> Any:
+    """One argument of ``function``, checked against its constraint."""
+    return CONSTRAINTS[function][name].check(name, value)
+
+
+# The single checks, for code that takes an argument through other means.
+def check_sizes(sizes: Any) -> tuple[int, ...]:
+    return SIZES.check("sizes", sizes)
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
-                         f"got {value!r}")
-    return value
+    return Options(*choices).check(name, value)
+
+
+def check_init(init: Any) -> str | float:
+    return INIT.check("init", init)
 
 
 def check_dtype(dtype: Any) -> np.dtype[Any]:
-    try:
-        dt: np.dtype[Any] = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from exc
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise TypeError(f"dtype must be float64 or float32, got {dt}")
-    return dt
+    return DTYPE.check("dtype", dtype)
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    return Integer(minimum).check(name, value)
+
+
+def check_real(name: str, value: Any, *, positive: bool) -> float:
+    return Real(0.0, strict=positive).check(name, value)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ------------------------------------------------------------------ arrays
 
 
 def _all_finite(arr: np.ndarray, rows: int = 4096) -> bool:
     """np.isfinite(arr).all() in blocks of rows, so no temporary as large as arr is made."""
     return all(bool(np.isfinite(arr[i:i + rows]).all()) for i in range(0, arr.shape[0], rows))
+
+
+def as_array(name: str, value: Any, shape: tuple[int, ...], dtype: np.dtype[Any]
+             ) -> np.ndarray:
+    """``value`` as an array of ``shape`` and ``dtype``, finite after the conversion."""
+    if value is None:
+        raise TypeError(f"{name} must hold real numbers, got None")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    with np.errstate(over="ignore"):  # values beyond float32's range are reported below
+        out = arr.astype(dtype)
+    if not np.isfinite(out).all():
+        beyond = " (beyond the float32 range)" if np.isfinite(arr).all() else ""
+        raise ValueError(f"{name} must be finite{beyond}")
+    return out
 
 
 def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray:
@@ -113,48 +457,35 @@ def as_targets(y: Any, n: int, n_out: int, dtype: np.dtype, name: str = "y") -> 
         raise TypeError(f"{name} must be integer labels or one-hot rows, got dtype "
                         f"{arr.dtype}")
     if arr.ndim == 1:
-        if arr.shape[0] != n:
-            raise ValueError(f"{name} has {arr.shape[0]} labels, X has {n} rows")
-        if arr.dtype.kind == "f":
-            if not (np.isfinite(arr).all() and np.array_equal(arr, np.round(arr))):
-                raise ValueError(f"{name} as 1-D labels must be whole numbers")
-        elif arr.dtype.kind == "b":
-            raise TypeError(f"{name} as 1-D labels must be integers, got dtype bool")
-        if n and (arr.min() < 0 or arr.max() >= n_out):
-            raise ValueError(f"{name} labels must be in [0, {n_out - 1}] (the network has "
-                             f"{n_out} outputs), got values in [{arr.min()}, {arr.max()}]")
-        Y = np.zeros((n, n_out), dtype=dtype)
-        Y[np.arange(n), arr.astype(np.intp)] = 1
-        return Y
+        return _one_hot(name, arr, n, n_out, dtype)
     if arr.ndim == 2:
         if arr.shape != (n, n_out):
             raise ValueError(f"{name} as one-hot rows must have shape ({n}, {n_out}), "
                              f"got {arr.shape}")
         Y = np.ascontiguousarray(arr, dtype=dtype)
-        if not np.isfinite(Y).all() or Y.min() < 0 or Y.max() > 1:
-            raise ValueError(f"{name} one-hot targets must be finite values in [0, 1]")
+        check_targets(name, Y)
         return Y
     raise ValueError(f"{name} must be labels (n,) or one-hot rows (n, {n_out}), "
                      f"got shape {arr.shape}")
 
 
-def check_int(name: str, value: Any, minimum: int) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+def check_targets(name: str, Y: np.ndarray) -> None:
+    """Targets must be finite values in [0, 1] (what the costs are defined for)."""
+    if not _all_finite(Y) or (Y.size and (Y.min() < 0 or Y.max() > 1)):
+        raise ValueError(f"{name} one-hot targets must be finite values in [0, 1]")
 
 
-def check_real(name: str, value: Any, *, positive: bool) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} "
-                        f"({type(value).__name__})")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    if not positive and v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
+def _one_hot(name: str, arr: np.ndarray, n: int, n_out: int, dtype: np.dtype) -> np.ndarray:
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} labels, X has {n} rows")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and np.array_equal(arr, np.round(arr))):
+            raise ValueError(f"{name} as 1-D labels must be whole numbers")
+    elif arr.dtype.kind == "b":
+        raise TypeError(f"{name} as 1-D labels must be integers, got dtype bool")
+    if n and (arr.min() < 0 or arr.max() >= n_out):
+        raise ValueError(f"{name} labels must be in [0, {n_out - 1}] (the network has "
+                         f"{n_out} outputs), got values in [{arr.min()}, {arr.max()}]")
+    Y = np.zeros((n, n_out), dtype=dtype)
+    Y[np.arange(n), arr.astype(np.intp)] = 1
+    return Y

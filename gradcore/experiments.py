@@ -35,7 +35,9 @@ import numpy as np
 
 from . import __version__, datasets
 from . import reference as _ref
-from ._network import History, Network, train
+from ._network import Network
+from ._training import History, train
+from ._validation import check_sizes, validated
 
 __all__ = [
     "BOOK_INITIAL_SPEEDS",
@@ -328,6 +330,7 @@ def read_speeds_csv(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
     return header, epochs, speeds
 
 
+@validated("experiments.chapter5")
 def chapter5(out_dir: PathLike | None = None, *, seed: int | None = 0, epochs: int = 500,
              eta: float = 0.1, lmbda: float = 5.0, hidden: Sequence[int] = CHAPTER5_HIDDEN,
              width: int = 30, data: Data | None = None, figures: bool = True,
@@ -365,8 +368,6 @@ def chapter5(out_dir: PathLike | None = None, *, seed: int | None = 0, epochs: i
     Chapter5Result
     """
     X, y = _data(data)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     hidden = [int(k) for k in hidden]
     if not hidden:
         raise ValueError("hidden must name at least one number of hidden layers")
@@ -514,26 +515,18 @@ def chain_gradients(weights: Sequence[float], biases: Sequence[float], x: float 
                        activations=a, sigma_prime=sp, factors=w * sp, grad_b=grad_b)
 
 
-def _check_depth(depth: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    return int(depth)
-
-
+@validated("experiments.exploding_chain")
 def exploding_chain(depth: int = 4, weight: float = 100.0, x: float = 1.0) -> ChainResult:
     """Every weight ``weight``, biases chosen so that every z is 0 (σ'(0) = 1/4).
 
     b₁ = −w·x and b_j = −w·σ(0) = −w/2 for j ≥ 2, so every factor w·σ'(z) is w/4 (25 for
     w = 100) and ∂C/∂b grows by that factor per layer going backwards.
     """
-    d = _check_depth(depth)
-    w = float(weight)
-    if not math.isfinite(w):
-        raise ValueError(f"weight must be finite, got {weight!r}")
-    biases = [-w * float(x)] + [-w * 0.5] * (d - 1)
-    return chain_gradients([w] * d, biases, x)
+    biases = [-weight * x] + [-weight * 0.5] * (depth - 1)
+    return chain_gradients([weight] * depth, biases, x)
 
 
+@validated("experiments.vanishing_chain")
 def vanishing_chain(depth: int = 4, seed: int | None = 0, x: float = 1.0) -> ChainResult:
     """Weights and biases ~ N(0, 1), the default initialisation of a one-input neuron.
 
@@ -541,12 +534,12 @@ def vanishing_chain(depth: int = 4, seed: int | None = 0, x: float = 1.0) -> Cha
     every factor satisfies |w·σ'(z)| ≤ |w|/4, below 1/4 whenever |w| < 1 (about two thirds
     of the draws), so ∂C/∂b typically shrinks going backwards.
     """
-    d = _check_depth(depth)
-    net = Network([1] * (d + 1), seed=seed)
+    net = Network([1] * (depth + 1), seed=seed)
     return chain_gradients([float(v[0, 0]) for v in net.weights],
                            [float(v[0]) for v in net.biases], x)
 
 
+@validated("experiments.chain")
 def chain(depth: int = 4, weight: float = 100.0, *, seed: int | None = 0) -> Chain:
     """The book's exploding and vanishing chains of ``depth`` neurons.
 
@@ -608,6 +601,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.epochs_completed = n
 
 
+@validated("experiments.train_mnist")
 def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None = None,
                 epochs: int = 30, batch_size: int = 10, eta: float = 0.1,
                 lmbda: float = 5.0, seed: int | None = None,
@@ -642,10 +636,6 @@ def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None
     FileNotFoundError, ValueError, gradcore.datasets.MNISTDownloadError
         From loading the data.
     """
-    sizes = list(sizes)
-    if len(sizes) < 2 or sizes[0] != 784 or sizes[-1] != 10:
-        raise ValueError(f"sizes for MNIST must start with 784 (pixels) and end with 10 "
-                         f"(digits), got {','.join(map(str, sizes))}")
     net = Network(sizes, seed=seed)
     mnist = _mnist(data, path)
     last: list[History] = []
@@ -705,6 +695,7 @@ class DepthResult:
         return [BOOK_DEPTH_ACCURACY.get(tuple(s)) for s in self.sizes]
 
 
+@validated("experiments.depth")
 def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
           seeds: int | Sequence[int] = 1, sizes: Sequence[Sequence[int]] = DEPTH_SIZES,
           batch_size: int = 10, eta: float = 0.1, lmbda: float = 5.0,
@@ -731,19 +722,10 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
     -------
     DepthResult
     """
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {seeds}")
-        seed_list = list(range(int(seeds)))
-    else:
-        seed_list = [int(s) for s in seeds]  # type: ignore[union-attr]
-        if not seed_list:
-            raise ValueError("seeds is empty")
-    nets = [tuple(int(v) for v in s) for s in sizes]
-    if not nets:
+    seed_list: list[int] = seeds  # type: ignore[assignment]  # a list once validated
+    if not sizes:
         raise ValueError("sizes is empty")
-    for s in nets:  # check every net before any training
-        Network(s, seed=0)
+    nets = [check_sizes(s) for s in sizes]  # every net checked before any training
     mnist = _mnist(data, path)
     X, y = mnist.training
     final = np.zeros((len(nets), len(seed_list)))

@@ -34,9 +34,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _core, _network
-from ._network import StopFlag, Stopped
-from ._validation import COSTS, check_choice, check_sizes
+from . import _core, _layout
+from ._core import StopFlag
+from ._errors import Stopped
+from ._validation import check_targets, validated
 
 __all__ = [
     "param_count",
@@ -47,10 +48,6 @@ __all__ = [
     "sgd_epoch",
     "EpochResult",
 ]
-
-
-def _sizes(sizes: Sequence[int]) -> np.ndarray:
-    return np.array(check_sizes(sizes), dtype=np.int32)
 
 
 def _check_array(name: str, arr: object, ndim: int, dtype: np.dtype | None) -> np.ndarray:
@@ -66,13 +63,13 @@ def _check_array(name: str, arr: object, ndim: int, dtype: np.dtype | None) -> n
     return arr
 
 
-def _params(params: object, sizes32: np.ndarray) -> np.ndarray:
+def _params(params: object, sizes: Sequence[int]) -> np.ndarray:
     p = _check_array("params", params, 1, None)
     if p.dtype not in (np.float64, np.float32):
         raise TypeError(f"params must be float64 or float32, got {p.dtype}")
-    want = _core.param_count(sizes32)
+    want = _layout.param_count(sizes)
     if p.shape[0] != want:
-        raise ValueError(f"params must have {want} values for sizes {list(sizes32)}, "
+        raise ValueError(f"params must have {want} values for sizes {list(sizes)}, "
                          f"got {p.shape[0]}")
     return p
 
@@ -86,37 +83,22 @@ def _rows(name: str, arr: object, cols: int, dtype: np.dtype, n: int | None = No
     return a
 
 
-def param_count(sizes: Sequence[int]) -> int:
-    """Number of weights and biases of a network with these layer sizes."""
-    return int(_core.param_count(_sizes(sizes)))
+def _inputs(params: object, sizes: Sequence[int], X: object
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """params and X checked against the contract of the module docstring."""
+    p = _params(params, sizes)
+    return p, _rows("X", X, sizes[0], p.dtype)
 
 
-def layer_views(params: np.ndarray,
-                sizes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(weights, biases): per-layer views into ``params`` (writing them writes params)."""
-    s = _sizes(sizes)
-    return _network.layer_views(_params(params, s), s.tolist())
+def _targets(Y: object, sizes: Sequence[int], p: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+    """Y checked against the contract: one row per row of X, targets in [0, 1]."""
+    Yc = _rows("Y", Y, sizes[-1], p.dtype, Xc.shape[0])
+    check_targets("Y", Yc)
+    return Yc
 
 
-def feedforward(params: np.ndarray, sizes: Sequence[int], X: np.ndarray,
-                cost: str = "cross_entropy") -> tuple[np.ndarray, np.ndarray]:
-    """Forward pass: (zᴸ, aᴸ), the output layer's pre-activations and activations, each
-    (n, sizes[-1]) of the dtype of params. (``cost`` does not change the result; it is
-    accepted for symmetry with the other kernels.)"""
-    s = _sizes(sizes)
-    p = _params(params, s)
-    check_choice("cost", cost, COSTS)
-    Xc = _rows("X", X, int(s[0]), p.dtype)
-    z = np.empty((Xc.shape[0], int(s[-1])), dtype=p.dtype)
-    a = np.empty_like(z)
-    _core.feedforward(p, s, _core.COST_CODES[cost], Xc, z, a)
-    return z, a
-
-
-def _check_stop(stop: object) -> StopFlag | None:
-    if stop is not None and not isinstance(stop, StopFlag):
-        raise TypeError(f"stop must be a gradcore.StopFlag or None, got {stop!r}")
-    return stop
+def _sizes32(sizes: Sequence[int]) -> np.ndarray:
+    return np.array(sizes, dtype=np.int32)
 
 
 def _raise_if_stopped(st: int, what: str) -> None:
@@ -126,6 +108,33 @@ def _raise_if_stopped(st: int, what: str) -> None:
         raise Stopped(f"{what} stopped by its StopFlag")
 
 
+@validated("kernels.param_count")
+def param_count(sizes: Sequence[int]) -> int:
+    """Number of weights and biases of a network with these layer sizes."""
+    return _layout.param_count(sizes)
+
+
+@validated("kernels.layer_views")
+def layer_views(params: np.ndarray,
+                sizes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(weights, biases): per-layer views into ``params`` (writing them writes params)."""
+    return _layout.layer_views(_params(params, sizes), sizes)
+
+
+@validated("kernels.feedforward")
+def feedforward(params: np.ndarray, sizes: Sequence[int], X: np.ndarray,
+                cost: str = "cross_entropy") -> tuple[np.ndarray, np.ndarray]:
+    """Forward pass: (zᴸ, aᴸ), the output layer's pre-activations and activations, each
+    (n, sizes[-1]) of the dtype of params. (``cost`` does not change the result; it is
+    accepted for symmetry with the other kernels.)"""
+    p, Xc = _inputs(params, sizes, X)
+    z = np.empty((Xc.shape[0], sizes[-1]), dtype=p.dtype)
+    a = np.empty_like(z)
+    _core.feedforward(p, _sizes32(sizes), _core.COST_CODES[cost], Xc, z, a)
+    return z, a
+
+
+@validated("kernels.gradient")
 def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
              cost: str = "cross_entropy", *, stop: StopFlag | None = None
              ) -> tuple[np.ndarray, float]:
@@ -136,14 +145,11 @@ def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndar
     the sum (not the mean) of the cost over the rows. ``stop.set()`` (any thread) or Ctrl-C
     (main thread) stops it: :class:`gradcore.Stopped` or KeyboardInterrupt.
     """
-    s = _sizes(sizes)
-    p = _params(params, s)
-    check_choice("cost", cost, COSTS)
-    Xc = _rows("X", X, int(s[0]), p.dtype)
-    Yc = _rows("Y", Y, int(s[-1]), p.dtype, Xc.shape[0])
+    p, Xc = _inputs(params, sizes, X)
+    Yc = _targets(Y, sizes, p, Xc)
     grad = np.empty_like(p)
-    st, cost_sum = _core.gradient(p, s, _core.COST_CODES[cost], Xc, Yc, grad,
-                                  _check_stop(stop))
+    st, cost_sum = _core.gradient(p, _sizes32(sizes), _core.COST_CODES[cost], Xc,
+                                  Yc, grad, stop)
     _raise_if_stopped(st, "gradient computation")
     return grad, float(cost_sum)
 
@@ -179,6 +185,7 @@ class EpochResult(NamedTuple):
     finite: bool
 
 
+@validated("kernels.sgd_epoch")
 def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
               perm: np.ndarray, *, batch_size: int, eta: float, lmbda: float = 0.0,
               cost: str = "cross_entropy", max_batches: int = -1,
@@ -191,24 +198,17 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
     or Ctrl-C (main thread) stops at a mini-batch boundary and raises
     :class:`gradcore.Stopped` or KeyboardInterrupt (params hold every update applied).
     """
-    s = _sizes(sizes)
-    p = _params(params, s)
-    check_choice("cost", cost, COSTS)
-    Xc = _rows("X", X, int(s[0]), p.dtype)
-    Yc = _rows("Y", Y, int(s[-1]), p.dtype, Xc.shape[0])
+    p, Xc = _inputs(params, sizes, X)
+    Yc = _targets(Y, sizes, p, Xc)
     pc = _check_array("perm", perm, 1, np.dtype(np.int64))
-    if pc.size and (pc.min() < 0 or pc.max() >= Xc.shape[0]):
-        raise ValueError(f"perm must hold row indices in [0, {Xc.shape[0]})")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if not (np.isfinite(eta) and eta > 0):
-        raise ValueError(f"eta must be finite and > 0, got {eta!r}")
-    if not (np.isfinite(lmbda) and lmbda >= 0):
-        raise ValueError(f"lmbda must be finite and >= 0, got {lmbda!r}")
-    speed_sum = np.zeros(int(s[1:].sum()))
-    st, cost_sum, done = _core.sgd_epoch(p, s, _core.COST_CODES[cost], Xc, Yc, pc,
-                                         int(batch_size), float(eta), float(lmbda), speed_sum,
-                                         int(max_batches), _check_stop(stop))
+    n = Xc.shape[0]
+    if pc.size and (pc.min() < 0 or pc.max() >= n):
+        raise ValueError(f"perm must hold row indices in [0, {n})")
+    batch_size = min(batch_size, n)  # a mini-batch of more than n rows is one of n
+    max_batches = min(max_batches, pc.size)  # more than there are is all of them
+    speed_sum = np.zeros(sum(sizes[1:]))
+    st, cost_sum, done = _core.sgd_epoch(p, _sizes32(sizes), _core.COST_CODES[cost],
+                                         Xc, Yc, pc, batch_size, eta, lmbda, speed_sum,
+                                         max_batches, stop)
     _raise_if_stopped(st, f"epoch after {done} mini-batches:")
     return EpochResult(speed_sum, float(cost_sum), int(done), st != _core.STATUS_NONFINITE)

@@ -32,7 +32,8 @@ except ImportError:  # scikit-learn < 1.6: the same checks were a method of Base
                        y: Any = "no_validation", **kwargs: Any) -> Any:
         return estimator._validate_data(X, y, **kwargs)
 
-from ._network import History, Network, train
+from ._network import Network
+from ._training import History, train
 from ._validation import COSTS, INITS, check_choice, check_dtype, check_int, check_real
 
 __all__ = ["SigmoidMLPClassifier"]

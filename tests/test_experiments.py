@@ -97,9 +97,11 @@ def test_chapter5_initial_table_pairs_each_layer_with_the_books_number():
         (2, "hidden_1", 0.07), (2, "hidden_2", 0.31), (2, "output", None)]
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"epochs": 2.5}, {"hidden": ()}])
-def test_chapter5_refuses_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, exc", [({"epochs": 0}, ValueError),
+                                         ({"epochs": 2.5}, TypeError),
+                                         ({"hidden": ()}, ValueError)])
+def test_chapter5_refuses_bad_arguments(kwargs, exc):
+    with pytest.raises(exc):
         ex.chapter5(None, **kwargs)
 
 

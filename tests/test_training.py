@@ -85,7 +85,7 @@ def test_callbacks_see_the_history_without_rebuilding_it(mnist1000):
 
 
 def test_the_search_for_the_last_finite_state_can_be_stopped():
-    from gradcore._network import _TrainingRun
+    from gradcore._training import _TrainingRun
 
     n = 2000
     X, y = np.full((n, 1), 1e10), np.ones(n, int)

@@ -1,0 +1,66 @@
+"""The exceptions training raises (public through :mod:`gradcore`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._network import Network
+    from ._training import History
+
+__all__ = ["DivergenceError", "Stopped"]
+
+
+class DivergenceError(ArithmeticError):
+    """Training produced a non-finite cost or non-finite parameters.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (0-based) in which it happened.
+    batch : int
+        The mini-batch (0-based, within that epoch) whose update left non-finite values
+        behind or whose cost was not finite.
+    history : History
+        What was recorded up to the last complete epoch.
+    network : Network
+        The network, restored to the last state in which all its parameters were finite
+        (the state after ``batch`` mini-batches of ``epoch``), unless the message says
+        the parameters were not finite when the epoch began.
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, history: History,
+                 network: Network) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+        self.network = network
+
+
+class Stopped(Exception):
+    """A call was stopped because its :class:`gradcore.StopFlag` was set.
+
+    Raised by :func:`gradcore.train` and the kernels of :mod:`gradcore.kernels` given
+    ``stop=flag`` once ``flag.set()`` was called (from any thread). From ``train`` it
+    carries what was kept; elsewhere those attributes are None.
+
+    Attributes
+    ----------
+    epoch : int or None
+        The epoch (0-based) in which training stopped.
+    batch : int or None
+        Mini-batches of that epoch whose update was applied before it stopped.
+    history : History or None
+        The epochs completed.
+    network : Network or None
+        The network, with every update applied before the stop.
+    """
+
+    def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None,
+                 history: History | None = None, network: Network | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+        self.network = network
