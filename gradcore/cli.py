@@ -9,17 +9,21 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore chain`` -- the exploding and the vanishing one-neuron-per-layer chain;
 * ``gradcore download`` -- fetch the MNIST files.
 
-Exit status: 0 on success, 1 when a run fails (divergence, download failure, an error
-writing files), 2 for a bad argument or unusable data, 130 after Ctrl-C.
+Exit status: 0 on success; 2 for a bad argument (one line on stderr, before anything
+runs); 1 when a run fails (divergence, a download, a damaged data file, the disk, memory;
+one line on stderr); 130 after Ctrl-C; 141 when the reader of the output goes away
+(``gradcore chain | head``), quietly. Anything else is a bug in gradcore and shows its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pathlib
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
@@ -44,6 +48,10 @@ class _UsageError(Exception):
     """A bad argument found after parsing; reported like an argparse error (status 2)."""
 
 
+class _RunFailed(Exception):
+    """A run that could not complete what it was asked (status 1)."""
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -51,61 +59,33 @@ def _one_line(text: str) -> str:
 # ------------------------------------------------------------------ arg types
 
 
-def _int_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
-        return value
+def _arg(function: str, name: str) -> Callable[[str], Any]:
+    """An argparse type that parses and checks with the library's own constraint."""
+    from ._validation import CONSTRAINTS
 
-    parse.__name__ = "integer"
+    rule = CONSTRAINTS[function][name]
+
+    def parse(text: str) -> Any:
+        try:
+            return rule.parse(name, text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
     return parse
 
 
-def _real_type(*, positive: bool) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-        if positive and value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-        if not positive and value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {value:g}")
-        return value
+def _mnist_dir(text: str) -> pathlib.Path:
+    from . import datasets
 
-    parse.__name__ = "number"
-    return parse
-
-
-def _finite_real(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
-
-
-def _sizes(text: str) -> list[int]:
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        sizes = []
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
+    p = _existing_dir(text)
+    missing = [n for n in datasets.FILENAMES
+               if not ((p / n).is_file() or (p / f"{n}.gz").is_file())]
+    if missing:
         raise argparse.ArgumentTypeError(
-            f"expected at least two comma-separated positive integers like "
-            f"784,30,30,10, got {text!r}")
-    return sizes
+            f"MNIST files missing from {text}: {', '.join(missing)} (gzipped or not); "
+            f"'gradcore download --dir DIR' fetches them")
+    return p
 
 
 def _existing_dir(text: str) -> pathlib.Path:
@@ -125,13 +105,25 @@ def _dir_to_create(text: str) -> pathlib.Path:
 
 
 def _file_to_write(text: str) -> pathlib.Path:
+    """A path a network can be saved to: checked now, before any training."""
     p = pathlib.Path(text).expanduser()
     if p.is_dir():
         raise argparse.ArgumentTypeError(f"is a folder, expected a file name: {text}")
     parent = p.parent if str(p.parent) else pathlib.Path(".")
     if not parent.is_dir():
         raise argparse.ArgumentTypeError(f"folder {parent} does not exist (for {text})")
+    if p.exists() and not p.is_file():
+        raise argparse.ArgumentTypeError(f"not a regular file: {text}")
+    try:  # what saving does first: create a file in that folder
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write in folder {parent} ({exc.strerror or exc})") from None
     return p
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # ------------------------------------------------------------------ output
@@ -218,22 +210,42 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from . import DivergenceError
     from . import experiments as ex
 
     sizes = args.sizes
-    if sizes[0] != 784 or sizes[-1] != 10:
-        raise _UsageError(f"argument --sizes: MNIST nets must start with 784 (pixels) and "
-                          f"end with 10 (digits), got {','.join(map(str, sizes))}")
-    print(f"gradcore {__version__} train: {_sizes_str(sizes)}, {args.epochs} epochs, "
+    print(f"gradcore {__version__} train: {_sizes_str(sizes)}, {_plural(args.epochs, 'epoch')}, "
           f"m = {args.batch_size}, eta = {args.eta:g}, lambda = {args.lmbda:g}, "
           f"seed {'fresh' if args.seed is None else args.seed}")
     data = _load(args.data)
     print(f"MNIST: training {len(data.training[1])}, validation {len(data.validation[1])}, "
           f"test {len(data.test[1])} images", flush=True)
-    names = [n.replace("_", " ") for n in ex.layer_names(len(sizes) - 1)]
     bar = _progress_bar(args.epochs, "training")
+    try:
+        run = ex.train_mnist(sizes, data, epochs=args.epochs, batch_size=args.batch_size,
+                             eta=args.eta, lmbda=args.lmbda, seed=args.seed,
+                             callback=_epoch_report(args, ex.layer_names(len(sizes) - 1), bar))
+    except ex.TrainingInterrupted as stop:
+        bar.close()
+        print(f"\ninterrupted: {stop.epochs_completed} of {_plural(args.epochs, 'epoch')} "
+              f"completed; the network keeps every update made before Ctrl-C",
+              file=sys.stderr)
+        if args.save is not None:
+            _save(stop.network, args.save, sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+    print(f"test accuracy: {100 * run.test_accuracy:.2f} %")
+    if args.save is not None:
+        _save(run.network, args.save, sys.stdout)
+    return EXIT_OK
+
+
+def _epoch_report(args: argparse.Namespace, layers: list[str],
+                  bar: Any) -> Callable[[int, Any], None]:
+    """The callback printing one line per epoch above the progress bar."""
     from tqdm import tqdm
+
+    names = [n.replace("_", " ") for n in layers]
 
     def report(epoch: int, history: Any) -> None:
         speeds = "  ".join(f"{n} {_fmt(float(s))}"
@@ -245,28 +257,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         bar.update(1)
 
+    return report
+
+
+def _save(net: Any, path: pathlib.Path, stream: TextIO) -> None:
+    """Save the network to path; if that fails, to a new file in the temporary folder."""
     try:
-        run = ex.train_mnist(sizes, data, epochs=args.epochs, batch_size=args.batch_size,
-                             eta=args.eta, lmbda=args.lmbda, seed=args.seed,
-                             callback=report)
-    except ex.TrainingInterrupted as stop:
-        bar.close()
-        print(f"\ninterrupted: {stop.epochs_completed} of {args.epochs} epochs completed; "
-              f"the network keeps every update made before Ctrl-C", file=sys.stderr)
-        if args.save is not None:
-            stop.network.save(args.save)
-            print(f"saved the network to {args.save}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except DivergenceError as exc:
-        bar.close()
-        print(f"gradcore train: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_FAILURE
-    bar.close()
-    print(f"test accuracy: {100 * run.test_accuracy:.2f} %")
-    if args.save is not None:
-        run.network.save(args.save)
-        print(f"saved the network to {args.save}")
-    return EXIT_OK
+        net.save(path)
+    except OSError as exc:
+        fd, fallback = tempfile.mkstemp(prefix=f"gradcore-{path.stem}-", suffix=".json")
+        os.close(fd)
+        net.save(fallback)
+        raise _RunFailed(f"could not save the network to {path} "
+                         f"({exc.strerror or exc}); saved it to {fallback} instead") from exc
+    print(f"saved the network to {path}", file=stream)
 
 
 def _load(path: pathlib.Path | None) -> Any:
@@ -282,10 +286,10 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     nets = ex.DEPTH_SIZES
-    print(f"gradcore {__version__} depth: {len(nets)} nets x {args.seeds} seed(s) x "
+    print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(len(args.seeds), 'seed')} x "
           f"{args.epochs} epochs (m = 10, eta = 0.1, lambda = 5.0)")
     data = _load(args.data)
-    bar = _progress_bar(len(nets) * args.seeds * args.epochs, "depth")
+    bar = _progress_bar(len(nets) * len(args.seeds) * args.epochs, "depth")
 
     def progress(sizes: Sequence[int], seed: int, epoch: int, history: Any) -> None:
         bar.set_description(f"{_sizes_str(sizes)} seed {seed}", refresh=False)
@@ -296,7 +300,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print()
-    sd_note = "" if args.seeds > 1 else " (one seed: no sd)"
+    sd_note = "" if len(args.seeds) > 1 else " (one seed: no sd)"
     print(f"Validation accuracy after {res.epochs} epochs, mean +/- sd over "
           f"{len(res.seeds)} seed(s){sd_note}")
     print(f"{'net':<28}{'gradcore':>18}{'best epoch':>12}{'book':>10}")
@@ -381,8 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=_dir_to_create, default=pathlib.Path("gradcore-chapter5"),
                    metavar="DIR", help="output folder, created if needed "
                                        "(default: ./gradcore-chapter5)")
-    c.add_argument("--seed", type=_int_type(0), default=0, metavar="N", help=seed_help)
-    c.add_argument("--epochs", type=_int_type(1), default=500, metavar="N",
+    c.add_argument("--seed", type=_arg("experiments.chapter5", "seed"), default=0,
+                   metavar="N", help=seed_help)
+    c.add_argument("--epochs", type=_arg("experiments.chapter5", "epochs"), default=500,
+                   metavar="N",
                    help="epochs of gradient descent (default: %(default)s)")
     c.add_argument("--no-figures", action="store_true", help="write CSV and JSON only")
     c.set_defaults(func=_cmd_chapter5)
@@ -393,18 +399,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "weight decay, reporting validation accuracy, cost and learning speeds "
                     "after every epoch and the test accuracy at the end. Ctrl-C stops "
                     "(status 130) and keeps the network (saved with --save).")
-    t.add_argument("--sizes", type=_sizes, default=[784, 30, 30, 10], metavar="LIST",
+    t.add_argument("--sizes", type=_arg("experiments.train_mnist", "sizes"),
+                   default=(784, 30, 30, 10), metavar="LIST",
                    help="layer sizes, comma-separated (default: 784,30,30,10)")
-    t.add_argument("--epochs", type=_int_type(1), default=30, metavar="N",
+    t.add_argument("--epochs", type=_arg("experiments.train_mnist", "epochs"), default=30,
+                   metavar="N",
                    help="epochs (default: %(default)s)")
-    t.add_argument("--batch-size", type=_int_type(1), default=10, metavar="M",
+    t.add_argument("--batch-size", type=_arg("experiments.train_mnist", "batch_size"),
+                   default=10, metavar="M",
                    help="mini-batch size (default: %(default)s)")
-    t.add_argument("--eta", type=_real_type(positive=True), default=0.1,
+    t.add_argument("--eta", type=_arg("experiments.train_mnist", "eta"), default=0.1,
                    help="learning rate (default: %(default)s)")
-    t.add_argument("--lmbda", type=_real_type(positive=False), default=5.0,
+    t.add_argument("--lmbda", type=_arg("experiments.train_mnist", "lmbda"), default=5.0,
                    help="L2 regularisation strength lambda (default: %(default)s)")
     _data_arg(t)
-    t.add_argument("--seed", type=_int_type(0), default=None, metavar="N",
+    t.add_argument("--seed", type=_arg("experiments.train_mnist", "seed"), default=None,
+                   metavar="N",
                    help="random seed (default: fresh entropy)")
     t.add_argument("--save", type=_file_to_write, default=None, metavar="FILE",
                    help="write the trained network to FILE (JSON)")
@@ -414,12 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
         "depth", help="validation accuracy against depth on full MNIST",
         description="Train [784,30,10] ... [784,30,30,30,30,10] (m = 10, eta = 0.1, "
                     "lambda = 5.0) and tabulate the validation accuracy, mean +/- sd over "
-                    "seeds, beside the book's 96.48, 96.90, 96.57, 96.53 %%.")
+                    "seeds, beside the book's 96.48, 96.90, 96.57, 96.53 %.")
     _data_arg(d)
-    d.add_argument("--epochs", type=_int_type(1), default=30, metavar="N",
+    d.add_argument("--epochs", type=_arg("experiments.depth", "epochs"), default=30,
+                   metavar="N",
                    help="epochs per net (default: %(default)s)")
-    d.add_argument("--seeds", type=_int_type(1), default=1, metavar="K",
-                   help="train every net with seeds 0..K-1 (default: %(default)s)")
+    d.add_argument("--seeds", type=_arg("experiments.depth", "seeds"), default=[0],
+                   metavar="K",
+                   help="train every net with seeds 0..K-1 (default: 1)")
     d.set_defaults(func=_cmd_depth)
 
     ch = sub.add_parser(
@@ -428,11 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "--weight and the biases make every z = 0, so each factor "
                     "w*sigma'(z) = weight/4 and dC/db grows by it per layer backwards. "
                     "Vanishing: weights and biases ~ N(0, 1).")
-    ch.add_argument("--depth", type=_int_type(1, 100), default=4, metavar="D",
+    ch.add_argument("--depth", type=_arg("experiments.chain", "depth"), default=4,
+                    metavar="D",
                     help="neurons in the chain, 1..100 (default: %(default)s)")
-    ch.add_argument("--weight", type=_finite_real, default=100.0, metavar="W",
+    ch.add_argument("--weight", type=_arg("experiments.chain", "weight"), default=100.0,
+                    metavar="W",
                     help="the weight of the exploding chain (default: %(default)g)")
-    ch.add_argument("--seed", type=_int_type(0), default=0, metavar="N",
+    ch.add_argument("--seed", type=_arg("experiments.chain", "seed"), default=0,
+                    metavar="N",
                     help="seed of the vanishing chain (default: %(default)s)")
     ch.set_defaults(func=_cmd_chain)
 
@@ -449,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=_existing_dir, default=None, metavar="DIR",
+    p.add_argument("--data", type=_mnist_dir, default=None, metavar="DIR",
                    help="folder of the four MNIST IDX files (default: $GRADCORE_DATA, else "
                         "the user cache, downloading once)")
 
@@ -474,9 +489,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    prog = f"gradcore {args.command}"
-    from .datasets import MNISTDownloadError
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # the reader of our output went away (`gradcore ... | head`): stop quietly, like
+        # a Unix tool killed by SIGPIPE, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + int(getattr(signal, "SIGPIPE", 13))
 
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What makes a run fail (status 1), as opposed to a bug (a traceback)."""
+    from . import DivergenceError, NetworkFileError, Stopped
+    from .datasets import MNISTChecksumError, MNISTDownloadError
+
+    return (_RunFailed, DivergenceError, Stopped, NetworkFileError, MNISTChecksumError,
+            MNISTDownloadError, OSError)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the subcommand; map what went wrong by kind to one line and a status.
+
+    A bad argument: status 2. A run that failed (divergence, a download, a data file, the
+    disk, memory): status 1. Ctrl-C: 130. Anything else is a bug in gradcore and keeps its
+    traceback.
+    """
+    prog = f"gradcore {args.command}"
     try:
         return int(args.func(args))
     except _UsageError as exc:
@@ -485,14 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except MNISTDownloadError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        print(f"{prog}: error: not enough memory for this run (a smaller network or fewer "
+              f"examples need less)", file=sys.stderr)
         return EXIT_FAILURE
-    except (FileNotFoundError, ValueError, TypeError) as exc:
-        # bad data or arguments the library refused (e.g. a folder without the MNIST
-        # files, a checksum mismatch, sizes it cannot build)
-        print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
+    except BrokenPipeError:
+        raise
+    except _failures() as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE

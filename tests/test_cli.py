@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -30,9 +32,14 @@ def tiny_mnist(seed: int = 0) -> datasets.MNIST:
 
 
 @pytest.fixture
-def fake_mnist(monkeypatch):
-    """Replace the MNIST loader by small random data; records the folders asked for."""
+def fake_mnist(monkeypatch, tmp_path):
+    """Replace the MNIST loader by small random data; records the folders asked for.
+
+    tmp_path gets four empty files named like the MNIST files, so that it passes as a
+    --data folder (the command line checks the names before running)."""
     asked = []
+    for name in datasets.FILENAMES:
+        (tmp_path / name).write_bytes(b"")
 
     def load(path=None, **kwargs):
         asked.append(path)
@@ -215,12 +222,13 @@ def test_train_on_a_folder_without_mnist_is_a_usage_error(tmp_path, capsys):
     assert "missing" in line and "train-images-idx3-ubyte" in line
 
 
-def test_train_on_a_corrupt_file_is_a_usage_error(tmp_path, capsys):
+def test_a_corrupt_data_file_is_a_failed_run(tmp_path, capsys):
+    # the folder holds the four files (a good argument); reading them fails: status 1
     for name in datasets.FILENAMES:
         (tmp_path / name).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07")
     rc = main(["depth", "--epochs", "1", "--data", str(tmp_path)])
     line = one_error_line(capsys.readouterr().err, "depth")
-    assert rc == 2
+    assert rc == 1
     assert "checksum" in line
 
 
@@ -289,6 +297,9 @@ def test_download_failure_is_status_1(tmp_path, capsys, monkeypatch):
     ["train", "--data", "/no/such/folder"],
     ["train", "--data", __file__],
     ["train", "--save", "/no/such/folder/net.json"],
+    ["train", "--sizes", "784,2000000,10"],
+    ["train", "--sizes", ",".join(["10"] * 1200)],
+    ["train", "--seed", "-1"],
     ["train", "extra"],
     ["depth", "--seeds", "0"],
     ["depth", "--epochs", "-1"],
@@ -330,3 +341,83 @@ def test_console_script_entry_point():
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "gradcore"]
     assert ep.value == "gradcore.cli:main"
     assert ep.load() is main
+
+
+# ---------------------------------------------------------------- failures by kind
+
+
+def test_a_network_too_large_for_memory_is_a_failed_run(tmp_path, mnist_dir):
+    # valid sizes (within the limits), but more memory than this process may have
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"
+            "from gradcore.cli import main; sys.exit(main(['train', '--sizes', "
+            "'784,1048576,10', '--epochs', '1', '--data', sys.argv[1]]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(mnist_dir)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    line = one_error_line(proc.stderr, "train")
+    assert "memory" in line
+
+
+def test_a_bug_is_not_reported_as_a_usage_error(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise TypeError("an internal mistake")
+
+    monkeypatch.setattr(ex, "chain", broken)
+    with pytest.raises(TypeError, match="internal mistake"):
+        main(["chain"])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="F_SETPIPE_SZ")
+def test_output_cut_short_by_the_reader_exits_quietly(tmp_path):
+    # `gradcore chain | head -1`: the reader goes away; no traceback, no error message
+    import fcntl
+
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a pipe smaller than the output
+    with subprocess.Popen([sys.executable, "-m", "gradcore", "chain", "--depth", "100"],
+                          stdout=w, stderr=subprocess.PIPE, cwd=tmp_path) as proc:
+        os.close(w)
+        with os.fdopen(r, "rb") as reader:
+            reader.readline()
+        err = proc.stderr.read().decode()
+    assert err == ""
+    assert proc.returncode == 141  # 128 + SIGPIPE, as the shell reports a Unix tool
+
+
+def test_an_unwritable_save_path_is_refused_before_training(tmp_path, capsys, fake_mnist):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "net.json").mkdir()  # a folder where the file should go
+    rc = main(["train", "--epochs", "1", "--data", str(tmp_path),
+               "--save", str(locked / "net.json")])
+    assert rc == 2
+    assert fake_mnist == []  # refused before any data was loaded or any training
+
+
+def test_a_save_that_fails_at_the_end_keeps_the_network_elsewhere(tmp_path, capsys,
+                                                                 fake_mnist, monkeypatch):
+    target = tmp_path / "net.json"
+    real_save = gradcore.Network.save
+
+    def save(net, path):
+        if pathlib.Path(path) == target:
+            raise OSError(28, "No space left on device")
+        real_save(net, path)
+
+    monkeypatch.setattr(gradcore.Network, "save", save)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "fallback"))
+    (tmp_path / "fallback").mkdir()
+    rc = main(["train", "--epochs", "1", "--data", str(tmp_path), "--save", str(target)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    line = one_error_line(err, "train")
+    assert "No space left" in line and "saved it to" in line
+    saved = list((tmp_path / "fallback").glob("*.json"))
+    assert len(saved) == 1 and str(saved[0]) in line
+    assert gradcore.load(saved[0]).sizes == (784, 30, 30, 10)
+
+
+def test_counts_agree_with_their_nouns(capsys, fake_mnist, tmp_path):
+    assert main(["train", "--epochs", "1", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 epoch," in out and "1 epochs" not in out
