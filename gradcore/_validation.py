@@ -296,6 +296,21 @@ class Seeds(Constraint):
         return self.check(name, self._count.parse(name, text))
 
 
+class HiddenSizes(Constraint):
+    """Hidden layer sizes: one integer >= 1, or a sequence of them (possibly empty)."""
+
+    description = "an integer >= 1 or a sequence of them"
+    _size = Integer(1)
+
+    def check(self, name: str, value: Any) -> tuple[int, ...]:
+        if _is_int(value):
+            return (self._size.check(name, value),)
+        if isinstance(value, (str, bytes, Set, Mapping)) or not isinstance(
+                value, (Sequence, np.ndarray, range)):
+            raise self._type_error(name, value)
+        return tuple(self._size.check(f"{name}[{i}]", s) for i, s in enumerate(value))
+
+
 # ------------------------------------------------------------------ the table
 
 SIZES = Sizes()
@@ -331,6 +346,9 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "experiments.train_mnist": {"sizes": MNIST_SIZES, "epochs": RUN_EPOCHS,
                                 "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
                                 "seed": SEED},
+    "SigmoidMLPClassifier": {"hidden_layer_sizes": HiddenSizes(), "batch_size": BATCH_SIZE,
+                             "learning_rate": ETA, "lmbda": LMBDA, "max_iter": RUN_EPOCHS,
+                             "cost": COST, "init": INIT, "dtype": DTYPE},
     "kernels.param_count": {"sizes": SIZES},
     "kernels.layer_views": {"sizes": SIZES},
     "kernels.feedforward": {"sizes": SIZES, "cost": COST},

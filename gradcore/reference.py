@@ -1,8 +1,18 @@
 """Plain-NumPy reference implementation: the specification of gradcore's kernels.
 
 Every function here computes, in the most readable NumPy we could write, what the compiled
-core computes fast. The tests compare the two on the same weights; the benchmarks time the
-two side by side. Nothing here is used by the fast path.
+core computes fast. Who uses it:
+
+* the tests (``tests/test_core.py``, ``test_kernels_api.py``, ``test_kernels_naive.py``,
+  ``test_experiments.py``, ``test_chapter5.py``) hold the kernels to it on the same
+  weights;
+* the benchmarks (``benchmarks/``) time it beside the kernels, as the baseline;
+* two places in gradcore where speed does not matter: :func:`cost_per_example` gives the
+  evaluation cost from the output activations (``Network.total_cost``, the evaluation data
+  of ``train``), and :func:`forward` gives the z and σ(z) of every neuron of the
+  one-neuron-per-layer chain (``gradcore.experiments.chain_gradients``).
+
+The training itself (forward, backprop, update, the learning-speed sums) never runs here.
 
 Conventions (identical to :class:`gradcore.Network`):
 

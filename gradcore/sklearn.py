@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +33,7 @@ except ImportError:  # scikit-learn < 1.6: the same checks were a method of Base
 
 from ._network import Network
 from ._training import History, train
-from ._validation import COSTS, INITS, check_choice, check_dtype, check_int, check_real
+from ._validation import CONSTRAINTS
 
 __all__ = ["SigmoidMLPClassifier"]
 
@@ -67,8 +66,9 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         exactly ``max_iter`` epochs.
     cost : {"cross_entropy", "quadratic"}, default="cross_entropy"
         Cost function of the output layer.
-    init : {"default", "large"}, default="default"
-        Weight initialisation: N(0, 1/n_in) ("default") or N(0, 1) ("large"); biases N(0, 1).
+    init : {"default", "large"} or float, default="default"
+        Weight initialisation: N(0, 1/n_in) ("default"), N(0, 1) ("large") or N(0, s²/n_in)
+        for a weight scale s > 0; biases N(0, 1).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the shuffling of every epoch; an int makes ``fit``
         reproducible bit for bit.
@@ -121,7 +121,7 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
 
     def __init__(self, hidden_layer_sizes: int | Iterable[int] = (30,), *,
                  batch_size: int = 10, learning_rate: float = 0.1, lmbda: float = 5.0,
-                 max_iter: int = 30, cost: str = "cross_entropy", init: str = "default",
+                 max_iter: int = 30, cost: str = "cross_entropy", init: str | float = "default",
                  random_state: int | np.random.RandomState | None = None,
                  dtype: Any = np.float64) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -149,16 +149,14 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         -------
         self : SigmoidMLPClassifier
         """
-        hidden = self._hidden_sizes()
-        max_iter = check_int("max_iter", self.max_iter, 1)
-        dtype = check_dtype(self.dtype)
-        self._check_training_params()
-        X, y = _validate_data(self, X, y, reset=True, dtype=dtype)
+        p = self._checked_params()
+        X, y = _validate_data(self, X, y, reset=True, dtype=p["dtype"])
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         rng = check_random_state(self.random_state)
-        net = self._new_network(X.shape[1], hidden, len(classes), dtype, rng)
-        history = self._train(net, X, y_index.ravel(), max_iter, rng)
+        net = self._new_network(X.shape[1], p["hidden_layer_sizes"], len(classes),
+                                p["dtype"], rng)
+        history = self._train(net, X, y_index.ravel(), p["max_iter"], rng)
         self.classes_ = classes
         self.network_ = net
         self._rng = rng
@@ -181,13 +179,12 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         self : SigmoidMLPClassifier
         """
         first = not hasattr(self, "network_")
-        self._check_training_params()
+        p = self._checked_params()
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit "
                                  "(all the labels that will ever appear)")
-            hidden = self._hidden_sizes()
-            dtype = check_dtype(self.dtype)
+            hidden, dtype = p["hidden_layer_sizes"], p["dtype"]
             all_classes = np.unique(np.asarray(classes))
             X, y = _validate_data(self, X, y, reset=True, dtype=dtype)
         else:
@@ -262,21 +259,10 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         return labels
 
     # ------------------------------------------------------------------------- helpers
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        h: Any = self.hidden_layer_sizes
-        if isinstance(h, numbers.Integral) and not isinstance(h, (bool, np.bool_)):
-            h = (h,)
-        if isinstance(h, (str, bytes)) or not isinstance(h, Iterable):
-            raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, "
-                            f"got {self.hidden_layer_sizes!r}")
-        return tuple(check_int(f"hidden_layer_sizes[{i}]", s, 1) for i, s in enumerate(h))
-
-    def _check_training_params(self) -> None:
-        check_int("batch_size", self.batch_size, 1)
-        check_real("learning_rate", self.learning_rate, positive=True)
-        check_real("lmbda", self.lmbda, positive=False)
-        check_choice("cost", self.cost, COSTS)
-        check_choice("init", self.init, INITS)
+    def _checked_params(self) -> dict[str, Any]:
+        """The estimator's parameters, checked against gradcore's constraint table."""
+        return {name: rule.check(name, getattr(self, name))
+                for name, rule in CONSTRAINTS["SigmoidMLPClassifier"].items()}
 
     def _new_network(self, n_features: int, hidden: tuple[int, ...], n_classes: int,
                      dtype: np.dtype, rng: np.random.RandomState) -> Network:

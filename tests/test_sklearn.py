@@ -304,3 +304,34 @@ def test_fitted_network_saves_and_loads(tmp_path: Path,
     clf.network_.save(tmp_path / "digits.json")
     net = load(tmp_path / "digits.json")
     np.testing.assert_array_equal(net.feedforward(X), clf.network_.feedforward(X))
+
+
+@pytest.mark.parametrize("params, exc, words", [
+    ({"init": -1.0}, ValueError, "init as a weight scale must be finite and > 0"),
+    ({"hidden_layer_sizes": (4, 0)}, ValueError, "hidden_layer_sizes[1] must be >= 1"),
+    ({"learning_rate": True}, TypeError, "learning_rate must be a finite number > 0"),
+    ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+])
+def test_parameters_are_checked_by_gradcores_constraints(params, exc, words):
+    from gradcore.sklearn import SigmoidMLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 5)), rng.integers(0, 3, 40)
+    with pytest.raises(exc) as info:
+        kwargs = {"hidden_layer_sizes": (4,), "max_iter": 1, "random_state": 0, **params}
+        SigmoidMLPClassifier(**kwargs).fit(X, y)
+    assert words in str(info.value)
+
+
+def test_a_weight_scale_initialisation():
+    from gradcore.sklearn import SigmoidMLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 5)), rng.integers(0, 3, 40)
+    half = SigmoidMLPClassifier((4,), init=0.5, max_iter=1, random_state=0)
+    one = SigmoidMLPClassifier((4,), init=1.0, max_iter=1, random_state=0)
+    default = SigmoidMLPClassifier((4,), max_iter=1, random_state=0)
+    for clf in (half, one, default):
+        clf.partial_fit(X[:1], y[:1], classes=[0, 1, 2])  # one example: a small step
+    assert np.array_equal(one.network_.params, default.network_.params)
+    assert np.abs(half.network_.weights[0]).mean() < np.abs(one.network_.weights[0]).mean()
