@@ -1,12 +1,13 @@
-"""The exceptions training raises (public through :mod:`gradcore`)."""
+"""The exceptions training raises (public through :mod:`gradcore`).
+
+This module imports nothing of gradcore's, so that every other module may raise them
+(the low-level :mod:`gradcore.kernels` among them) without depending on the network or
+the training modules; the network and history they carry are typed ``Any`` for that.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._network import Network
-    from ._training import History
+from typing import Any
 
 __all__ = ["DivergenceError", "Stopped"]
 
@@ -29,8 +30,8 @@ class DivergenceError(ArithmeticError):
         the parameters were not finite when the epoch began.
     """
 
-    def __init__(self, message: str, *, epoch: int, batch: int, history: History,
-                 network: Network) -> None:
+    def __init__(self, message: str, *, epoch: int, batch: int, history: Any,
+                 network: Any) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
@@ -58,7 +59,7 @@ class Stopped(Exception):
     """
 
     def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None,
-                 history: History | None = None, network: Network | None = None) -> None:
+                 history: Any = None, network: Any = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
