@@ -16,6 +16,8 @@ import numpy as np
 MAX_LAYER_SIZE = 1 << 20
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
+#: Most layers accepted, inputs and outputs included (the deepest chain experiment has 101).
+MAX_LAYERS = 1000
 
 COSTS = ("cross_entropy", "quadratic")
 INITS = ("default", "large")
@@ -26,7 +28,7 @@ def _is_int(x: Any) -> bool:
 
 
 def check_sizes(sizes: Any) -> tuple[int, ...]:
-    """Layer sizes: a sequence of at least two positive integers."""
+    """Layer sizes: a sequence of 2 to MAX_LAYERS positive integers."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
         raise TypeError(f"sizes must be a sequence of integers like [784, 30, 10], "
                         f"got {sizes!r}")
@@ -34,6 +36,8 @@ def check_sizes(sizes: Any) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(f"sizes must have at least 2 layers (inputs and outputs), "
                          f"got {sizes!r}")
+    if len(sizes) > MAX_LAYERS:
+        raise ValueError(f"sizes has {len(sizes)} layers, more than the limit {MAX_LAYERS}")
     for i, s in enumerate(sizes):
         if not _is_int(s):
             raise TypeError(f"sizes[{i}] must be an integer, got {s!r} "
