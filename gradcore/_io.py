@@ -21,6 +21,7 @@ file before building a network and raises :class:`NetworkFileError` saying what 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -86,14 +87,18 @@ def save_network(net: Network, path: PathLike) -> None:
         Destination file. It is replaced only once the new content is completely written
         and flushed to disk; if anything fails before that, the previous file (if any) is
         left unchanged and the temporary file is removed. A symbolic link is followed: the
-        file it points to is replaced. An existing file keeps its permission bits.
+        file it points to is replaced. An existing file keeps its permission bits. Only a
+        regular file is ever replaced: a directory, a FIFO or a device such as /dev/null
+        is refused.
 
     Raises
     ------
     ValueError
         The network has NaN or infinite parameters (such a file could not be loaded back).
     OSError
-        The directory is not writable, the disk is full, and so on.
+        The destination is not a regular file (IsADirectoryError for a directory), the
+        directory is not writable, the disk is full, and so on. The message names the
+        file.
     """
     if not np.isfinite(net.params).all():
         raise ValueError("cannot save a network with NaN or infinite parameters")
@@ -102,10 +107,7 @@ def save_network(net: Network, path: PathLike) -> None:
     if os.path.islink(target):
         target = os.path.realpath(target)
     directory, name = os.path.split(os.path.abspath(target))
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
+    mode = _regular_file_mode(target)
     fd, tmp = _create_temporary(directory, name)
     try:
         try:
@@ -127,6 +129,31 @@ def save_network(net: Network, path: PathLike) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _regular_file_mode(path: str) -> int | None:
+    """The permission bits of the regular file ``path``, None if nothing is there.
+
+    Anything else (a directory, a FIFO, a device such as /dev/null, a socket) is refused:
+    replacing it by a regular file would destroy it.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_regular_file(path, st.st_mode)
+    return stat.S_IMODE(st.st_mode)
+
+
+def not_a_regular_file(path: str, mode: int) -> OSError:
+    """The error for ``path``, which is not a regular file (``mode`` from ``os.stat``)."""
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, "is a directory, not a regular file", path)
+    kinds = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+             stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+    kind = kinds.get(stat.S_IFMT(mode), "a special file")
+    return OSError(errno.EINVAL, f"is {kind}, not a regular file", path)
 
 
 def _create_temporary(directory: str, name: str) -> tuple[int, str]:

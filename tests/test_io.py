@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,33 @@ def test_save_refuses_non_finite_parameters(tmp_path: Path) -> None:
 def test_save_into_missing_directory_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         _net().save(tmp_path / "no" / "such" / "net.json")
+
+
+def _special_files(tmp_path: Path) -> dict[str, Path]:
+    """A FIFO, a symlink to it, a directory and, where allowed, a character device."""
+    paths = {"fifo": tmp_path / "fifo", "link": tmp_path / "link", "dir": tmp_path / "dir"}
+    os.mkfifo(paths["fifo"])
+    paths["link"].symlink_to("fifo")
+    paths["dir"].mkdir()
+    try:  # the same device as /dev/null, made here so the real one is never at risk
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        paths["chardev"] = tmp_path / "null"
+    except OSError:  # not root, or no CAP_MKNOD
+        pass
+    return paths
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_save_refuses_special_files(tmp_path: Path) -> None:
+    paths = _special_files(tmp_path)
+    for kind, path in paths.items():
+        before = os.stat(path).st_mode
+        with pytest.raises(OSError, match="not a regular file") as info:
+            _net().save(path)
+        assert str(path.resolve()) in str(info.value), kind
+        assert os.stat(path).st_mode == before, kind  # still the same kind of file
+        assert path.is_symlink() == (kind == "link")
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in paths.values())
 
 
 # ---------------------------------------------------------------------- corrupt files
