@@ -43,7 +43,7 @@ _COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCos
 _COST_FROM_FILE = {v: k for k, v in _COST_TO_FILE.items()}
 _REQUIRED_KEYS = ("sizes", "weights", "biases", "cost")
 
-PathLike = str | os.PathLike[str]
+PathLike = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 
 class NetworkFileError(ValueError):
@@ -83,7 +83,7 @@ def save_network(net: Network, path: PathLike) -> None:
     ----------
     net : Network
         The network to save. Its parameters must all be finite.
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         Destination file. It is replaced only once the new content is completely written
         and flushed to disk; if anything fails before that, the previous file (if any) is
         left unchanged and the temporary file is removed. A symbolic link is followed: the
@@ -103,7 +103,7 @@ def save_network(net: Network, path: PathLike) -> None:
     if not np.isfinite(net.params).all():
         raise ValueError("cannot save a network with NaN or infinite parameters")
     data = network_to_dict(net)
-    target = os.fspath(path)
+    target = os.fsdecode(path)
     if os.path.islink(target):
         target = os.path.realpath(target)
     directory, name = os.path.split(os.path.abspath(target))
@@ -191,7 +191,7 @@ def load(path: PathLike, *, dtype: Any = None) -> Network:
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         A JSON file in network2's layout: keys ``sizes``, ``weights`` (per layer, n_out
         lists of n_in numbers), ``biases`` (per layer, n_out lists of one number) and
         ``cost`` (``"CrossEntropyCost"`` or ``"QuadraticCost"``). Other keys are ignored,
@@ -220,7 +220,7 @@ def load(path: PathLike, *, dtype: Any = None) -> Network:
     """
     from ._network import Network  # imported here: _network imports this module lazily
 
-    fname = os.fspath(path)
+    fname = os.fsdecode(path)
     if dtype is not None:
         dtype = check_dtype(dtype)
     with open(fname, "rb") as f:

@@ -84,6 +84,32 @@ def test_round_trip_of_a_trained_network(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
 
 
+class _BytesPath:
+    """An os.PathLike whose path is bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = os.fsencode(path)
+
+    def __fspath__(self) -> bytes:
+        return self.path
+
+
+@pytest.mark.parametrize("kind", ["str", "Path", "bytes", "bytes PathLike"])
+def test_save_and_load_accept_every_kind_of_path(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "net.json"
+    arg = {"str": str(path), "Path": path, "bytes": os.fsencode(path),
+           "bytes PathLike": _BytesPath(path)}[kind]
+    net = _net()
+    net.save(arg)
+    assert load(arg).params.tobytes() == net.params.tobytes()
+    assert os.listdir(tmp_path) == ["net.json"]
+    path.write_text("{")
+    with pytest.raises(NetworkFileError) as info:
+        load(arg)
+    assert info.value.path == str(path)  # the path as text, never b'...'
+    assert str(info.value).startswith(f"{path}: ")
+
+
 def test_saved_file_has_network2_layout(tmp_path: Path) -> None:
     net = _net("quadratic", sizes=[3, 2, 1])
     net.save(tmp_path / "n.json")
