@@ -57,7 +57,7 @@ __all__ = [
     "read_idx",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def _read_bytes(path: PathLike) -> bytes:
     """Read a file and return its (decompressed) content."""
     with open(path, "rb") as fh:
         raw = fh.read()
-    return _decode(raw, os.fspath(path))
+    return _decode(raw, os.fsdecode(path))
 
 
 def _parse_idx(data: bytes, source: str) -> np.ndarray:
@@ -222,7 +222,7 @@ def read_idx(path: PathLike) -> np.ndarray:
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         The file, gzipped or not; compression is detected from the gzip magic
         bytes, not from the file name.
 
@@ -242,7 +242,7 @@ def read_idx(path: PathLike) -> np.ndarray:
         code, truncated header or data, trailing bytes, or corrupt gzip data.
         The message names the file.
     """
-    return _parse_idx(_read_bytes(path), os.fspath(path))
+    return _parse_idx(_read_bytes(path), os.fsdecode(path))
 
 
 # --------------------------------------------------------------- verified files
@@ -298,6 +298,11 @@ def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return X
 
 
+def _folder(path: PathLike) -> pathlib.Path:
+    """A folder argument (str, bytes or os.PathLike of either) as a Path."""
+    return pathlib.Path(os.fsdecode(path))
+
+
 def _float_dtype(dtype: DTypeLike) -> np.dtype:
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -342,11 +347,11 @@ def load_mnist(
 
     Parameters
     ----------
-    path : str or os.PathLike, optional
+    path : str, bytes or os.PathLike, optional
         Folder holding the four IDX files.
     download : bool, default True
         Download files missing from the cache (see :func:`download_mnist`).
-    cache_dir : str or os.PathLike, optional
+    cache_dir : str, bytes or os.PathLike, optional
         Cache folder to use instead of :func:`default_cache_dir`.
     dtype : numpy dtype, default numpy.float64
         Floating-point type of the images.
@@ -375,11 +380,11 @@ def load_mnist(
     dt = _float_dtype(dtype)
     env = os.environ.get(_ENV_VAR)
     if path is not None:
-        directory, origin = pathlib.Path(path), "given as the path argument"
+        directory, origin = _folder(path), "given as the path argument"
     elif env:
         directory, origin = pathlib.Path(env), f"from ${_ENV_VAR}"
     else:
-        directory = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        directory = _folder(cache_dir) if cache_dir is not None else default_cache_dir()
         origin = None  # the cache: the only place downloads go
 
     missing = _missing(directory)
@@ -525,7 +530,7 @@ def download_mnist(
 
     Parameters
     ----------
-    directory : str or os.PathLike, optional
+    directory : str, bytes or os.PathLike, optional
         Destination folder, created if needed (default :func:`default_cache_dir`).
     mirrors : iterable of str, optional
         Base URLs serving ``<base>/<file>.gz``; default :data:`MIRRORS`.
@@ -555,7 +560,7 @@ def download_mnist(
     """
     import pooch
 
-    folder = pathlib.Path(directory) if directory is not None else default_cache_dir()
+    folder = _folder(directory) if directory is not None else default_cache_dir()
     bases = list(MIRRORS if mirrors is None else mirrors)
     if not bases:
         raise ValueError("no mirrors given")

@@ -196,6 +196,23 @@ def test_read_idx_truncated_real_gzip(mnist_dir: Path, tmp_path: Path) -> None:
         read_idx(path)
 
 
+def test_bytes_paths_are_accepted(fake_mnist: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADCORE_DATA", raising=False)
+    folder = os.fsencode(fake_mnist)
+    assert load_mnist(folder).directory == fake_mnist
+    assert load_mnist(cache_dir=folder, download=False).directory == fake_mnist
+    labels = os.fsencode(fake_mnist / "t10k-labels-idx1-ubyte.gz")
+    assert read_idx(labels).shape == (7,)
+    bad = tmp_path / "bad-idx"
+    bad.write_bytes(b"\x00\x00\x07\x01")
+    with pytest.raises(ValueError) as info:
+        read_idx(os.fsencode(bad))
+    assert str(info.value).startswith(f"{bad}: ")  # the path as text, never b'...'
+    # Nothing is missing: no mirror is contacted.
+    assert datasets.download_mnist(folder, mirrors=["http://127.0.0.1:9/"]) == fake_mnist
+
+
 def test_read_idx_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "nope")
