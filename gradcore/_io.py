@@ -15,7 +15,9 @@ as its exact float64 value, so it reads back exactly too).
 
 Saving is atomic: the JSON goes to a temporary file in the destination directory, is
 flushed to disk and then renamed over the destination, so an interrupted or failed save
-leaves the previous file as it was and no temporary file behind. Loading checks the whole
+leaves the previous file as it was and no temporary file behind. A process killed outright
+(SIGKILL, power loss) cannot remove its temporary file; the next save in that directory
+does, recognising it by its name ``.gradcore-<pid>-<random>.tmp``. Loading checks the whole
 file before building a network and raises :class:`NetworkFileError` saying what is wrong.
 """
 
@@ -25,13 +27,18 @@ import errno
 import json
 import math
 import os
+import re
 import secrets
 import stat
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._validation import check_dtype, check_sizes
+
+if sys.platform != "win32":
+    import fcntl
 
 if TYPE_CHECKING:
     from ._network import Network
@@ -42,6 +49,8 @@ __all__ = ["NetworkFileError", "load", "save_network"]
 _COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCost"}
 _COST_FROM_FILE = {v: k for k, v in _COST_TO_FILE.items()}
 _REQUIRED_KEYS = ("sizes", "weights", "biases", "cost")
+#: The name of a temporary file of create_temporary; group 1 is the creating pid.
+_TEMPORARY = re.compile(r"\.gradcore-([0-9]{1,10})-[0-9a-f]{12}\.tmp")
 
 PathLike = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
@@ -106,9 +115,9 @@ def save_network(net: Network, path: PathLike) -> None:
     target = os.fsdecode(path)
     if os.path.islink(target):
         target = os.path.realpath(target)
-    directory, name = os.path.split(os.path.abspath(target))
+    directory = os.path.dirname(os.path.abspath(target))
     mode = _regular_file_mode(target)
-    fd, tmp = _create_temporary(directory, name)
+    fd, tmp = create_temporary(directory)
     try:
         try:
             f = os.fdopen(fd, "w", encoding="utf-8")
@@ -156,19 +165,81 @@ def not_a_regular_file(path: str, mode: int) -> OSError:
     return OSError(errno.EINVAL, f"is {kind}, not a regular file", path)
 
 
-def _create_temporary(directory: str, name: str) -> tuple[int, str]:
-    """Create a new file next to the destination; return its descriptor and path.
+def create_temporary(directory: str) -> tuple[int, str]:
+    """Create a new temporary file in ``directory``; return its descriptor and path.
 
-    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for a file that
-    ``open(path, "w")`` would create.
+    The name, ``.gradcore-<pid>-<12 hex digits>.tmp``, is as long whatever file it stands
+    in for. On POSIX the file is locked for as long as the descriptor is open, and
+    temporaries left in ``directory`` by processes that were killed are removed first (see
+    :func:`_remove_stale_temporaries`). ``os.open`` with mode 0o666 lets the umask decide
+    the permissions, as for a file that ``open(path, "w")`` would create.
     """
+    _remove_stale_temporaries(directory)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".gradcore-{os.getpid()}-{secrets.token_hex(6)}.tmp")
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            fd = os.open(tmp, flags, 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits collided
             continue
+        if _lock(fd, tmp):
+            return fd, tmp
+        os.close(fd)  # pragma: no cover - taken for stale in the instant before the lock
+
+
+def _lock(fd: int, path: str) -> bool:
+    """Lock the new file ``fd`` at ``path`` until it is closed; False if it was removed."""
+    if sys.platform == "win32":
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # pragma: no cover - a file system without locks: the pid guards it
+        return True
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(fd))
+    except FileNotFoundError:  # pragma: no cover
+        return False
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Remove the temporaries of saves and downloads in ``directory`` whose process is gone.
+
+    A temporary is stale when no process has the pid in its name and nobody holds its
+    lock: the lock keeps those of live processes that another PID namespace (another
+    container sharing the folder) hides. Does nothing on Windows; never raises.
+    """
+    if sys.platform == "win32":
+        return
+    try:
+        with os.scandir(directory) as entries:
+            stale = [e.path for e in entries
+                     if (m := _TEMPORARY.fullmatch(e.name)) is not None
+                     and e.is_file(follow_symlinks=False) and not _pid_exists(int(m[1]))]
+    except OSError:
+        return
+    for path in stale:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
+        except OSError:  # locked by a live process, or removed meanwhile
+            pass
+        finally:
+            os.close(fd)
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` may exist (True when in doubt)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's process
+        return True
+    return True
 
 
 def _fsync_directory(directory: str) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +233,82 @@ def test_interrupt_while_writing_leaves_no_temporary(tmp_path: Path,
     with pytest.raises(KeyboardInterrupt):
         _net().save(tmp_path / "new.json")
     assert os.listdir(tmp_path) == []
+
+
+_STALLED_SAVE = textwrap.dedent("""
+    import sys
+    import time
+
+    import gradcore
+    from gradcore import _io
+
+    def stalled_dump(obj, fp, **kwargs):
+        fp.write('{"sizes": ')
+        fp.flush()
+        print("writing", flush=True)
+        time.sleep(600)
+
+    _io.json.dump = stalled_dump
+    gradcore.Network([3, 2], seed=0).save(sys.argv[1])
+""")
+
+
+def _stalled_save(path: Path) -> subprocess.Popen[str]:
+    """A child process stopped in the middle of writing ``path``."""
+    proc = subprocess.Popen([sys.executable, "-c", _STALLED_SAVE, str(path)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=path.parent)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if line != "writing\n":  # the child ended without getting there: show why
+        proc.kill()
+        pytest.fail(f"the child did not start writing: {proc.communicate()[1]}")
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and pids of POSIX")
+def test_temporaries_of_killed_saves_are_removed(tmp_path: Path) -> None:
+    path, before = _old_file(tmp_path)
+    for _ in range(3):
+        proc = _stalled_save(path)
+        try:
+            temporaries = [n for n in os.listdir(tmp_path) if n != "net.json"]
+            assert len(temporaries) == 1, temporaries  # the killed ones' were removed
+            assert str(proc.pid) in temporaries[0]
+            _net(seed=2).save(tmp_path / "other.json")  # a save beside a live one ...
+            assert temporaries[0] in os.listdir(tmp_path)  # ... leaves its temporary alone
+        finally:
+            proc.kill()  # SIGKILL: no clean-up runs in the child
+            proc.communicate()
+        os.remove(tmp_path / "other.json")
+    assert path.read_bytes() == before
+    _net(seed=3).save(tmp_path / "other.json")
+    assert sorted(os.listdir(tmp_path)) == ["net.json", "other.json"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids and file locks of POSIX")
+def test_locked_temporary_is_never_removed(tmp_path: Path) -> None:
+    import fcntl
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid names no process now
+    stale = tmp_path / f".gradcore-{gone.pid}-0123456789ab.tmp"
+    stale.write_text("{")
+    # A process in another PID namespace (another container sharing the folder) has a pid
+    # that means nothing here, but its lock is seen.
+    with open(stale) as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        _net().save(tmp_path / "net.json")
+        assert stale.exists()
+    _net().save(tmp_path / "net.json")
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_save_to_a_name_of_the_longest_length(tmp_path: Path) -> None:
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    path = tmp_path / ("n" * (longest - len(".json")) + ".json")
+    net = _net()
+    net.save(path)
+    assert load(path).params.tobytes() == net.params.tobytes()
+    assert os.listdir(tmp_path) == [path.name]
 
 
 def test_save_replaces_and_keeps_permissions(tmp_path: Path) -> None:
