@@ -8,6 +8,8 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -510,6 +512,117 @@ def test_invalid_dtype_key(tmp_path: Path) -> None:
 def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "absent.json")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_load_refuses_special_files_without_blocking(tmp_path: Path) -> None:
+    paths = {**_special_files(tmp_path), "/dev/null": Path("/dev/null")}
+    for kind, path in paths.items():
+        error = _error_within_10s(load, path, paths["fifo"])
+        assert isinstance(error, OSError), (kind, error)
+        assert "not a regular file" in str(error), kind
+        assert str(path) in str(error), kind
+
+
+def _error_within_10s(fn: Any, path: Path, fifo: Path) -> BaseException:
+    """What ``fn(path)`` raises; fails the test if it is still blocked after 10 s.
+
+    Refusing takes no time; opening a FIFO to read blocks until a writer comes, so one
+    comes and goes at once to unblock it (the reader sees an empty file).
+    """
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            fn(path)
+            outcome.append(AssertionError(f"{fn.__name__}({path}) raised nothing"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=call, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join()
+        pytest.fail(f"{fn.__name__}({path}) blocked")
+    return outcome[0]
+
+
+_LIMITED_LOADS = textwrap.dedent("""
+    import json
+    import resource
+    import sys
+
+    limit = 512 << 20  # far below what reading any of these files whole would take
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import gradcore
+
+    results = []
+    for path in sys.argv[1:]:
+        try:
+            gradcore.load(path)
+            results.append("loaded")
+        except Exception as exc:
+            results.append(f"{type(exc).__name__}: {exc}")
+    print(json.dumps(results))
+""")
+
+
+def _sparse(path: Path, head: str, size: int) -> Path:
+    """A file of ``size`` bytes that starts with ``head``, taking no room on disk."""
+    with open(path, "wb") as f:
+        f.write(head.encode())
+        f.truncate(size)
+    return path
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /dev/zero of Linux")
+def test_load_reads_no_more_than_the_network_can_need(tmp_path: Path) -> None:
+    head = '{"sizes": [784, 30, 10], "weights": [[['
+    big = _sparse(tmp_path / "big.json", head, 300_000_000)
+    huge = _sparse(tmp_path / "huge.json", head, _io.MAX_FILE_BYTES + 1)
+    out = subprocess.run([sys.executable, "-c", _LIMITED_LOADS, "/dev/zero", str(big),
+                          str(huge)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    zero, big_err, huge_err = json.loads(out.stdout)
+    assert zero.startswith("OSError: ") and "not a regular file" in zero, zero
+    assert big_err.startswith(f"NetworkFileError: {big}: the file is 300000000 bytes, more "
+                              f"than the {_io._FIXED_BYTES + 64 * 23_860} bytes a network "
+                              f"of sizes [784, 30, 10] (23860 parameters) can need"), big_err
+    assert huge_err.startswith(f"NetworkFileError: {huge}: the file is "
+                               f"{_io.MAX_FILE_BYTES + 1} bytes, more than the limit"), huge_err
+
+
+def test_large_file_with_sizes_last_loads(tmp_path: Path) -> None:
+    net = _net(sizes=[784, 100, 10])
+    path = tmp_path / "sorted.json"
+    path.write_text(json.dumps(_io.network_to_dict(net), sort_keys=True, indent=1))
+    assert path.stat().st_size > _io._FIXED_BYTES  # 'sizes' is found after 'biases'
+    assert load(path).params.tobytes() == net.params.tobytes()
+    text = path.read_text().replace('"sizes"', '"shapes"')
+    err = _expect(tmp_path, text, "no 'sizes' array found")
+    assert str(len(text)) in err.reason
+
+
+def test_too_many_layers_refused_before_parsing(tmp_path: Path) -> None:
+    n = 100_000
+    text = ('{"sizes": [' + ", ".join(["1"] * n) + '], "weights": ['
+            + ", ".join(["[[0.5]]"] * (n - 1)) + '], "biases": ['
+            + ", ".join(["[[0.5]]"] * (n - 1)) + '], "cost": "QuadraticCost"}')
+    path = _write(tmp_path, text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(NetworkFileError, match=r"invalid 'sizes'.*limit 1000"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(text), peak  # the file was not read whole, let alone parsed
+    small = ('{"sizes": [' + ", ".join(["1"] * 1001) + '], "weights": [], "biases": [], '
+             '"cost": "QuadraticCost"}')
+    _expect(tmp_path, small, "invalid 'sizes'.*1001 layers, more than the limit 1000")
 
 
 def test_absurd_integer_literal(tmp_path: Path) -> None:
