@@ -26,6 +26,7 @@ so they lie in ``[0, 255/256]``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -34,15 +35,17 @@ import hashlib
 import importlib.resources
 import io
 import logging
+import math
 import os
 import pathlib
 import re
 import secrets
 import stat
+import struct
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Union
 
 import numpy as np
@@ -59,6 +62,7 @@ __all__ = [
     "MD5",
     "SHA256",
     "FILENAMES",
+    "MAX_IDX_BYTES",
     "default_cache_dir",
     "download_mnist",
     "load_mnist",
@@ -107,6 +111,20 @@ DEFAULT_TIMEOUT: float = 30.0
 _ENV_VAR = "GRADCORE_DATA"
 _GZIP_MAGIC = b"\x1f\x8b"
 _N_TRAIN = 50_000
+
+#: Largest amount of IDX data :func:`read_idx` accepts by default (1 GiB).
+MAX_IDX_BYTES: int = 1 << 30
+
+# Bytes of data after the header of the four MNIST files: never more is read from them.
+_DATA_BYTES: dict[str, int] = {
+    "train-images-idx3-ubyte": 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 60_000,
+    "t10k-images-idx3-ubyte": 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 10_000,
+}
+# Deflate expands at most 1032-fold: a bound on the content of a gzip file.
+_MAX_DEFLATE_RATIO = 1032
+_CHUNK = 1 << 20
 
 # IDX type code -> big-endian NumPy dtype.
 _IDX_TYPES: dict[int, str] = {
@@ -290,66 +308,123 @@ def open_regular(path: str) -> io.BufferedReader:
 # --------------------------------------------------------------------------- IDX
 
 
-def _decode(raw: bytes, source: str) -> bytes:
-    """Return the content of ``raw``, gunzipped if it starts with the gzip magic."""
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+@contextlib.contextmanager
+def _idx_stream(path: str) -> Iterator[tuple[io.BufferedIOBase, int, bool]]:
+    """Open the regular file ``path`` as a stream of its content, gunzipped if need be.
+
+    Yields the stream, the file's size on disk and whether it starts with the gzip magic.
+    """
+    with open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if fh.peek(2)[:2] != _GZIP_MAGIC:
+            yield fh, size, False
+        else:
+            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                yield gz, size, True
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    """Read a file and return its (decompressed) content."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    return _decode(raw, os.fsdecode(path))
-
-
-def _parse_idx(data: bytes, source: str) -> np.ndarray:
-    """Parse the bytes of an uncompressed IDX file."""
-    if len(data) < 4:
-        raise ValueError(f"{source}: not an IDX file (only {len(data)} bytes)")
-    if data[0] != 0 or data[1] != 0:
+def _read_header(stream: io.BufferedIOBase, source: str
+                 ) -> tuple[bytes, np.dtype, tuple[int, ...]]:
+    """Read an IDX header: its bytes, the (big-endian) data type and the shape."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise ValueError(f"{source}: not an IDX file (only {len(head)} bytes)")
+    if head[0] != 0 or head[1] != 0:
         raise ValueError(
             f"{source}: not an IDX file (magic number starts with "
-            f"0x{data[0]:02x}{data[1]:02x}, expected 0x0000)"
+            f"0x{head[0]:02x}{head[1]:02x}, expected 0x0000)"
         )
-    type_code, ndim = data[2], data[3]
+    type_code, ndim = head[2], head[3]
     if type_code not in _IDX_TYPES:
         raise ValueError(f"{source}: unknown IDX data type code 0x{type_code:02x}")
     if ndim == 0:
         raise ValueError(f"{source}: IDX header declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
-            f"{source}: truncated IDX header ({len(data)} bytes, "
-            f"{ndim} dimensions need {header})"
+            f"{source}: truncated IDX header ({4 + len(dims)} bytes, "
+            f"{ndim} dimensions need {4 + 4 * ndim})"
         )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header
-    if actual != expected:
-        what = "truncated" if actual < expected else "has trailing bytes"
-        raise ValueError(
-            f"{source}: IDX data {what}: header says shape {shape} of {dtype.name} "
-            f"({expected} bytes) but the file holds {actual} bytes of data"
-        )
-    arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    # Copy into native byte order: the result is writable and owns its memory.
-    return arr.astype(dtype.newbyteorder("="))
+    return head + dims, np.dtype(_IDX_TYPES[type_code]), struct.unpack(f">{ndim}I", dims)
 
 
-def read_idx(path: PathLike) -> np.ndarray:
+def _size_error(source: str, shape: tuple[int, ...], dtype: np.dtype, expected: int,
+                truncated: bool, held: str) -> ValueError:
+    what = "truncated" if truncated else "has trailing bytes"
+    return ValueError(
+        f"{source}: IDX data {what}: header says shape {shape} of {dtype.name} "
+        f"({expected} bytes) but the file holds {held} bytes of data"
+    )
+
+
+def _read_into(stream: io.BufferedIOBase, buf: np.ndarray) -> int:
+    """Fill ``buf`` from ``stream`` a chunk at a time; return the bytes read."""
+    view = buf.data
+    pos = 0
+    while pos < len(view):
+        n = stream.readinto(view[pos:pos + _CHUNK])
+        if not n:
+            break
+        pos += n
+    return pos
+
+
+def _read_idx_bytes(path: str, source: str, limit: int
+                    ) -> tuple[bytes, np.ndarray, np.dtype, tuple[int, ...]]:
+    """The header, data bytes, type and shape of the IDX file ``path``.
+
+    Nothing is read beyond what the header declares (and one byte more, to tell trailing
+    data), and a header declaring more than ``limit`` bytes of data is refused: a gzip
+    bomb or an endless file costs no more memory than a valid file. Errors name
+    ``source``.
+    """
+    try:
+        with _idx_stream(path) as (stream, size, gz):
+            header, dtype, shape = _read_header(stream, source)
+            n_bytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            if n_bytes > limit:
+                raise ValueError(f"{source}: IDX header declares shape {shape} of "
+                                 f"{dtype.name}: {n_bytes} bytes of data, more than the "
+                                 f"limit of {limit} bytes")
+            held = size * _MAX_DEFLATE_RATIO if gz else size - len(header)
+            if n_bytes > held or (n_bytes < held and not gz):
+                raise _size_error(source, shape, dtype, n_bytes, n_bytes > held,
+                                  f"at most {held}" if gz else str(held))
+            data = np.empty(n_bytes, dtype=np.uint8)
+            got = _read_into(stream, data)
+            if got < n_bytes:
+                raise _size_error(source, shape, dtype, n_bytes, True, str(got))
+            if stream.read(1):
+                raise _size_error(source, shape, dtype, n_bytes, False, f"more than {got}")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+    return header, data, dtype, shape
+
+
+def _to_native(data: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """The IDX data bytes as an array of ``shape`` in native byte order (in place)."""
+    arr = data.view(dtype)
+    if not dtype.isnative:
+        arr = arr.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return arr.reshape(shape)
+
+
+def read_idx(path: PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (the format of the MNIST distribution).
+
+    The file is read as a stream, never further than its header declares, so a
+    corrupt or malicious file (a gzip bomb, say) costs no more memory than the
+    array it claims to hold.
 
     Parameters
     ----------
     path : str, bytes or os.PathLike
         The file, gzipped or not; compression is detected from the gzip magic
-        bytes, not from the file name.
+        bytes, not from the file name. It must be a regular file (or a symbolic
+        link to one).
+    max_bytes : int, default :data:`MAX_IDX_BYTES` (1 GiB)
+        Largest amount of data accepted: a header declaring more is refused
+        before any data is read.
 
     Returns
     -------
@@ -362,28 +437,37 @@ def read_idx(path: PathLike) -> np.ndarray:
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    OSError
+        If ``path`` is not a regular file (a directory, a FIFO, a device such
+        as /dev/zero): it is refused without reading from it.
     ValueError
         If the file is not a valid IDX file: bad magic number, unknown type
-        code, truncated header or data, trailing bytes, or corrupt gzip data.
-        The message names the file.
+        code, truncated header or data, trailing bytes, corrupt gzip data, or
+        a header declaring more than ``max_bytes`` bytes. The message names
+        the file.
     """
-    return _parse_idx(_read_bytes(path), os.fsdecode(path))
+    source = os.fsdecode(path)
+    _, data, dtype, shape = _read_idx_bytes(source, source, max_bytes)
+    return _to_native(data, dtype, shape)
 
 
 # --------------------------------------------------------------- verified files
 
 
 def _find_file(directory: pathlib.Path, name: str) -> pathlib.Path | None:
-    """Return ``directory/name`` or ``directory/name.gz``, whichever exists."""
+    """Return ``directory/name`` or ``directory/name.gz``, whichever exists.
+
+    Whatever it is: one that is not a regular file is refused when read, which
+    says more than calling it missing.
+    """
     for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     return None
 
 
-def _check_sha256(data: bytes, name: str, source: str) -> None:
+def _check_sha256(actual: str, name: str, source: str) -> None:
     expected = SHA256[name]
-    actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise MNISTChecksumError(
             f"{source}: checksum mismatch for the decompressed content of {name}: "
@@ -392,14 +476,24 @@ def _check_sha256(data: bytes, name: str, source: str) -> None:
         )
 
 
+def _read_known(path: str, name: str, source: str) -> np.ndarray:
+    """Read the MNIST file ``name`` from ``path`` and check its SHA-256.
+
+    No more than the known size of that file is read; errors name ``source``.
+    """
+    header, data, dtype, shape = _read_idx_bytes(path, source, _DATA_BYTES[name])
+    digest = hashlib.sha256(header)
+    digest.update(data.data)
+    _check_sha256(digest.hexdigest(), name, source)
+    return _to_native(data, dtype, shape)
+
+
 def _read_verified(directory: pathlib.Path, name: str) -> np.ndarray:
-    """Read the IDX file ``name`` from ``directory`` after checking its checksum."""
+    """Read the IDX file ``name`` from ``directory``, checking its checksum."""
     path = _find_file(pathlib.Path(directory), name)
     if path is None:
         raise FileNotFoundError(f"{name}[.gz] not found in {directory}")
-    data = _read_bytes(path)
-    _check_sha256(data, name, os.fspath(path))
-    return _parse_idx(data, os.fspath(path))
+    return _read_known(os.fspath(path), name, os.fspath(path))
 
 
 def _missing(directory: pathlib.Path) -> list[str]:
@@ -619,14 +713,12 @@ def _fetch_one(
         try:
             _log.info("downloading %s", url)
             downloader(url, tmp_name, None)
-            with open(tmp, "rb") as fh:
-                raw = fh.read()
-            data = _decode(raw, url)
-            _check_sha256(data, name, url)
-            _parse_idx(data, url)
+            _read_known(tmp_name, name, url)
             # Some servers send the archive with Content-Encoding: gzip and the
             # client then stores it decompressed: keep the name honest.
-            final = directory / (f"{name}.gz" if raw[:2] == _GZIP_MAGIC else name)
+            with open(tmp, "rb") as fh:
+                gzipped = fh.read(2) == _GZIP_MAGIC
+            final = directory / (f"{name}.gz" if gzipped else name)
             os.replace(tmp, final)
             return final
         except Exception as exc:  # any failure: try the next mirror
