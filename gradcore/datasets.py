@@ -43,7 +43,6 @@ import secrets
 import stat
 import struct
 import sys
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Union
@@ -697,27 +696,45 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _CappedFile:
+    """A binary file that takes at most ``limit`` bytes: a mirror may send for ever."""
+
+    def __init__(self, fh: io.BufferedWriter, limit: int, source: str) -> None:
+        self.fh, self.limit, self.source, self.size = fh, limit, source, 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise ValueError(f"{self.source}: more than {self.limit} bytes received, more "
+                             f"than the file can be; stopped")
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def _fetch_one(
     name: str,
     directory: pathlib.Path,
     mirrors: Sequence[str],
-    downloader: Callable[[str, str, None], object],
+    downloader: Callable[[str, _CappedFile, None], object],
     attempts: list[tuple[str, str]],
 ) -> pathlib.Path | None:
     """Try each mirror for ``name``; return the verified file or None."""
+    limit = _DATA_BYTES[name] * 65 // 64 + (1 << 16)  # the file plain or in any gzip
     for base in mirrors:
         url = f"{base.rstrip('/')}/{name}.gz"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-        os.close(fd)
-        tmp = pathlib.Path(tmp_name)
+        fd, tmp = create_temporary(os.fspath(directory))
         try:
             _log.info("downloading %s", url)
-            downloader(url, tmp_name, None)
-            _read_known(tmp_name, name, url)
+            with os.fdopen(fd, "wb") as fh:  # open: its lock keeps it from clean-ups
+                downloader(url, _CappedFile(fh, limit, url), None)
+                fh.flush()
+                _read_known(tmp, name, url)
             # Some servers send the archive with Content-Encoding: gzip and the
             # client then stores it decompressed: keep the name honest.
-            with open(tmp, "rb") as fh:
-                gzipped = fh.read(2) == _GZIP_MAGIC
+            with open(tmp, "rb") as check:
+                gzipped = check.read(2) == _GZIP_MAGIC
             final = directory / (f"{name}.gz" if gzipped else name)
             os.replace(tmp, final)
             return final
@@ -725,7 +742,7 @@ def _fetch_one(
             _log.info("failed: %s: %s", url, exc)
             attempts.append((url, _short(exc)))
         finally:
-            tmp.unlink(missing_ok=True)
+            pathlib.Path(tmp).unlink(missing_ok=True)
     return None
 
 
@@ -740,10 +757,13 @@ def download_mnist(
 
     For each of the four files not already present (gzipped or not), the
     mirrors are tried in order; a mirror that refuses the connection, answers
-    with an HTTP error, drops the connection or serves a file whose
-    decompressed content fails the checksum is skipped. Each file is written to
-    a temporary file in ``directory`` and renamed into place only once
-    verified, so no partial or corrupt file is ever left behind.
+    with an HTTP error, drops the connection, sends more than the file can be
+    (a little more than its uncompressed size) or serves a file whose
+    decompressed content fails the checksum is skipped. Each file is streamed
+    to a temporary file in ``directory`` and renamed into place only once
+    verified, so no partial or corrupt file is ever left behind (the
+    temporary file of a process killed outright is removed by the next
+    download or save in that folder).
 
     Parameters
     ----------
