@@ -768,7 +768,9 @@ def download_mnist(
     Parameters
     ----------
     directory : str, bytes or os.PathLike, optional
-        Destination folder, created if needed (default :func:`default_cache_dir`).
+        Destination folder, created if needed (default :func:`default_cache_dir`);
+        if the download fails, the folders created for it are removed again while
+        they are empty (a folder that existed before never is).
     mirrors : iterable of str, optional
         Base URLs serving ``<base>/<file>.gz``; default :data:`MIRRORS`.
     progress : bool, default False
@@ -804,17 +806,42 @@ def download_mnist(
     missing = _missing(folder)
     if not missing:
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16, timeout=timeout)
-    attempts: list[tuple[str, str]] = []
-    for name in missing:
-        if _fetch_one(name, folder, bases, downloader, attempts) is None:
-            tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
-            raise MNISTDownloadError(
-                f"Could not download {name}.gz into {folder} from any mirror "
-                f"(check the network connection or proxy settings).\n"
-                f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
-                attempts,
-            )
+    created: list[pathlib.Path] = []
+    try:
+        _make_folders(folder, created)
+        downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16,
+                                          timeout=timeout)
+        attempts: list[tuple[str, str]] = []
+        for name in missing:
+            if _fetch_one(name, folder, bases, downloader, attempts) is None:
+                tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
+                raise MNISTDownloadError(
+                    f"Could not download {name}.gz into {folder} from any mirror "
+                    f"(check the network connection or proxy settings).\n"
+                    f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
+                    attempts,
+                )
+    except BaseException:
+        for path in reversed(created):  # deepest first, while they are empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
     return folder
+
+
+def _make_folders(folder: pathlib.Path, created: list[pathlib.Path]) -> None:
+    """Create ``folder`` and its missing parents, appending each one made to ``created``."""
+    missing = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:  # made meanwhile by someone else, or not a folder
+            if not path.is_dir():
+                raise
+        else:
+            created.append(path)

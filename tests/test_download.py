@@ -416,6 +416,31 @@ def test_all_mirrors_down(base_url: str, fake_sums, tmp_path: Path,
     assert _files(cache) == []
 
 
+def test_failed_download_removes_only_folders_it_made(tmp_path: Path,
+                                                     closed_port_url: str) -> None:
+    def fail(folder: Path) -> None:
+        with pytest.raises(MNISTDownloadError):
+            download_mnist(folder, mirrors=[closed_port_url], timeout=TIMEOUT)
+
+    fail(tmp_path / "made" / "for" / "it")
+    assert os.listdir(tmp_path) == []
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    fail(existing / "sub")
+    fail(existing)
+    assert os.listdir(tmp_path) == ["existing"]
+    assert os.listdir(existing) == []
+
+
+def test_failed_download_keeps_the_files_it_got(base_url: str, fake_sums, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(datasets.SHA256, NAMES[1], "0" * 64)
+    cache = tmp_path / "new" / "cache"
+    with pytest.raises(MNISTDownloadError, match=NAMES[1]):
+        download_mnist(cache, mirrors=[f"{base_url}/fake/"], timeout=TIMEOUT)
+    assert _files(cache) == [f"{NAMES[0]}.gz"]
+
+
 def test_load_mnist_reports_download_failure(tmp_path: Path, fake_sums,
                                              monkeypatch: pytest.MonkeyPatch,
                                              closed_port_url: str) -> None:
