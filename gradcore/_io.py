@@ -283,7 +283,7 @@ def _find_sizes(fname: str, f: io.BufferedReader, size: int) -> tuple[int, ...]:
             except ValueError as exc:
                 raise NetworkFileError(fname, f"invalid 'sizes': {exc}") from exc
             return _checked_sizes(fname, value)
-        tail = buf[-64:]
+        tail = buf[-64:]  # a key cut in two by the chunks is found with the next one
     raise NetworkFileError(fname, f"no 'sizes' array found in the file's {size} bytes (a "
                                   f"network file has {', '.join(map(repr, _REQUIRED_KEYS))})")
 

@@ -20,8 +20,10 @@ Three ways to get data:
 Every IDX file is checked against the SHA-256 of its *decompressed* bytes
 (:data:`SHA256`), so gzipped and uncompressed copies, and archives recompressed
 by someone else, are all accepted as long as their content is the original.
-Pixels are scaled as ``byte / 256``, exactly like the book's ``mnist.pkl.gz``,
-so they lie in ``[0, 255/256]``.
+Files are read as streams, never further than their IDX header declares, and
+only regular files are opened; downloads stop once a mirror sends more than
+the file can be. Pixels are scaled as ``byte / 256``, exactly like the book's
+``mnist.pkl.gz``, so they lie in ``[0, 255/256]``.
 """
 
 from __future__ import annotations
@@ -592,6 +594,9 @@ def load_mnist(
         names the file and gives the expected and actual SHA-256.
     MNISTDownloadError
         If a download was needed and no mirror delivered a verified file.
+    OSError
+        If one of the files is not a regular file (a FIFO, a device, a
+        directory): it is refused without reading from it.
     ValueError
         If a file is not valid IDX, or ``dtype`` is not a float type.
     """
