@@ -15,22 +15,28 @@ as its exact float64 value, so it reads back exactly too).
 
 Saving is atomic: the JSON goes to a temporary file in the destination directory, is
 flushed to disk and then renamed over the destination, so an interrupted or failed save
-leaves the previous file as it was and no temporary file behind. Loading checks the whole
-file before building a network and raises :class:`NetworkFileError` saying what is wrong.
+leaves the previous file as it was and no temporary file behind. A process killed outright
+(SIGKILL, power loss) cannot remove its temporary file; the next save in that directory
+does, recognising it by its name ``.gradcore-<pid>-<random>.tmp``. Loading checks the whole
+file before building a network and raises :class:`NetworkFileError` saying what is wrong;
+it reads only regular files, and refuses one far larger than the network it describes
+before reading it whole.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import secrets
+import re
 import stat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_dtype, check_sizes
+from ._validation import MAX_LAYERS, check_dtype, check_sizes
+from .datasets import create_temporary, not_a_regular_file, open_regular
 
 if TYPE_CHECKING:
     from ._network import Network
@@ -42,7 +48,20 @@ _COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCos
 _COST_FROM_FILE = {v: k for k, v in _COST_TO_FILE.items()}
 _REQUIRED_KEYS = ("sizes", "weights", "biases", "cost")
 
-PathLike = str | os.PathLike[str]
+#: Largest network file :func:`load` reads (parsing takes several times its size in memory).
+MAX_FILE_BYTES = 1 << 30
+#: Most bytes per parameter of a network file: a float's repr has at most 24 characters,
+#: separators, brackets and indentation come on top.
+_BYTES_PER_PARAM = 64
+#: Bytes allowed besides the parameters; a file up to this size is read without more ado.
+_FIXED_BYTES = 1 << 20
+#: The start of a "sizes" array (not in a string), and how much of it is looked at: a
+#: valid one of MAX_LAYERS numbers is far shorter.
+_SIZES_KEY = re.compile(rb'(?<!\\)"sizes"\s*:\s*\[')
+_SIZES_BYTES = 1 << 16
+_CHUNK = 1 << 18
+
+PathLike = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 
 class NetworkFileError(ValueError):
@@ -82,31 +101,32 @@ def save_network(net: Network, path: PathLike) -> None:
     ----------
     net : Network
         The network to save. Its parameters must all be finite.
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         Destination file. It is replaced only once the new content is completely written
         and flushed to disk; if anything fails before that, the previous file (if any) is
         left unchanged and the temporary file is removed. A symbolic link is followed: the
-        file it points to is replaced. An existing file keeps its permission bits.
+        file it points to is replaced. An existing file keeps its permission bits. Only a
+        regular file is ever replaced: a directory, a FIFO or a device such as /dev/null
+        is refused.
 
     Raises
     ------
     ValueError
         The network has NaN or infinite parameters (such a file could not be loaded back).
     OSError
-        The directory is not writable, the disk is full, and so on.
+        The destination is not a regular file (IsADirectoryError for a directory), the
+        directory is not writable, the disk is full, and so on. The message names the
+        file.
     """
     if not np.isfinite(net.params).all():
         raise ValueError("cannot save a network with NaN or infinite parameters")
     data = network_to_dict(net)
-    target = os.fspath(path)
+    target = os.fsdecode(path)
     if os.path.islink(target):
         target = os.path.realpath(target)
-    directory, name = os.path.split(os.path.abspath(target))
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    fd, tmp = _create_temporary(directory, name)
+    directory = os.path.dirname(os.path.abspath(target))
+    mode = _regular_file_mode(target)
+    fd, tmp = create_temporary(directory)
     try:
         try:
             f = os.fdopen(fd, "w", encoding="utf-8")
@@ -129,19 +149,19 @@ def save_network(net: Network, path: PathLike) -> None:
     _fsync_directory(directory)
 
 
-def _create_temporary(directory: str, name: str) -> tuple[int, str]:
-    """Create a new file next to the destination; return its descriptor and path.
+def _regular_file_mode(path: str) -> int | None:
+    """The permission bits of the regular file ``path``, None if nothing is there.
 
-    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for a file that
-    ``open(path, "w")`` would create.
+    Anything else (a directory, a FIFO, a device such as /dev/null, a socket) is refused:
+    replacing it by a regular file would destroy it.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:  # pragma: no cover - 48 random bits collided
-            continue
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_regular_file(path, st.st_mode)
+    return stat.S_IMODE(st.st_mode)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -164,7 +184,7 @@ def load(path: PathLike, *, dtype: Any = None) -> Network:
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         A JSON file in network2's layout: keys ``sizes``, ``weights`` (per layer, n_out
         lists of n_in numbers), ``biases`` (per layer, n_out lists of one number) and
         ``cost`` (``"CrossEntropyCost"`` or ``"QuadraticCost"``). Other keys are ignored,
@@ -184,21 +204,23 @@ def load(path: PathLike, *, dtype: Any = None) -> Network:
     NetworkFileError
         (a ValueError) The file is empty, not UTF-8 JSON, truncated, misses a key, names
         an unknown cost, has weights or biases whose shapes do not match ``sizes``, or
-        holds non-numeric or non-finite values. The message names the file and the
-        problem.
+        holds non-numeric or non-finite values. Also, before it is read whole, a file
+        larger than :data:`MAX_FILE_BYTES` (1 GiB) or than its network can need (1 MiB
+        plus 64 bytes per parameter of the ``sizes`` it gives). The message names the file
+        and the problem.
     OSError
-        The file cannot be read (for example FileNotFoundError).
+        The file cannot be read (for example FileNotFoundError), or is not a regular file:
+        a directory (IsADirectoryError), a FIFO, a device such as /dev/zero or a socket is
+        refused without reading from it.
     TypeError
         ``dtype`` is neither float64 nor float32.
     """
     from ._network import Network  # imported here: _network imports this module lazily
 
-    fname = os.fspath(path)
+    fname = os.fsdecode(path)
     if dtype is not None:
         dtype = check_dtype(dtype)
-    with open(fname, "rb") as f:
-        raw = f.read()
-    data = _parse(fname, raw)
+    data = _parse(fname, _read_network_file(fname))
     sizes, cost, file_dtype, weights, biases = _check_contents(fname, data)
     dt = dtype if dtype is not None else file_dtype
     converted = [(_as_array(fname, f"weights[{l}]", w, dt),
@@ -209,6 +231,68 @@ def load(path: PathLike, *, dtype: Any = None) -> Network:
         net.weights[l][...] = w
         net.biases[l][...] = b.reshape(-1)
     return net
+
+
+def _read_network_file(fname: str) -> bytes:
+    """The bytes of a network file, refused unread if far larger than its network needs."""
+    with open_regular(fname) as f:
+        size = os.fstat(f.fileno()).st_size
+        limit = _size_limit(fname, f, size)
+        f.seek(0)
+        raw = f.read(size + 1)
+        if len(raw) > size:  # it grew since, or reports no size (like the files of /proc)
+            raw += f.read(limit + 1 - len(raw))
+    if len(raw) > limit:
+        raise NetworkFileError(fname, f"more than {limit} bytes could be read, though the "
+                                      f"file's size was {size} bytes")
+    return raw
+
+
+def _size_limit(fname: str, f: io.BufferedReader, size: int) -> int:
+    """The most bytes the network file ``f`` may hold; raises if its ``size`` is more."""
+    if size > MAX_FILE_BYTES:
+        raise NetworkFileError(fname, f"the file is {size} bytes, more than the limit of "
+                                      f"{MAX_FILE_BYTES} bytes for a network file")
+    if size <= _FIXED_BYTES:
+        return _FIXED_BYTES
+    sizes = _find_sizes(fname, f, size)
+    n_params = sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:]))
+    limit = min(_FIXED_BYTES + _BYTES_PER_PARAM * n_params, MAX_FILE_BYTES)
+    if size > limit:
+        raise NetworkFileError(fname, f"the file is {size} bytes, more than the {limit} "
+                                      f"bytes a network of sizes {list(sizes)} ({n_params} "
+                                      f"parameters) can need")
+    return limit
+
+
+def _find_sizes(fname: str, f: io.BufferedReader, size: int) -> tuple[int, ...]:
+    """The checked "sizes" of the network file ``f``, found without parsing the rest."""
+    tail = b""
+    while chunk := f.read(_CHUNK):
+        buf = tail + chunk
+        match = _SIZES_KEY.search(buf)
+        if match:
+            text = buf[match.end() - 1:match.end() - 1 + _SIZES_BYTES]  # from its "["
+            text += f.read(_SIZES_BYTES - len(text))
+            end = text.find(b"]", 0, _SIZES_BYTES)
+            if end < 0:
+                raise NetworkFileError(fname, f"invalid 'sizes': longer than {_SIZES_BYTES} "
+                                              f"bytes, more layers than the limit {MAX_LAYERS}")
+            try:
+                value = json.loads(text[:end + 1])
+            except ValueError as exc:
+                raise NetworkFileError(fname, f"invalid 'sizes': {exc}") from exc
+            return _checked_sizes(fname, value)
+        tail = buf[-64:]  # a key cut in two by the chunks is found with the next one
+    raise NetworkFileError(fname, f"no 'sizes' array found in the file's {size} bytes (a "
+                                  f"network file has {', '.join(map(repr, _REQUIRED_KEYS))})")
+
+
+def _checked_sizes(fname: str, value: Any) -> tuple[int, ...]:
+    try:
+        return check_sizes(value)
+    except (TypeError, ValueError) as exc:
+        raise NetworkFileError(fname, f"invalid 'sizes' {_short(value)}: {exc}") from exc
 
 
 def _parse(fname: str, raw: bytes) -> Any:
@@ -249,10 +333,7 @@ def _check_contents(fname: str, data: Any
         raise fail(f"missing key{'s' if len(missing) > 1 else ''} "
                    f"{', '.join(map(repr, missing))} (a network file has "
                    f"{', '.join(map(repr, _REQUIRED_KEYS))})")
-    try:
-        sizes = check_sizes(data["sizes"])
-    except (TypeError, ValueError) as exc:
-        raise fail(f"invalid 'sizes' {_short(data['sizes'])}: {exc}") from exc
+    sizes = _checked_sizes(fname, data["sizes"])
     cost_name = data["cost"]
     if not isinstance(cost_name, str) or cost_name not in _COST_FROM_FILE:
         raise fail(f"unknown cost {_short(cost_name)}: expected one of "

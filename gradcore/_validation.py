@@ -27,7 +27,7 @@ from ._layout import param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
 MAX_LAYER_SIZE = 1 << 20
-#: Largest number of layers with weights accepted.
+#: Most layers accepted, inputs and outputs included (the deepest chain experiment has 101).
 MAX_LAYERS = 1000
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
@@ -192,9 +192,12 @@ class Sizes(Constraint):
                 or not isinstance(value, (Sequence, np.ndarray, range))):
             raise self._type_error(name, value)
         sizes = list(value)
-        if not 2 <= len(sizes) <= MAX_LAYERS + 1:
-            raise ValueError(f"{name} must have at least 2 layers (inputs and outputs) and "
-                             f"at most {MAX_LAYERS + 1}, got {len(sizes)}: {_short(sizes)}")
+        if len(sizes) < 2:
+            raise ValueError(f"{name} must have at least 2 layers (inputs and outputs), "
+                             f"got {_short(sizes)}")
+        if len(sizes) > MAX_LAYERS:
+            raise ValueError(f"{name} has {len(sizes)} layers, more than the limit "
+                             f"{MAX_LAYERS}")
         for i, s in enumerate(sizes):
             if not _is_int(s):
                 raise TypeError(f"{name}[{i}] must be an integer, got {s!r} "

@@ -20,27 +20,40 @@ Three ways to get data:
 Every IDX file is checked against the SHA-256 of its *decompressed* bytes
 (:data:`SHA256`), so gzipped and uncompressed copies, and archives recompressed
 by someone else, are all accepted as long as their content is the original.
-Pixels are scaled as ``byte / 256``, exactly like the book's ``mnist.pkl.gz``,
-so they lie in ``[0, 255/256]``.
+Files are read as streams, never further than their IDX header declares, and
+only regular files are opened; downloads stop once a mirror sends more than
+the file can be. Pixels are scaled as ``byte / 256``, exactly like the book's
+``mnist.pkl.gz``, so they lie in ``[0, 255/256]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import functools
 import gzip
 import hashlib
 import importlib.resources
+import io
 import logging
+import math
 import os
 import pathlib
-import tempfile
+import re
+import secrets
+import stat
+import struct
+import sys
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Union
 
 import numpy as np
 from numpy.typing import DTypeLike
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = [
     "MNIST",
@@ -50,6 +63,7 @@ __all__ = [
     "MD5",
     "SHA256",
     "FILENAMES",
+    "MAX_IDX_BYTES",
     "default_cache_dir",
     "download_mnist",
     "load_mnist",
@@ -57,7 +71,7 @@ __all__ = [
     "read_idx",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +112,20 @@ DEFAULT_TIMEOUT: float = 30.0
 _ENV_VAR = "GRADCORE_DATA"
 _GZIP_MAGIC = b"\x1f\x8b"
 _N_TRAIN = 50_000
+
+#: Largest amount of IDX data :func:`read_idx` accepts by default (1 GiB).
+MAX_IDX_BYTES: int = 1 << 30
+
+# Bytes of data after the header of the four MNIST files: never more is read from them.
+_DATA_BYTES: dict[str, int] = {
+    "train-images-idx3-ubyte": 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 60_000,
+    "t10k-images-idx3-ubyte": 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 10_000,
+}
+# Deflate expands at most 1032-fold: a bound on the content of a gzip file.
+_MAX_DEFLATE_RATIO = 1032
+_CHUNK = 1 << 20
 
 # IDX type code -> big-endian NumPy dtype.
 _IDX_TYPES: dict[int, str] = {
@@ -162,69 +190,242 @@ class MNIST:
         return f"MNIST({parts}, dtype={dtype}, directory={self.directory!r})"
 
 
+# ------------------------------------------------------------------------- files
+# Shared with gradcore._io. They live here because this module must stay loadable on its
+# own, without the compiled package (tools/make_embedded_mnist.py loads it that way).
+
+#: The name of a temporary file of create_temporary; group 1 is the creating pid.
+_TEMPORARY = re.compile(r"\.gradcore-([0-9]{1,10})-[0-9a-f]{12}\.tmp")
+
+
+def not_a_regular_file(path: str, mode: int) -> OSError:
+    """The error for ``path``, which is not a regular file (``mode`` from ``os.stat``)."""
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, "is a directory, not a regular file", path)
+    kinds = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+             stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+    kind = kinds.get(stat.S_IFMT(mode), "a special file")
+    return OSError(errno.EINVAL, f"is {kind}, not a regular file", path)
+
+
+def create_temporary(directory: str) -> tuple[int, str]:
+    """Create a new temporary file in ``directory``; return its descriptor and path.
+
+    The name, ``.gradcore-<pid>-<12 hex digits>.tmp``, is as long whatever file it stands
+    in for. On POSIX the file is locked for as long as the descriptor is open, and
+    temporaries left in ``directory`` by processes that were killed are removed first (see
+    :func:`_remove_stale_temporaries`). ``os.open`` with mode 0o666 lets the umask decide
+    the permissions, as for a file that ``open(path, "w")`` would create.
+    """
+    _remove_stale_temporaries(directory)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".gradcore-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+        if _lock(fd, tmp):
+            return fd, tmp
+        os.close(fd)  # pragma: no cover - taken for stale in the instant before the lock
+
+
+def _lock(fd: int, path: str) -> bool:
+    """Lock the new file ``fd`` at ``path`` until it is closed; False if it was removed."""
+    if sys.platform == "win32":
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # pragma: no cover - a file system without locks: the pid guards it
+        return True
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(fd))
+    except FileNotFoundError:  # pragma: no cover
+        return False
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Remove the temporaries of saves and downloads in ``directory`` whose process is gone.
+
+    A temporary is stale when no process has the pid in its name and nobody holds its
+    lock: the lock keeps those of live processes that another PID namespace (another
+    container sharing the folder) hides. Does nothing on Windows; never raises.
+    """
+    if sys.platform == "win32":
+        return
+    try:
+        with os.scandir(directory) as entries:
+            stale = [e.path for e in entries
+                     if (m := _TEMPORARY.fullmatch(e.name)) is not None
+                     and e.is_file(follow_symlinks=False) and not _pid_exists(int(m[1]))]
+    except OSError:
+        return
+    for path in stale:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
+        except OSError:  # locked by a live process, or removed meanwhile
+            pass
+        finally:
+            os.close(fd)
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` may exist (True when in doubt)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's process
+        return True
+    return True
+
+
+def open_regular(path: str) -> io.BufferedReader:
+    """Open the regular file ``path`` for reading; refuse anything else without reading.
+
+    A FIFO, a device (/dev/zero, a terminal), a socket or a directory raises OSError naming
+    the path: reading it could block for ever or never end. It is opened with O_NONBLOCK
+    and checked again, so one swapped in between is refused too.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_regular_file(path, st.st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_a_regular_file(path, mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # --------------------------------------------------------------------------- IDX
 
 
-def _decode(raw: bytes, source: str) -> bytes:
-    """Return the content of ``raw``, gunzipped if it starts with the gzip magic."""
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+@contextlib.contextmanager
+def _idx_stream(path: str) -> Iterator[tuple[io.BufferedIOBase, int, bool]]:
+    """Open the regular file ``path`` as a stream of its content, gunzipped if need be.
+
+    Yields the stream, the file's size on disk and whether it starts with the gzip magic.
+    """
+    with open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if fh.peek(2)[:2] != _GZIP_MAGIC:
+            yield fh, size, False
+        else:
+            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                yield gz, size, True
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    """Read a file and return its (decompressed) content."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    return _decode(raw, os.fspath(path))
-
-
-def _parse_idx(data: bytes, source: str) -> np.ndarray:
-    """Parse the bytes of an uncompressed IDX file."""
-    if len(data) < 4:
-        raise ValueError(f"{source}: not an IDX file (only {len(data)} bytes)")
-    if data[0] != 0 or data[1] != 0:
+def _read_header(stream: io.BufferedIOBase, source: str
+                 ) -> tuple[bytes, np.dtype, tuple[int, ...]]:
+    """Read an IDX header: its bytes, the (big-endian) data type and the shape."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise ValueError(f"{source}: not an IDX file (only {len(head)} bytes)")
+    if head[0] != 0 or head[1] != 0:
         raise ValueError(
             f"{source}: not an IDX file (magic number starts with "
-            f"0x{data[0]:02x}{data[1]:02x}, expected 0x0000)"
+            f"0x{head[0]:02x}{head[1]:02x}, expected 0x0000)"
         )
-    type_code, ndim = data[2], data[3]
+    type_code, ndim = head[2], head[3]
     if type_code not in _IDX_TYPES:
         raise ValueError(f"{source}: unknown IDX data type code 0x{type_code:02x}")
     if ndim == 0:
         raise ValueError(f"{source}: IDX header declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
-            f"{source}: truncated IDX header ({len(data)} bytes, "
-            f"{ndim} dimensions need {header})"
+            f"{source}: truncated IDX header ({4 + len(dims)} bytes, "
+            f"{ndim} dimensions need {4 + 4 * ndim})"
         )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header
-    if actual != expected:
-        what = "truncated" if actual < expected else "has trailing bytes"
-        raise ValueError(
-            f"{source}: IDX data {what}: header says shape {shape} of {dtype.name} "
-            f"({expected} bytes) but the file holds {actual} bytes of data"
-        )
-    arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    # Copy into native byte order: the result is writable and owns its memory.
-    return arr.astype(dtype.newbyteorder("="))
+    return head + dims, np.dtype(_IDX_TYPES[type_code]), struct.unpack(f">{ndim}I", dims)
 
 
-def read_idx(path: PathLike) -> np.ndarray:
+def _size_error(source: str, shape: tuple[int, ...], dtype: np.dtype, expected: int,
+                truncated: bool, held: str) -> ValueError:
+    what = "truncated" if truncated else "has trailing bytes"
+    return ValueError(
+        f"{source}: IDX data {what}: header says shape {shape} of {dtype.name} "
+        f"({expected} bytes) but the file holds {held} bytes of data"
+    )
+
+
+def _read_into(stream: io.BufferedIOBase, buf: np.ndarray) -> int:
+    """Fill ``buf`` from ``stream`` a chunk at a time; return the bytes read."""
+    view = buf.data
+    pos = 0
+    while pos < len(view):
+        n = stream.readinto(view[pos:pos + _CHUNK])
+        if not n:
+            break
+        pos += n
+    return pos
+
+
+def _read_idx_bytes(path: str, source: str, limit: int
+                    ) -> tuple[bytes, np.ndarray, np.dtype, tuple[int, ...]]:
+    """The header, data bytes, type and shape of the IDX file ``path``.
+
+    Nothing is read beyond what the header declares (and one byte more, to tell trailing
+    data), and a header declaring more than ``limit`` bytes of data is refused: a gzip
+    bomb or an endless file costs no more memory than a valid file. Errors name
+    ``source``.
+    """
+    try:
+        with _idx_stream(path) as (stream, size, gz):
+            header, dtype, shape = _read_header(stream, source)
+            n_bytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            if n_bytes > limit:
+                raise ValueError(f"{source}: IDX header declares shape {shape} of "
+                                 f"{dtype.name}: {n_bytes} bytes of data, more than the "
+                                 f"limit of {limit} bytes")
+            held = size * _MAX_DEFLATE_RATIO if gz else size - len(header)
+            if n_bytes > held or (n_bytes < held and not gz):
+                raise _size_error(source, shape, dtype, n_bytes, n_bytes > held,
+                                  f"at most {held}" if gz else str(held))
+            data = np.empty(n_bytes, dtype=np.uint8)
+            got = _read_into(stream, data)
+            if got < n_bytes:
+                raise _size_error(source, shape, dtype, n_bytes, True, str(got))
+            if stream.read(1):
+                raise _size_error(source, shape, dtype, n_bytes, False, f"more than {got}")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+    return header, data, dtype, shape
+
+
+def _to_native(data: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """The IDX data bytes as an array of ``shape`` in native byte order (in place)."""
+    arr = data.view(dtype)
+    if not dtype.isnative:
+        arr = arr.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return arr.reshape(shape)
+
+
+def read_idx(path: PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (the format of the MNIST distribution).
+
+    The file is read as a stream, never further than its header declares, so a
+    corrupt or malicious file (a gzip bomb, say) costs no more memory than the
+    array it claims to hold.
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         The file, gzipped or not; compression is detected from the gzip magic
-        bytes, not from the file name.
+        bytes, not from the file name. It must be a regular file (or a symbolic
+        link to one).
+    max_bytes : int, default :data:`MAX_IDX_BYTES` (1 GiB)
+        Largest amount of data accepted: a header declaring more is refused
+        before any data is read.
 
     Returns
     -------
@@ -237,28 +438,37 @@ def read_idx(path: PathLike) -> np.ndarray:
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    OSError
+        If ``path`` is not a regular file (a directory, a FIFO, a device such
+        as /dev/zero): it is refused without reading from it.
     ValueError
         If the file is not a valid IDX file: bad magic number, unknown type
-        code, truncated header or data, trailing bytes, or corrupt gzip data.
-        The message names the file.
+        code, truncated header or data, trailing bytes, corrupt gzip data, or
+        a header declaring more than ``max_bytes`` bytes. The message names
+        the file.
     """
-    return _parse_idx(_read_bytes(path), os.fspath(path))
+    source = os.fsdecode(path)
+    _, data, dtype, shape = _read_idx_bytes(source, source, max_bytes)
+    return _to_native(data, dtype, shape)
 
 
 # --------------------------------------------------------------- verified files
 
 
 def _find_file(directory: pathlib.Path, name: str) -> pathlib.Path | None:
-    """Return ``directory/name`` or ``directory/name.gz``, whichever exists."""
+    """Return ``directory/name`` or ``directory/name.gz``, whichever exists.
+
+    Whatever it is: one that is not a regular file is refused when read, which
+    says more than calling it missing.
+    """
     for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     return None
 
 
-def _check_sha256(data: bytes, name: str, source: str) -> None:
+def _check_sha256(actual: str, name: str, source: str) -> None:
     expected = SHA256[name]
-    actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise MNISTChecksumError(
             f"{source}: checksum mismatch for the decompressed content of {name}: "
@@ -267,14 +477,24 @@ def _check_sha256(data: bytes, name: str, source: str) -> None:
         )
 
 
+def _read_known(path: str, name: str, source: str) -> np.ndarray:
+    """Read the MNIST file ``name`` from ``path`` and check its SHA-256.
+
+    No more than the known size of that file is read; errors name ``source``.
+    """
+    header, data, dtype, shape = _read_idx_bytes(path, source, _DATA_BYTES[name])
+    digest = hashlib.sha256(header)
+    digest.update(data.data)
+    _check_sha256(digest.hexdigest(), name, source)
+    return _to_native(data, dtype, shape)
+
+
 def _read_verified(directory: pathlib.Path, name: str) -> np.ndarray:
-    """Read the IDX file ``name`` from ``directory`` after checking its checksum."""
+    """Read the IDX file ``name`` from ``directory``, checking its checksum."""
     path = _find_file(pathlib.Path(directory), name)
     if path is None:
         raise FileNotFoundError(f"{name}[.gz] not found in {directory}")
-    data = _read_bytes(path)
-    _check_sha256(data, name, os.fspath(path))
-    return _parse_idx(data, os.fspath(path))
+    return _read_known(os.fspath(path), name, os.fspath(path))
 
 
 def _missing(directory: pathlib.Path) -> list[str]:
@@ -296,6 +516,11 @@ def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
     X = images.reshape(len(images), -1).astype(dtype)
     X *= dtype.type(1.0 / 256.0)  # a power of two: exact in every float type
     return X
+
+
+def _folder(path: PathLike) -> pathlib.Path:
+    """A folder argument (str, bytes or os.PathLike of either) as a Path."""
+    return pathlib.Path(os.fsdecode(path))
 
 
 def _float_dtype(dtype: DTypeLike) -> np.dtype:
@@ -342,11 +567,11 @@ def load_mnist(
 
     Parameters
     ----------
-    path : str or os.PathLike, optional
+    path : str, bytes or os.PathLike, optional
         Folder holding the four IDX files.
     download : bool, default True
         Download files missing from the cache (see :func:`download_mnist`).
-    cache_dir : str or os.PathLike, optional
+    cache_dir : str, bytes or os.PathLike, optional
         Cache folder to use instead of :func:`default_cache_dir`.
     dtype : numpy dtype, default numpy.float64
         Floating-point type of the images.
@@ -369,17 +594,20 @@ def load_mnist(
         names the file and gives the expected and actual SHA-256.
     MNISTDownloadError
         If a download was needed and no mirror delivered a verified file.
+    OSError
+        If one of the files is not a regular file (a FIFO, a device, a
+        directory): it is refused without reading from it.
     ValueError
         If a file is not valid IDX, or ``dtype`` is not a float type.
     """
     dt = _float_dtype(dtype)
     env = os.environ.get(_ENV_VAR)
     if path is not None:
-        directory, origin = pathlib.Path(path), "given as the path argument"
+        directory, origin = _folder(path), "given as the path argument"
     elif env:
         directory, origin = pathlib.Path(env), f"from ${_ENV_VAR}"
     else:
-        directory = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        directory = _folder(cache_dir) if cache_dir is not None else default_cache_dir()
         origin = None  # the cache: the only place downloads go
 
     missing = _missing(directory)
@@ -473,37 +701,53 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _CappedFile:
+    """A binary file that takes at most ``limit`` bytes: a mirror may send for ever."""
+
+    def __init__(self, fh: io.BufferedWriter, limit: int, source: str) -> None:
+        self.fh, self.limit, self.source, self.size = fh, limit, source, 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise ValueError(f"{self.source}: more than {self.limit} bytes received, more "
+                             f"than the file can be; stopped")
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def _fetch_one(
     name: str,
     directory: pathlib.Path,
     mirrors: Sequence[str],
-    downloader: Callable[[str, str, None], object],
+    downloader: Callable[[str, _CappedFile, None], object],
     attempts: list[tuple[str, str]],
 ) -> pathlib.Path | None:
     """Try each mirror for ``name``; return the verified file or None."""
+    limit = _DATA_BYTES[name] * 65 // 64 + (1 << 16)  # the file plain or in any gzip
     for base in mirrors:
         url = f"{base.rstrip('/')}/{name}.gz"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-        os.close(fd)
-        tmp = pathlib.Path(tmp_name)
+        fd, tmp = create_temporary(os.fspath(directory))
         try:
             _log.info("downloading %s", url)
-            downloader(url, tmp_name, None)
-            with open(tmp, "rb") as fh:
-                raw = fh.read()
-            data = _decode(raw, url)
-            _check_sha256(data, name, url)
-            _parse_idx(data, url)
+            with os.fdopen(fd, "wb") as fh:  # open: its lock keeps it from clean-ups
+                downloader(url, _CappedFile(fh, limit, url), None)
+                fh.flush()
+                _read_known(tmp, name, url)
             # Some servers send the archive with Content-Encoding: gzip and the
             # client then stores it decompressed: keep the name honest.
-            final = directory / (f"{name}.gz" if raw[:2] == _GZIP_MAGIC else name)
+            with open(tmp, "rb") as check:
+                gzipped = check.read(2) == _GZIP_MAGIC
+            final = directory / (f"{name}.gz" if gzipped else name)
             os.replace(tmp, final)
             return final
         except Exception as exc:  # any failure: try the next mirror
             _log.info("failed: %s: %s", url, exc)
             attempts.append((url, _short(exc)))
         finally:
-            tmp.unlink(missing_ok=True)
+            pathlib.Path(tmp).unlink(missing_ok=True)
     return None
 
 
@@ -518,15 +762,20 @@ def download_mnist(
 
     For each of the four files not already present (gzipped or not), the
     mirrors are tried in order; a mirror that refuses the connection, answers
-    with an HTTP error, drops the connection or serves a file whose
-    decompressed content fails the checksum is skipped. Each file is written to
-    a temporary file in ``directory`` and renamed into place only once
-    verified, so no partial or corrupt file is ever left behind.
+    with an HTTP error, drops the connection, sends more than the file can be
+    (a little more than its uncompressed size) or serves a file whose
+    decompressed content fails the checksum is skipped. Each file is streamed
+    to a temporary file in ``directory`` and renamed into place only once
+    verified, so no partial or corrupt file is ever left behind (the
+    temporary file of a process killed outright is removed by the next
+    download or save in that folder).
 
     Parameters
     ----------
-    directory : str or os.PathLike, optional
-        Destination folder, created if needed (default :func:`default_cache_dir`).
+    directory : str, bytes or os.PathLike, optional
+        Destination folder, created if needed (default :func:`default_cache_dir`);
+        if the download fails, the folders created for it are removed again while
+        they are empty (a folder that existed before never is).
     mirrors : iterable of str, optional
         Base URLs serving ``<base>/<file>.gz``; default :data:`MIRRORS`.
     progress : bool, default False
@@ -555,24 +804,49 @@ def download_mnist(
     """
     import pooch
 
-    folder = pathlib.Path(directory) if directory is not None else default_cache_dir()
+    folder = _folder(directory) if directory is not None else default_cache_dir()
     bases = list(MIRRORS if mirrors is None else mirrors)
     if not bases:
         raise ValueError("no mirrors given")
     missing = _missing(folder)
     if not missing:
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16, timeout=timeout)
-    attempts: list[tuple[str, str]] = []
-    for name in missing:
-        if _fetch_one(name, folder, bases, downloader, attempts) is None:
-            tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
-            raise MNISTDownloadError(
-                f"Could not download {name}.gz into {folder} from any mirror "
-                f"(check the network connection or proxy settings).\n"
-                f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
-                attempts,
-            )
+    created: list[pathlib.Path] = []
+    try:
+        _make_folders(folder, created)
+        downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16,
+                                          timeout=timeout)
+        attempts: list[tuple[str, str]] = []
+        for name in missing:
+            if _fetch_one(name, folder, bases, downloader, attempts) is None:
+                tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
+                raise MNISTDownloadError(
+                    f"Could not download {name}.gz into {folder} from any mirror "
+                    f"(check the network connection or proxy settings).\n"
+                    f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
+                    attempts,
+                )
+    except BaseException:
+        for path in reversed(created):  # deepest first, while they are empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
     return folder
+
+
+def _make_folders(folder: pathlib.Path, created: list[pathlib.Path]) -> None:
+    """Create ``folder`` and its missing parents, appending each one made to ``created``."""
+    missing = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:  # made meanwhile by someone else, or not a folder
+            if not path.is_dir():
+                raise
+        else:
+            created.append(path)

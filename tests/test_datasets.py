@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import json
 import os
 import struct
+import subprocess
 import sys
+import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +198,137 @@ def test_read_idx_truncated_real_gzip(mnist_dir: Path, tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)[:2000])
     with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz"):
         read_idx(path)
+
+
+def test_bytes_paths_are_accepted(fake_mnist: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADCORE_DATA", raising=False)
+    folder = os.fsencode(fake_mnist)
+    assert load_mnist(folder).directory == fake_mnist
+    assert load_mnist(cache_dir=folder, download=False).directory == fake_mnist
+    labels = os.fsencode(fake_mnist / "t10k-labels-idx1-ubyte.gz")
+    assert read_idx(labels).shape == (7,)
+    bad = tmp_path / "bad-idx"
+    bad.write_bytes(b"\x00\x00\x07\x01")
+    with pytest.raises(ValueError) as info:
+        read_idx(os.fsencode(bad))
+    assert str(info.value).startswith(f"{bad}: ")  # the path as text, never b'...'
+    # Nothing is missing: no mirror is contacted.
+    assert datasets.download_mnist(folder, mirrors=["http://127.0.0.1:9/"]) == fake_mnist
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzipped"])
+def test_read_idx_header_sizes_beyond_int64(tmp_path: Path, gz: bool) -> None:
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**31, 2**31, 4)
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(gzip.compress(header) if gz else header)
+    with pytest.raises(ValueError) as info:
+        read_idx(path)
+    assert str(info.value).startswith(f"{path}: IDX header declares shape "
+                                      f"(2147483648, 2147483648, 4) of uint8: "
+                                      f"{2**64} bytes of data, more than the limit")
+
+
+def test_read_idx_max_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "labels-idx1-ubyte"
+    path.write_bytes(_GOOD_LABELS)
+    with pytest.raises(ValueError, match="10 bytes of data, more than the limit of 9 bytes"):
+        read_idx(path, max_bytes=9)
+    assert read_idx(path, max_bytes=10).tolist() == list(range(10))
+    assert datasets.MAX_IDX_BYTES == 1 << 30
+
+
+_LIMITED_READS = textwrap.dedent("""
+    import json
+    import resource
+    import sys
+
+    limit = 512 << 20  # half of what the bombs unpack to
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from gradcore import datasets
+
+    results = []
+    for call, path in zip(sys.argv[1::2], sys.argv[2::2]):
+        try:
+            if call == "read_idx":
+                datasets.read_idx(path)
+            else:
+                datasets.load_mnist(path, download=False)
+            results.append("no error")
+        except Exception as exc:
+            results.append(f"{type(exc).__name__}: {exc}")
+    # VmHWM, not ru_maxrss: that one starts from the parent's peak, kept across exec
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    results.append(peak_kb / 1024)
+    print(json.dumps(results))
+""")
+
+
+def _in_limited_child(cwd: Path, *calls: tuple[str, object]) -> tuple[list[str], float]:
+    """Run read_idx(path) or load_mnist(path) for each (name, path) in a child process
+    limited to 512 MB of address space; return what each raised and its peak RSS in MB.
+    """
+    args = [str(arg) for call in calls for arg in call]
+    out = subprocess.run([sys.executable, "-c", _LIMITED_READS, *args], capture_output=True,
+                         text=True, cwd=cwd, timeout=60)  # all of it takes about a second
+    assert out.returncode == 0, out.stderr
+    *results, peak_mb = json.loads(out.stdout)
+    return results, peak_mb
+
+
+def _gzip_of_zeros(path: Path, head: bytes, n_zeros: int) -> Path:
+    """Write ``head`` and ``n_zeros`` zero bytes gzipped to ``path``, a MiB at a time."""
+    zeros = bytes(1 << 20)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    with open(path, "wb") as fh:
+        fh.write(compressor.compress(head))
+        for _ in range(n_zeros // len(zeros)):
+            fh.write(compressor.compress(zeros))
+        fh.write(compressor.flush())
+    return path
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """5 MB that gunzip to the header of MNIST's training images and 1 GiB of zeros."""
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 60_000, 28, 28)
+    folder = tmp_path_factory.mktemp("bomb")
+    return _gzip_of_zeros(folder / "train-images-idx3-ubyte.gz", header, 1 << 30)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc of Linux")
+def test_gzip_bomb_is_read_no_further_than_its_header(bomb: Path, tmp_path: Path) -> None:
+    assert bomb.stat().st_size < 6_000_000
+    folder = tmp_path / "mnist"
+    write_fake_mnist(folder)
+    (folder / bomb.name).unlink()
+    (folder / bomb.name).symlink_to(bomb)
+    results, peak_mb = _in_limited_child(tmp_path, ("read_idx", bomb), ("load_mnist", folder))
+    for result, path in zip(results, (bomb, folder / bomb.name)):
+        assert result.startswith(f"ValueError: {path}: IDX data has trailing bytes: header "
+                                 f"says shape (60000, 28, 28) of uint8 (47040000 bytes) but "
+                                 f"the file holds more than 47040000 bytes"), result
+    assert peak_mb < 250, f"{peak_mb:.0f} MB for 47 MB of data"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS, /dev/zero and FIFOs of Linux")
+def test_special_files_are_refused_unread(tmp_path: Path) -> None:
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)
+    folder = tmp_path / "mnist"
+    write_fake_mnist(folder)
+    (folder / "train-images-idx3-ubyte.gz").unlink()
+    (folder / fifo.name).symlink_to(fifo)
+    results, _ = _in_limited_child(tmp_path, ("read_idx", "/dev/zero"), ("read_idx", fifo),
+                                   ("load_mnist", folder), ("read_idx", tmp_path))
+    kinds = ["a character device", "a FIFO (named pipe)", "a FIFO (named pipe)",
+             "a directory"]
+    paths = ["/dev/zero", fifo, folder / fifo.name, tmp_path]
+    for result, kind, path in zip(results, kinds, paths):
+        assert result.startswith("OSError: " if kind != "a directory" else
+                                 "IsADirectoryError: "), result
+        assert f"is {kind}, not a regular file: '{path}'" in result
 
 
 def test_read_idx_missing_file(tmp_path: Path) -> None:

@@ -10,6 +10,11 @@ URL path:
 * ``/drop/``     the fake archives, but the connection is closed half-way
                  through while ``Content-Length`` promises the whole file;
 * ``/encoded/``  the fake archives sent with ``Content-Encoding: gzip``;
+* ``/bomb/``     1 MB of gzip that unpacks to an MNIST header and 1 GiB of zeros;
+* ``/encoded-bomb/`` the same sent with ``Content-Encoding: gzip``;
+* ``/endless/``  zeros without ``Content-Length``, until the client hangs up
+                 (or 256 MiB);
+* ``/stall/``    half of each fake archive, then nothing until the test says so;
 * anything else  404.
 
 No test contacts the real mirrors.
@@ -17,6 +22,7 @@ No test contacts the real mirrors.
 
 from __future__ import annotations
 
+import collections
 import functools
 import gzip
 import hashlib
@@ -24,10 +30,15 @@ import http.server
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +49,7 @@ from gradcore.datasets import MNISTDownloadError, download_mnist, load_mnist
 
 NAMES = datasets.FILENAMES
 TIMEOUT = 5.0  # seconds; every request here is local
+ENDLESS_CAP = 256 << 20  # an endless stream ends here, so a client without limit ends too
 
 
 # ----------------------------------------------------------------- helpers
@@ -47,6 +59,13 @@ def idx_bytes(arr: np.ndarray) -> bytes:
     """Encode a uint8 array as an (uncompressed) IDX file."""
     header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
     return header + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+
+
+def bomb_bytes() -> bytes:
+    """1 MB of gzip members that unpack to the header of MNIST's training images followed
+    by 1 GiB of zeros (one member of 1 MiB of zeros, 1024 times)."""
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 60_000, 28, 28)
+    return gzip.compress(header, mtime=0) + gzip.compress(bytes(1 << 20), mtime=0) * 1024
 
 
 def fake_contents(seed: int = 0) -> dict[str, bytes]:
@@ -76,10 +95,35 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
+    def _send_endless(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        zeros = bytes(1 << 16)
+        sent = self.server.sent  # type: ignore[attr-defined]
+        try:
+            while sent[self.path] < ENDLESS_CAP:
+                self.wfile.write(zeros)
+                sent[self.path] += len(zeros)
+        except OSError:  # the client hung up
+            pass
+        self.close_connection = True
+
+    def _send_stalled(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.server.stalled.set()  # type: ignore[attr-defined]
+        self.server.release.wait(60)  # type: ignore[attr-defined]
+        self.close_connection = True
+
     def do_GET(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
         mode, _, name = self.path.lstrip("/").partition("/")
         fake = Path(self.directory) / "fake" / name
+        bomb = Path(self.directory) / "bomb" / name
         if mode == "drop" and fake.is_file():
             body = fake.read_bytes()
             self._send_body(body[: len(body) // 2], length=len(body))
@@ -88,6 +132,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self._send_body(b"<html><body>Moved to a new home!</body></html>\n")
         elif mode == "encoded" and fake.is_file():
             self._send_body(fake.read_bytes(), headers={"Content-Encoding": "gzip"})
+        elif mode == "encoded-bomb" and bomb.is_file():
+            self._send_body(bomb.read_bytes(), headers={"Content-Encoding": "gzip"})
+        elif mode == "endless" and name in {f"{n}.gz" for n in NAMES}:
+            self._send_endless()
+        elif mode == "stall" and fake.is_file():
+            self._send_stalled(fake.read_bytes())
         else:
             super().do_GET()
 
@@ -98,6 +148,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("served")
     (root / "fake").mkdir()
     (root / "corrupt").mkdir()
+    (root / "bomb").mkdir()
+    (root / "bomb" / "train-images-idx3-ubyte.gz").write_bytes(bomb_bytes())
     for name, content in fake_contents().items():
         (root / "fake" / f"{name}.gz").write_bytes(gzip.compress(content, mtime=0))
         bad = bytearray(content)
@@ -117,6 +169,9 @@ def server(served: Path):
     handler = functools.partial(_Handler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.requests = []  # type: ignore[attr-defined]
+    httpd.sent = collections.Counter()  # type: ignore[attr-defined]
+    httpd.stalled = threading.Event()  # type: ignore[attr-defined]
+    httpd.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
@@ -262,6 +317,65 @@ def test_content_encoding_gzip_is_stored_decompressed(base_url: str, fake_sums,
     assert load_mnist(cache).test[0].shape == (5, 4)
 
 
+_LIMIT = datasets._DATA_BYTES["train-images-idx3-ubyte"] * 65 // 64 + (1 << 16)
+
+
+@pytest.mark.parametrize("mode, reason", [
+    ("bomb", "IDX data has trailing bytes: header says shape (60000, 28, 28) of uint8 "
+             "(47040000 bytes) but the file holds more than 47040000 bytes of data"),
+    ("encoded-bomb", f"more than {_LIMIT} bytes received"),
+    ("endless", f"more than {_LIMIT} bytes received"),
+])
+def test_hostile_mirror_costs_bounded_memory_and_disk(base_url: str, tmp_path: Path, server,
+                                                      mode: str, reason: str) -> None:
+    cache = tmp_path / "cache"
+    url = f"{base_url}/{mode}/train-images-idx3-ubyte.gz"
+    tracemalloc.start()
+    try:
+        with pytest.raises(MNISTDownloadError) as info:
+            download_mnist(cache, mirrors=[f"{base_url}/{mode}/"], timeout=TIMEOUT)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [(attempted, why)] = info.value.attempts
+    assert attempted == url and url in str(info.value)
+    assert reason in why, why
+    assert peak < 150 << 20, f"{peak >> 20} MB"  # the bomb unpacks to 1 GiB
+    assert _files(cache) == []
+    if mode == "endless":  # the client hung up long before the stream's end
+        assert 0 < server.sent[f"/{mode}/train-images-idx3-ubyte.gz"] < ENDLESS_CAP // 2
+
+
+_KILLED_DOWNLOAD = textwrap.dedent("""
+    import sys
+
+    from gradcore.datasets import download_mnist
+
+    download_mnist(sys.argv[1], mirrors=[sys.argv[2]], timeout=60)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and pids of POSIX")
+def test_download_killed_midway_leaves_nothing_for_long(base_url: str, fake_sums,
+                                                        tmp_path: Path, server) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    server.stalled.clear()
+    server.release.clear()
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_DOWNLOAD, str(cache),
+                              f"{base_url}/stall/"], cwd=tmp_path)
+    try:
+        assert server.stalled.wait(60), "the child never asked for a file"
+        [partial] = _files(cache)  # created before the request was sent
+        assert str(child.pid) in partial
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        server.release.set()
+    download_mnist(cache, mirrors=[f"{base_url}/fake/"], timeout=TIMEOUT)
+    assert _files(cache) == sorted(f"{n}.gz" for n in NAMES)
+
+
 @pytest.mark.parametrize("first", ["closed port", "404"])
 def test_first_mirror_down_second_good(base_url: str, fake_sums, tmp_path: Path,
                                        closed_port_url: str, first: str, server) -> None:
@@ -300,6 +414,31 @@ def test_all_mirrors_down(base_url: str, fake_sums, tmp_path: Path,
                    "path=", "$GRADCORE_DATA", "gradcore download --dir DIR"):
         assert needle in message, needle
     assert _files(cache) == []
+
+
+def test_failed_download_removes_only_folders_it_made(tmp_path: Path,
+                                                     closed_port_url: str) -> None:
+    def fail(folder: Path) -> None:
+        with pytest.raises(MNISTDownloadError):
+            download_mnist(folder, mirrors=[closed_port_url], timeout=TIMEOUT)
+
+    fail(tmp_path / "made" / "for" / "it")
+    assert os.listdir(tmp_path) == []
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    fail(existing / "sub")
+    fail(existing)
+    assert os.listdir(tmp_path) == ["existing"]
+    assert os.listdir(existing) == []
+
+
+def test_failed_download_keeps_the_files_it_got(base_url: str, fake_sums, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(datasets.SHA256, NAMES[1], "0" * 64)
+    cache = tmp_path / "new" / "cache"
+    with pytest.raises(MNISTDownloadError, match=NAMES[1]):
+        download_mnist(cache, mirrors=[f"{base_url}/fake/"], timeout=TIMEOUT)
+    assert _files(cache) == [f"{NAMES[0]}.gz"]
 
 
 def test_load_mnist_reports_download_failure(tmp_path: Path, fake_sums,

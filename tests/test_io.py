@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +87,32 @@ def test_round_trip_of_a_trained_network(tmp_path: Path) -> None:
     back = load(str(tmp_path / "trained.json"))
     assert back.params.tobytes() == net.params.tobytes()
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+class _BytesPath:
+    """An os.PathLike whose path is bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = os.fsencode(path)
+
+    def __fspath__(self) -> bytes:
+        return self.path
+
+
+@pytest.mark.parametrize("kind", ["str", "Path", "bytes", "bytes PathLike"])
+def test_save_and_load_accept_every_kind_of_path(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "net.json"
+    arg = {"str": str(path), "Path": path, "bytes": os.fsencode(path),
+           "bytes PathLike": _BytesPath(path)}[kind]
+    net = _net()
+    net.save(arg)
+    assert load(arg).params.tobytes() == net.params.tobytes()
+    assert os.listdir(tmp_path) == ["net.json"]
+    path.write_text("{")
+    with pytest.raises(NetworkFileError) as info:
+        load(arg)
+    assert info.value.path == str(path)  # the path as text, never b'...'
+    assert str(info.value).startswith(f"{path}: ")
 
 
 def test_saved_file_has_network2_layout(tmp_path: Path) -> None:
@@ -205,6 +237,82 @@ def test_interrupt_while_writing_leaves_no_temporary(tmp_path: Path,
     assert os.listdir(tmp_path) == []
 
 
+_STALLED_SAVE = textwrap.dedent("""
+    import sys
+    import time
+
+    import gradcore
+    from gradcore import _io
+
+    def stalled_dump(obj, fp, **kwargs):
+        fp.write('{"sizes": ')
+        fp.flush()
+        print("writing", flush=True)
+        time.sleep(600)
+
+    _io.json.dump = stalled_dump
+    gradcore.Network([3, 2], seed=0).save(sys.argv[1])
+""")
+
+
+def _stalled_save(path: Path) -> subprocess.Popen[str]:
+    """A child process stopped in the middle of writing ``path``."""
+    proc = subprocess.Popen([sys.executable, "-c", _STALLED_SAVE, str(path)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=path.parent)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if line != "writing\n":  # the child ended without getting there: show why
+        proc.kill()
+        pytest.fail(f"the child did not start writing: {proc.communicate()[1]}")
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and pids of POSIX")
+def test_temporaries_of_killed_saves_are_removed(tmp_path: Path) -> None:
+    path, before = _old_file(tmp_path)
+    for _ in range(3):
+        proc = _stalled_save(path)
+        try:
+            temporaries = [n for n in os.listdir(tmp_path) if n != "net.json"]
+            assert len(temporaries) == 1, temporaries  # the killed ones' were removed
+            assert str(proc.pid) in temporaries[0]
+            _net(seed=2).save(tmp_path / "other.json")  # a save beside a live one ...
+            assert temporaries[0] in os.listdir(tmp_path)  # ... leaves its temporary alone
+        finally:
+            proc.kill()  # SIGKILL: no clean-up runs in the child
+            proc.communicate()
+        os.remove(tmp_path / "other.json")
+    assert path.read_bytes() == before
+    _net(seed=3).save(tmp_path / "other.json")
+    assert sorted(os.listdir(tmp_path)) == ["net.json", "other.json"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids and file locks of POSIX")
+def test_locked_temporary_is_never_removed(tmp_path: Path) -> None:
+    import fcntl
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid names no process now
+    stale = tmp_path / f".gradcore-{gone.pid}-0123456789ab.tmp"
+    stale.write_text("{")
+    # A process in another PID namespace (another container sharing the folder) has a pid
+    # that means nothing here, but its lock is seen.
+    with open(stale) as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        _net().save(tmp_path / "net.json")
+        assert stale.exists()
+    _net().save(tmp_path / "net.json")
+    assert os.listdir(tmp_path) == ["net.json"]
+
+
+def test_save_to_a_name_of_the_longest_length(tmp_path: Path) -> None:
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    path = tmp_path / ("n" * (longest - len(".json")) + ".json")
+    net = _net()
+    net.save(path)
+    assert load(path).params.tobytes() == net.params.tobytes()
+    assert os.listdir(tmp_path) == [path.name]
+
+
 def test_save_replaces_and_keeps_permissions(tmp_path: Path) -> None:
     path, _ = _old_file(tmp_path)
     os.chmod(path, 0o640)
@@ -239,6 +347,33 @@ def test_save_refuses_non_finite_parameters(tmp_path: Path) -> None:
 def test_save_into_missing_directory_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         _net().save(tmp_path / "no" / "such" / "net.json")
+
+
+def _special_files(tmp_path: Path) -> dict[str, Path]:
+    """A FIFO, a symlink to it, a directory and, where allowed, a character device."""
+    paths = {"fifo": tmp_path / "fifo", "link": tmp_path / "link", "dir": tmp_path / "dir"}
+    os.mkfifo(paths["fifo"])
+    paths["link"].symlink_to("fifo")
+    paths["dir"].mkdir()
+    try:  # the same device as /dev/null, made here so the real one is never at risk
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        paths["chardev"] = tmp_path / "null"
+    except OSError:  # not root, or no CAP_MKNOD
+        pass
+    return paths
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_save_refuses_special_files(tmp_path: Path) -> None:
+    paths = _special_files(tmp_path)
+    for kind, path in paths.items():
+        before = os.stat(path).st_mode
+        with pytest.raises(OSError, match="not a regular file") as info:
+            _net().save(path)
+        assert str(path.resolve()) in str(info.value), kind
+        assert os.stat(path).st_mode == before, kind  # still the same kind of file
+        assert path.is_symlink() == (kind == "link")
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in paths.values())
 
 
 # ---------------------------------------------------------------------- corrupt files
@@ -377,6 +512,117 @@ def test_invalid_dtype_key(tmp_path: Path) -> None:
 def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "absent.json")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_load_refuses_special_files_without_blocking(tmp_path: Path) -> None:
+    paths = {**_special_files(tmp_path), "/dev/null": Path("/dev/null")}
+    for kind, path in paths.items():
+        error = _error_within_10s(load, path, paths["fifo"])
+        assert isinstance(error, OSError), (kind, error)
+        assert "not a regular file" in str(error), kind
+        assert str(path) in str(error), kind
+
+
+def _error_within_10s(fn: Any, path: Path, fifo: Path) -> BaseException:
+    """What ``fn(path)`` raises; fails the test if it is still blocked after 10 s.
+
+    Refusing takes no time; opening a FIFO to read blocks until a writer comes, so one
+    comes and goes at once to unblock it (the reader sees an empty file).
+    """
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            fn(path)
+            outcome.append(AssertionError(f"{fn.__name__}({path}) raised nothing"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=call, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join()
+        pytest.fail(f"{fn.__name__}({path}) blocked")
+    return outcome[0]
+
+
+_LIMITED_LOADS = textwrap.dedent("""
+    import json
+    import resource
+    import sys
+
+    limit = 512 << 20  # far below what reading any of these files whole would take
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import gradcore
+
+    results = []
+    for path in sys.argv[1:]:
+        try:
+            gradcore.load(path)
+            results.append("loaded")
+        except Exception as exc:
+            results.append(f"{type(exc).__name__}: {exc}")
+    print(json.dumps(results))
+""")
+
+
+def _sparse(path: Path, head: str, size: int) -> Path:
+    """A file of ``size`` bytes that starts with ``head``, taking no room on disk."""
+    with open(path, "wb") as f:
+        f.write(head.encode())
+        f.truncate(size)
+    return path
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /dev/zero of Linux")
+def test_load_reads_no_more_than_the_network_can_need(tmp_path: Path) -> None:
+    head = '{"sizes": [784, 30, 10], "weights": [[['
+    big = _sparse(tmp_path / "big.json", head, 300_000_000)
+    huge = _sparse(tmp_path / "huge.json", head, _io.MAX_FILE_BYTES + 1)
+    out = subprocess.run([sys.executable, "-c", _LIMITED_LOADS, "/dev/zero", str(big),
+                          str(huge)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    zero, big_err, huge_err = json.loads(out.stdout)
+    assert zero.startswith("OSError: ") and "not a regular file" in zero, zero
+    assert big_err.startswith(f"NetworkFileError: {big}: the file is 300000000 bytes, more "
+                              f"than the {_io._FIXED_BYTES + 64 * 23_860} bytes a network "
+                              f"of sizes [784, 30, 10] (23860 parameters) can need"), big_err
+    assert huge_err.startswith(f"NetworkFileError: {huge}: the file is "
+                               f"{_io.MAX_FILE_BYTES + 1} bytes, more than the limit"), huge_err
+
+
+def test_large_file_with_sizes_last_loads(tmp_path: Path) -> None:
+    net = _net(sizes=[784, 100, 10])
+    path = tmp_path / "sorted.json"
+    path.write_text(json.dumps(_io.network_to_dict(net), sort_keys=True, indent=1))
+    assert path.stat().st_size > _io._FIXED_BYTES  # 'sizes' is found after 'biases'
+    assert load(path).params.tobytes() == net.params.tobytes()
+    text = path.read_text().replace('"sizes"', '"shapes"')
+    err = _expect(tmp_path, text, "no 'sizes' array found")
+    assert str(len(text)) in err.reason
+
+
+def test_too_many_layers_refused_before_parsing(tmp_path: Path) -> None:
+    n = 100_000
+    text = ('{"sizes": [' + ", ".join(["1"] * n) + '], "weights": ['
+            + ", ".join(["[[0.5]]"] * (n - 1)) + '], "biases": ['
+            + ", ".join(["[[0.5]]"] * (n - 1)) + '], "cost": "QuadraticCost"}')
+    path = _write(tmp_path, text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(NetworkFileError, match=r"invalid 'sizes'.*limit 1000"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(text), peak  # the file was not read whole, let alone parsed
+    small = ('{"sizes": [' + ", ".join(["1"] * 1001) + '], "weights": [], "biases": [], '
+             '"cost": "QuadraticCost"}')
+    _expect(tmp_path, small, "invalid 'sizes'.*1001 layers, more than the limit 1000")
 
 
 def test_absurd_integer_literal(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def xy() -> tuple[np.ndarray, np.ndarray]:
     ([784, True, 10], TypeError, "sizes[1] must be an integer"),
     ([784, 10**9, 10], ValueError, "larger than the limit"),
     ([60000, 60000, 60000], ValueError, "parameters"),
+    ([1] * 1001, ValueError, "1001 layers, more than the limit 1000"),
     ("784,30", TypeError, "sequence of integers"),
     (784, TypeError, "sequence of integers"),
 ])
@@ -36,6 +37,10 @@ def test_bad_sizes(sizes, exc, words):
     with pytest.raises(exc, match=None) as info:
         gradcore.Network(sizes)
     assert words in str(info.value)
+
+
+def test_layer_limit_allows_deep_chains():
+    assert gradcore.Network([1] * 1000, seed=0).sizes == (1,) * 1000
 
 
 def test_numpy_integer_sizes_are_fine():
