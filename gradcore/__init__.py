@@ -21,8 +21,8 @@ from typing import Any
 from . import datasets, kernels, reference
 from ._core import StopFlag, get_num_threads, kernel_level, set_num_threads, thread_limit
 from ._errors import DivergenceError, Stopped
-from ._io import NetworkFileError, load
-from ._network import Network
+from ._io import NetworkFileError
+from ._network import Network, load
 from ._training import History, TrainResult, train
 
 __version__ = "0.1.0"

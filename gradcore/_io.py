@@ -31,17 +31,15 @@ import math
 import os
 import re
 import stat
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._layout import layer_views, param_count
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
 from .datasets import create_temporary, not_a_regular_file, open_regular
 
-if TYPE_CHECKING:
-    from ._network import Network
-
-__all__ = ["NetworkFileError", "load", "save_network"]
+__all__ = ["NetworkFileError", "NetworkRecord", "read_network", "save_network"]
 
 #: gradcore's cost names and the names of network2's cost classes, both ways.
 _COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCost"}
@@ -82,25 +80,36 @@ class NetworkFileError(ValueError):
 
 
 # ---------------------------------------------------------------------------------- save
-def network_to_dict(net: Network) -> dict[str, Any]:
+class NetworkRecord(NamedTuple):
+    """What a network file holds: sizes, cost name, dtype and the flat parameter buffer
+    (the layout of :mod:`gradcore._layout`)."""
+
+    sizes: tuple[int, ...]
+    cost: str
+    dtype: np.dtype[Any]
+    params: np.ndarray
+
+
+def record_to_dict(net: NetworkRecord) -> dict[str, Any]:
     """The JSON-ready dict of a network in network2's layout (plus ``"dtype"``)."""
+    weights, biases = layer_views(net.params, net.sizes)
     return {
         "sizes": [int(s) for s in net.sizes],
-        "weights": [np.asarray(w, dtype=np.float64).tolist() for w in net.weights],
-        "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist()
-                   for b in net.biases],
+        "weights": [np.asarray(w, dtype=np.float64).tolist() for w in weights],
+        "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in biases],
         "cost": _COST_TO_FILE[net.cost],
         "dtype": np.dtype(net.dtype).name,
     }
 
 
-def save_network(net: Network, path: PathLike) -> None:
-    """Write ``net`` to ``path`` as JSON in network2's layout, atomically.
+def save_network(net: NetworkRecord, path: PathLike) -> None:
+    """Write a network to ``path`` as JSON in network2's layout, atomically.
 
     Parameters
     ----------
-    net : Network
-        The network to save. Its parameters must all be finite.
+    net : NetworkRecord
+        The network to save (``Network.save`` passes its own). Its parameters must all be
+        finite.
     path : str, bytes or os.PathLike
         Destination file. It is replaced only once the new content is completely written
         and flushed to disk; if anything fails before that, the previous file (if any) is
@@ -120,7 +129,7 @@ def save_network(net: Network, path: PathLike) -> None:
     """
     if not np.isfinite(net.params).all():
         raise ValueError("cannot save a network with NaN or infinite parameters")
-    data = network_to_dict(net)
+    data = record_to_dict(net)
     target = os.fsdecode(path)
     if os.path.islink(target):
         target = os.path.realpath(target)
@@ -179,58 +188,20 @@ def _fsync_directory(directory: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- load
-def load(path: PathLike, *, dtype: Any = None) -> Network:
-    """Read a network saved by :meth:`Network.save` or by network2.py.
-
-    Parameters
-    ----------
-    path : str, bytes or os.PathLike
-        A JSON file in network2's layout: keys ``sizes``, ``weights`` (per layer, n_out
-        lists of n_in numbers), ``biases`` (per layer, n_out lists of one number) and
-        ``cost`` (``"CrossEntropyCost"`` or ``"QuadraticCost"``). Other keys are ignored,
-        except ``dtype``, which gradcore writes.
-    dtype : numpy.float64, numpy.float32 or None
-        Precision of the loaded network. None: the ``dtype`` recorded in the file, or
-        float64 for a file without one (network2's files).
-
-    Returns
-    -------
-    Network
-        A network with the file's sizes, cost and parameters (float64 files read back bit
-        for bit).
-
-    Raises
-    ------
-    NetworkFileError
-        (a ValueError) The file is empty, not UTF-8 JSON, truncated, misses a key, names
-        an unknown cost, has weights or biases whose shapes do not match ``sizes``, or
-        holds non-numeric or non-finite values. Also, before it is read whole, a file
-        larger than :data:`MAX_FILE_BYTES` (1 GiB) or than its network can need (1 MiB
-        plus 64 bytes per parameter of the ``sizes`` it gives). The message names the file
-        and the problem.
-    OSError
-        The file cannot be read (for example FileNotFoundError), or is not a regular file:
-        a directory (IsADirectoryError), a FIFO, a device such as /dev/zero or a socket is
-        refused without reading from it.
-    TypeError
-        ``dtype`` is neither float64 nor float32.
-    """
-    from ._network import Network  # imported here: _network imports this module lazily
-
+def read_network(path: PathLike, *, dtype: Any = None) -> NetworkRecord:
+    """The contents of a network file, checked (the work of :func:`gradcore.load`)."""
     fname = os.fsdecode(path)
     if dtype is not None:
         dtype = check_dtype(dtype)
     data = _parse(fname, _read_network_file(fname))
     sizes, cost, file_dtype, weights, biases = _check_contents(fname, data)
     dt = dtype if dtype is not None else file_dtype
-    converted = [(_as_array(fname, f"weights[{l}]", w, dt),
-                  _as_array(fname, f"biases[{l}]", b, dt))
-                 for l, (w, b) in enumerate(zip(weights, biases))]
-    net = Network(sizes, cost=cost, dtype=dt, seed=0)
-    for l, (w, b) in enumerate(converted):
-        net.weights[l][...] = w
-        net.biases[l][...] = b.reshape(-1)
-    return net
+    params = np.zeros(param_count(sizes), dtype=dt)
+    w_views, b_views = layer_views(params, sizes)
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        w_views[l][...] = _as_array(fname, f"weights[{l}]", w, dt)
+        b_views[l][...] = _as_array(fname, f"biases[{l}]", b, dt).reshape(-1)
+    return NetworkRecord(sizes, cost, dt, params)
 
 
 def _read_network_file(fname: str) -> bytes:

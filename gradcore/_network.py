@@ -9,10 +9,11 @@ import numpy as np
 
 from . import _core
 from . import reference as _ref
+from ._io import NetworkRecord, read_network, save_network
 from ._layout import layer_views, param_count
 from ._validation import as_array, as_inputs, as_targets, check, validated
 
-__all__ = ["Network"]
+__all__ = ["Network", "load"]
 
 
 class _LayerArrays(Sequence[np.ndarray]):
@@ -220,10 +221,13 @@ class Network:
         return self.copy()
 
     def save(self, path: Any) -> None:
-        """Write the network as JSON in network2's layout (see :func:`gradcore.load`)."""
-        from ._io import save_network
+        """Write the network as JSON in network2's layout, atomically.
 
-        save_network(self, path)
+        ``path`` (str, bytes or os.PathLike) is replaced only once the new content is
+        written and flushed; only a regular file (or a new path) is ever replaced. See
+        :func:`gradcore.load` and ``gradcore._io.save_network``.
+        """
+        save_network(NetworkRecord(self._sizes, self._cost, self._dtype, self._params), path)
 
     def __repr__(self) -> str:
         return (f"Network(sizes={list(self._sizes)}, cost={self._cost!r}, "
@@ -273,12 +277,54 @@ class Network:
         return grad
 
 
+@validated("load")
+def load(path: Any, *, dtype: Any = None) -> Network:
+    """Read a network saved by :meth:`Network.save` or by network2.py.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+        A JSON file in network2's layout: keys ``sizes``, ``weights`` (per layer, n_out
+        lists of n_in numbers), ``biases`` (per layer, n_out lists of one number) and
+        ``cost`` (``"CrossEntropyCost"`` or ``"QuadraticCost"``). Other keys are ignored,
+        except ``dtype``, which gradcore writes.
+    dtype : numpy.float64, numpy.float32 or None
+        Precision of the loaded network. None: the ``dtype`` recorded in the file, or
+        float64 for a file without one (network2's files).
+
+    Returns
+    -------
+    Network
+        A network with the file's sizes, cost and parameters (float64 files read back bit
+        for bit).
+
+    Raises
+    ------
+    NetworkFileError
+        (a ValueError) The file is empty, not UTF-8 JSON, truncated, misses a key, names
+        an unknown cost, has weights or biases whose shapes do not match ``sizes``, or
+        holds non-numeric or non-finite values. Also, before it is read whole, a file
+        larger than 1 GiB (``gradcore._io.MAX_FILE_BYTES``) or than its network can need
+        (1 MiB plus 64 bytes per parameter of the ``sizes`` it gives). The message names
+        the file and the problem.
+    OSError
+        The file cannot be read (for example FileNotFoundError), or is not a regular file:
+        a directory (IsADirectoryError), a FIFO, a device such as /dev/zero or a socket is
+        refused without reading from it.
+    TypeError
+        ``dtype`` is neither float64 nor float32.
+    """
+    record = read_network(path, dtype=dtype)
+    return Network.from_params(record.sizes, record.params, cost=record.cost,
+                               dtype=record.dtype)
+
+
 def _weight_scale(init: str | float) -> float:
     return 1.0 if init == "default" else float(init)
 
 
 def evaluate(net: Network, X: np.ndarray, Y: np.ndarray,
-              lmbda: float) -> tuple[float, np.ndarray]:
+             lmbda: float) -> tuple[float, np.ndarray]:
     """(mean cost + L2 term with n = len(X), output activations) in one forward pass."""
     z, a = net._forward(X)
     f64 = [np.asarray(v, dtype=np.float64) for v in (z, a, Y)]

@@ -337,6 +337,7 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "Network": {"sizes": SIZES, "cost": COST, "init": INIT, "seed": SEED, "dtype": DTYPE},
     "Network.from_params": {"sizes": SIZES, "cost": COST, "dtype": NoneOr(DTYPE)},
     "Network.total_cost": {"lmbda": LMBDA},
+    "load": {"dtype": NoneOr(DTYPE)},
     "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
               "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
               "dtype": NoneOr(DTYPE), "callback": NoneOr(IsCallable()), "stop": STOP},

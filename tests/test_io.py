@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 import gradcore
-from gradcore import _io
-from gradcore._io import NetworkFileError, load
+from gradcore import NetworkFileError, _io, load
 
 SIZES = [6, 5, 4, 3]
 
@@ -377,9 +376,12 @@ def test_save_refuses_special_files(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- corrupt files
+def _as_dict(net: gradcore.Network) -> dict[str, Any]:
+    return _io.record_to_dict(_io.NetworkRecord(net.sizes, net.cost, net.dtype, net.params))
+
+
 def _valid() -> dict[str, Any]:
-    net = _net(sizes=[3, 2, 2])
-    return _io.network_to_dict(net)
+    return _as_dict(_net(sizes=[3, 2, 2]))
 
 
 def _write(tmp_path: Path, content: str | bytes | dict[str, Any]) -> Path:
@@ -598,7 +600,7 @@ def test_load_reads_no_more_than_the_network_can_need(tmp_path: Path) -> None:
 def test_large_file_with_sizes_last_loads(tmp_path: Path) -> None:
     net = _net(sizes=[784, 100, 10])
     path = tmp_path / "sorted.json"
-    path.write_text(json.dumps(_io.network_to_dict(net), sort_keys=True, indent=1))
+    path.write_text(json.dumps(_as_dict(net), sort_keys=True, indent=1))
     assert path.stat().st_size > _io._FIXED_BYTES  # 'sizes' is found after 'biases'
     assert load(path).params.tobytes() == net.params.tobytes()
     text = path.read_text().replace('"sizes"', '"shapes"')

@@ -21,7 +21,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import gradcore
-from gradcore._io import load
+from gradcore import load
 from gradcore.sklearn import SigmoidMLPClassifier
 
 
