@@ -35,9 +35,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._files import create_temporary, not_a_regular_file, open_regular
 from ._layout import layer_views, param_count
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
-from .datasets import create_temporary, not_a_regular_file, open_regular
 
 __all__ = ["NetworkFileError", "NetworkRecord", "read_network", "save_network"]
 

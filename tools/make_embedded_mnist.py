@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
+import importlib
 import os
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +39,16 @@ DEFAULT_OUTPUT = ROOT / "gradcore" / "data" / "mnist_first_1000.npz"
 
 
 def _load_datasets_module():
-    """Import ``gradcore/datasets.py`` as a standalone module."""
-    spec = importlib.util.spec_from_file_location(
-        "_gradcore_datasets", ROOT / "gradcore" / "datasets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = module  # dataclasses look the module up there
-    spec.loader.exec_module(module)
-    return module
+    """Import ``gradcore/datasets.py`` (and the ``_files`` it uses) without the package.
+
+    A bare package object whose path is the ``gradcore`` folder stands in for gradcore, so
+    ``datasets`` and its relative imports load while ``gradcore/__init__.py``, which needs
+    the compiled core, never runs.
+    """
+    package = types.ModuleType("_gradcore_sources")
+    package.__path__ = [str(ROOT / "gradcore")]
+    sys.modules[package.__name__] = package
+    return importlib.import_module(f"{package.__name__}.datasets")
 
 
 def main(argv: list[str] | None = None) -> int:
