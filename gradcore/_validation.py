@@ -14,6 +14,7 @@ Arrays (inputs X, targets y) have their own checks here, :func:`as_inputs` and
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import math
 import numbers
@@ -22,7 +23,6 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from ._core import StopFlag
 from ._layout import param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
@@ -223,13 +223,15 @@ class Sizes(Constraint):
 
 
 class Instance(Constraint):
-    """An instance of a class."""
+    """An instance of a class of gradcore's, named as ``"module:Class"`` and imported when
+    first needed (so that this module loads without the compiled core)."""
 
-    def __init__(self, cls: type, description: str) -> None:
-        self.cls, self.description = cls, description
+    def __init__(self, where: str, description: str) -> None:
+        self.where, self.description = where, description
 
     def check(self, name: str, value: Any) -> Any:
-        if not isinstance(value, self.cls):
+        module, cls = self.where.split(":")
+        if not isinstance(value, getattr(importlib.import_module(module, __package__), cls)):
             raise self._type_error(name, value)
         return value
 
@@ -325,7 +327,7 @@ EPOCHS = Integer(0)
 BATCH_SIZE = Integer(1)
 ETA = Real(0.0, strict=True)
 LMBDA = Real(0.0, strict=False)
-STOP = NoneOr(Instance(StopFlag, "a gradcore.StopFlag"))
+STOP = NoneOr(Instance("._core:StopFlag", "a gradcore.StopFlag"))
 #: Nets for MNIST: 784 pixels in, 10 digits out.
 MNIST_SIZES = Sizes(inputs=784, outputs=10)
 RUN_EPOCHS = Integer(1)
@@ -338,6 +340,8 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "Network.from_params": {"sizes": SIZES, "cost": COST, "dtype": NoneOr(DTYPE)},
     "Network.total_cost": {"lmbda": LMBDA},
     "load": {"dtype": NoneOr(DTYPE)},
+    "datasets.load_mnist": {"dtype": DTYPE},
+    "datasets.mnist_first_1000": {"dtype": DTYPE},
     "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
               "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
               "dtype": NoneOr(DTYPE), "callback": NoneOr(IsCallable()), "stop": STOP},

@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._files import create_temporary, open_regular
+from ._validation import validated
 
 __all__ = [
     "MNIST",
@@ -401,13 +402,6 @@ def _folder(path: PathLike) -> pathlib.Path:
     return pathlib.Path(os.fsdecode(path))
 
 
-def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise ValueError(f"dtype must be a floating-point type, got {dt}")
-    return dt
-
-
 def default_cache_dir() -> pathlib.Path:
     """Return the folder where downloaded MNIST files are kept.
 
@@ -423,6 +417,7 @@ def default_cache_dir() -> pathlib.Path:
     return pathlib.Path(pooch.os_cache("gradcore")).expanduser()
 
 
+@validated("datasets.load_mnist")
 def load_mnist(
     path: PathLike | None = None,
     *,
@@ -451,7 +446,7 @@ def load_mnist(
         Download files missing from the cache (see :func:`download_mnist`).
     cache_dir : str, bytes or os.PathLike, optional
         Cache folder to use instead of :func:`default_cache_dir`.
-    dtype : numpy dtype, default numpy.float64
+    dtype : numpy.float64 or numpy.float32, default numpy.float64
         Floating-point type of the images.
 
     Returns
@@ -476,9 +471,11 @@ def load_mnist(
         If one of the files is not a regular file (a FIFO, a device, a
         directory): it is refused without reading from it.
     ValueError
-        If a file is not valid IDX, or ``dtype`` is not a float type.
+        If a file is not valid IDX.
+    TypeError
+        If ``dtype`` is neither float64 nor float32.
     """
-    dt = _float_dtype(dtype)
+    dt = np.dtype(dtype)  # float64 or float32, checked
     env = os.environ.get(_ENV_VAR)
     if path is not None:
         directory, origin = _folder(path), "given as the path argument"
@@ -543,6 +540,7 @@ def _embedded_bytes() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+@validated("datasets.mnist_first_1000")
 def mnist_first_1000(dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Return the first 1,000 MNIST training images, shipped inside gradcore.
 
@@ -551,7 +549,7 @@ def mnist_first_1000(dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndar
 
     Parameters
     ----------
-    dtype : numpy dtype, default numpy.float64
+    dtype : numpy.float64 or numpy.float32, default numpy.float64
         Floating-point type of the images.
 
     Returns
@@ -566,7 +564,7 @@ def mnist_first_1000(dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndar
     MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges,
     CC BY-SA 3.0; see ``gradcore/data/MNIST-LICENSE.txt``.
     """
-    dt = _float_dtype(dtype)
+    dt = np.dtype(dtype)  # float64 or float32, checked
     images, labels = _embedded_bytes()
     return _to_float(images, dt), labels.astype(np.int64)
 

@@ -484,10 +484,12 @@ def test_cache_dir_is_used_when_complete(fake_mnist: Path, monkeypatch: pytest.M
     assert len(data.test[1]) == 7
 
 
-def test_non_float_dtype_rejected(fake_mnist: Path) -> None:
-    with pytest.raises(ValueError, match="floating"):
-        load_mnist(fake_mnist, dtype=np.int32)
-    with pytest.raises(ValueError, match="floating"):
+def test_dtypes_gradcore_does_not_compute_in_are_rejected(fake_mnist: Path) -> None:
+    # the same rule as Network(dtype=...): the data comes in a dtype a network can take
+    for dtype in (np.int32, np.float16, np.longdouble):
+        with pytest.raises(TypeError, match="dtype must be float64 or float32"):
+            load_mnist(fake_mnist, dtype=dtype)
+    with pytest.raises(TypeError, match="dtype must be float64 or float32"):
         mnist_first_1000(dtype=np.uint8)
 
 
