@@ -48,7 +48,8 @@ with threadpool_limits(1):
     ts = []
     for _ in range(5):
         t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-info = [{k: d.get(k) for k in ("internal_api", "version", "architecture")} for d in threadpool_info()]
+info = [{k: d.get(k) for k in ("internal_api", "version", "architecture")}
+        for d in threadpool_info()]
 print(json.dumps({"gflops": 2 * 2000**3 / np.median(ts) / 1e9, "blas": info}))
 """
 
@@ -114,6 +115,38 @@ def network2_epoch(weights, biases, X, Y, perm, m, eta, lmbda):
             weights[l] = (1 - eta * lmbda / n) * weights[l] - (eta / mb) * nw[l]
             biases[l] = biases[l] - (eta / mb) * nb[l]
     return weights, biases
+
+
+def full_batch_times(X, Y, n, pairs):
+    """Median epoch of full-batch gradient descent (m = n) on the first n rows with 1 thread
+    and with 2, over `pairs` alternating 1-/2-thread samples of ~20,000 rows each."""
+    from threadpoolctl import threadpool_limits
+
+    net = gradcore.Network(SIZES, seed=1)
+    p0 = net.params.copy()
+    pm = np.arange(n, dtype=np.int64)
+    Xn, Yn = np.ascontiguousarray(X[:n]), np.ascontiguousarray(Y[:n])
+
+    def full_batch():
+        net.params[...] = p0
+        _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n, ETA, LMBDA,
+                        np.zeros(sum(SIZES[1:])))
+
+    reps = max(1, 20_000 // n)
+    ts = {1: [], 2: []}
+    with threadpool_limits(1, user_api="blas"):
+        for threads in (1, 2):
+            gradcore.set_num_threads(threads)
+            full_batch()
+        for _ in range(pairs):
+            for threads in (1, 2):
+                gradcore.set_num_threads(threads)
+                t = time.perf_counter()
+                for _ in range(reps):
+                    full_batch()
+                ts[threads].append((time.perf_counter() - t) / reps)
+    gradcore.set_num_threads(0)
+    return float(np.median(ts[1])), float(np.median(ts[2]))
 
 
 def main(argv=None):
@@ -205,7 +238,7 @@ def main(argv=None):
 
     samples = {name: [] for name, _, _ in impls}
     with threadpool_limits(1):
-        for name, fn, runs in impls:
+        for _, fn, _ in impls:
             fn()  # warm up
         # round robin: every implementation once per round, so a burst of load from
         # elsewhere touches all of them alike; the slow ones stop after their run count
@@ -241,39 +274,15 @@ def main(argv=None):
     fb = {}
     for n_fb in (1_000, 50_000):
         n_fb = min(n_fb, len(X))
-        net = gradcore.Network(SIZES, seed=1)
-        p0 = net.params.copy()
-        pm = np.arange(n_fb, dtype=np.int64)
-        Xn, Yn = np.ascontiguousarray(X[:n_fb]), np.ascontiguousarray(Y[:n_fb])
-
-        def full_batch():
-            net.params[...] = p0
-            _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n_fb, ETA, LMBDA,
-                            np.zeros(sum(SIZES[1:])))
-
-        reps = max(1, 20_000 // n_fb)  # time ~20,000 rows per sample
-        ts = {1: [], 2: []}
-        with threadpool_limits(1, user_api="blas"):
-            for threads in (1, 2):
-                gradcore.set_num_threads(threads)
-                full_batch()
-            for _ in range(max(9, args.runs)):  # medians of 9 pairs at least
-                for threads in (1, 2):
-                    gradcore.set_num_threads(threads)
-                    t = time.perf_counter()
-                    for _ in range(reps):
-                        full_batch()
-                    ts[threads].append((time.perf_counter() - t) / reps)
-        gradcore.set_num_threads(0)
-        fb[n_fb] = (float(np.median(ts[1])), float(np.median(ts[2])))
+        fb[n_fb] = full_batch_times(X, Y, n_fb, pairs=max(9, args.runs))
 
     pk2 = peak()
     print(f"Single-thread peak again after the runs: {pk2['gflops']:.1f} GFLOP/s "
           f"(using {max(pk['gflops'], pk2['gflops']):.1f})\n")
     pk["gflops"] = max(pk["gflops"], pk2["gflops"])
     t_ref = rows["NumPy reference (gradcore.reference)"]
-    print(f"| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
+    print("|---|---:|---:|---:|---:|")
     for name, t in rows.items():
         g = gflop / t
         print(f"| {name} | {t:.4f} | {g:.1f} | {100 * g / pk['gflops']:.0f} % | "
