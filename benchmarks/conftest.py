@@ -1,13 +1,13 @@
 """Benchmark fixtures, and the speed ratios checked when a benchmark session ends.
 
     pytest --benchmark-only                                     # every benchmark
-    pytest benchmarks/test_bench_core.py --benchmark-only       # one file alone
+    pytest benchmarks/test_bench_threads.py --benchmark-only    # one file alone
 
 Plain ``pytest`` deselects the benchmarks and ``pytest --benchmark-only`` deselects every
 other test: pytest-benchmark alone would list the other kind as skipped, one line each.
 
-Every benchmark asserts its result against ``gradcore.reference``, so a fast wrong answer
-fails. The
+Every benchmark asserts its result (against ``gradcore.reference``, or for threads against
+the same computation done one after the other), so a fast wrong answer fails. The
 implementations compared within a group are the test's ``impl`` parameter. A test marked
 ``speed_ratio(baseline=..., floors={impl: x})`` has, in each of its groups, every other
 implementation compared with ``baseline``: the ratio of the medians measured in this session
@@ -31,7 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+import gradcore
+from gradcore import reference as ref
 from gradcore.datasets import load_mnist, mnist_first_1000
+
+ETA, LMBDA = 0.1, 5.0
+FULL_BATCH_SIZES = [784, 30, 30, 10]
+# gradcore.set_num_threads for the impl names of the thread benchmarks (0: the default)
+THREADS = {"1-thread": 1, "all-threads": os.cpu_count() or 1}
+
 
 # --------------------------------------------------------------- which tests run
 
@@ -192,3 +200,67 @@ def mnist():
         return X, y, np.eye(10)[y]
 
     return load
+
+
+@dataclass
+class Descent:
+    """Full-batch gradient descent in gradcore.reference from Network(sizes, seed=0)."""
+
+    start: np.ndarray  # parameters before, gradcore's layout
+    params: np.ndarray  # parameters after
+    speeds: np.ndarray  # (epochs, layers): the speeds before each epoch's update
+
+
+@pytest.fixture(scope="session")
+def gradient_descent(mnist):
+    """gradient_descent(sizes, n, epochs) -> Descent on n images, eta 0.1, lambda 5.0."""
+
+    @functools.cache
+    def descend(sizes: tuple[int, ...], n: int, epochs: int) -> Descent:
+        X, _, Y = mnist(n)
+        net = gradcore.Network(sizes, seed=0)
+        start = net.params.copy()
+        w, b = [a.copy() for a in net.weights], [a.copy() for a in net.biases]
+        speeds = []
+        for _ in range(epochs):
+            speed_sums, _, _ = ref.sgd_epoch(w, b, X, Y, np.arange(n), n, ETA, LMBDA,
+                                             "cross_entropy")
+            speeds.append([np.linalg.norm(s) for s in speed_sums])
+        for l, (wl, bl) in enumerate(zip(w, b)):
+            net.weights[l][...], net.biases[l][...] = wl, bl
+        return Descent(start, net.params.copy(), np.array(speeds))
+
+    return lambda sizes, n, epochs: descend(tuple(sizes), n, epochs)
+
+
+@pytest.fixture(scope="session")
+def full_batch_epoch(mnist, gradient_descent):
+    """full_batch_epoch(n) -> (run, check): run() is one epoch of gradcore.train with
+    m = n on n images for [784,30,30,10], from the same weights every call; check(result)
+    compares its update of the weights with gradcore.reference's."""
+
+    def make(n: int):
+        X, y, _ = mnist(n)
+        want = gradient_descent(FULL_BATCH_SIZES, n, 1)
+        net = gradcore.Network(FULL_BATCH_SIZES, seed=0)
+
+        def run() -> gradcore.TrainResult:
+            net.params[...] = want.start
+            return gradcore.train(net, X, y, epochs=1, batch_size=n, eta=ETA, lmbda=LMBDA,
+                                  seed=0)
+
+        def check(result: gradcore.TrainResult) -> None:
+            got, step = result.network.params - want.start, want.params - want.start
+            np.testing.assert_allclose(got, step, rtol=0, atol=1e-9 * np.abs(step).max())
+
+        return run, check
+
+    return make
+
+
+@pytest.fixture
+def gradcore_threads(impl):
+    """gradcore's thread count for the test's impl (THREADS); the default again after."""
+    gradcore.set_num_threads(THREADS[impl])
+    yield THREADS[impl]
+    gradcore.set_num_threads(0)
