@@ -1,7 +1,7 @@
 """Benchmark fixtures, and the speed ratios checked when a benchmark session ends.
 
     pytest --benchmark-only                                     # every benchmark
-    pytest benchmarks/test_bench_threads.py --benchmark-only    # one file alone
+    pytest benchmarks/test_bench_contention.py --benchmark-only  # one file alone
 
 Plain ``pytest`` deselects the benchmarks and ``pytest --benchmark-only`` deselects every
 other test: pytest-benchmark alone would list the other kind as skipped, one line each.
@@ -38,7 +38,7 @@ from gradcore.datasets import load_mnist, mnist_first_1000
 ETA, LMBDA = 0.1, 5.0
 FULL_BATCH_SIZES = [784, 30, 30, 10]
 # gradcore.set_num_threads for the impl names of the thread benchmarks (0: the default)
-THREADS = {"1-thread": 1, "all-threads": os.cpu_count() or 1}
+THREADS = {"1-thread": 1, "all-threads": os.cpu_count() or 1, "default-threads": 0}
 
 
 # --------------------------------------------------------------- which tests run
