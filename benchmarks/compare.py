@@ -17,6 +17,20 @@ The single-thread peak is measured in a child process with OpenBLAS's own CPU de
 (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) and one thread, before and after the epochs (the
 higher median of the two is the peak); everything else runs with BLAS on one thread
 (threadpoolctl) so idle BLAS threads do not compete for the cores.
+
+This is the one-table summary; ``pytest --benchmark-only`` measures the same quantities
+with pytest-benchmark, also with BLAS on one thread. Its group "SGD epoch 784-30-30-10
+(50,000 images, m = 10)" is this script's epoch table (gradcore float64, float32 and the
+reference; the network2 loop and PyTorch are here only), and its groups "full-batch epoch
+784-30-30-10 (1,000 / 50,000 images, m = n)" with 1 thread and all threads are the last
+table here. The figures differ in how they are taken: pytest-benchmark times each
+implementation in its own consecutive rounds and its ratios divide those medians, while
+this script alternates the implementations round by round, so that a burst of load from
+elsewhere hits all of them alike; and the full-batch benchmarks time gradcore.train with
+one epoch, which adds train()'s set-up per call (the one-hot targets, the shuffle, a copy
+of the parameters), where this script times the bare kernel epoch. So the two agree on a
+quiet machine and can differ on a busy one, where this script's ratios are the steadier;
+GFLOP/s and the % of peak are only here.
 """
 
 from __future__ import annotations
