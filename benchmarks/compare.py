@@ -17,6 +17,20 @@ The single-thread peak is measured in a child process with OpenBLAS's own CPU de
 (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) and one thread, before and after the epochs (the
 higher median of the two is the peak); everything else runs with BLAS on one thread
 (threadpoolctl) so idle BLAS threads do not compete for the cores.
+
+This is the one-table summary; ``pytest --benchmark-only`` measures the same quantities
+with pytest-benchmark, also with BLAS on one thread. Its group "SGD epoch 784-30-30-10
+(50,000 images, m = 10)" is this script's epoch table (gradcore float64, float32 and the
+reference; the network2 loop and PyTorch are here only), and its groups "full-batch epoch
+784-30-30-10 (1,000 / 50,000 images, m = n)" with 1 thread and all threads are the last
+table here. The figures differ in how they are taken: pytest-benchmark times each
+implementation in its own consecutive rounds and its ratios divide those medians, while
+this script alternates the implementations round by round, so that a burst of load from
+elsewhere hits all of them alike; and the full-batch benchmarks time gradcore.train with
+one epoch, which adds train()'s set-up per call (the one-hot targets, the shuffle, a copy
+of the parameters), where this script times the bare kernel epoch. So the two agree on a
+quiet machine and can differ on a busy one, where this script's ratios are the steadier;
+GFLOP/s and the % of peak are only here.
 """
 
 from __future__ import annotations
@@ -48,7 +62,8 @@ with threadpool_limits(1):
     ts = []
     for _ in range(5):
         t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-info = [{k: d.get(k) for k in ("internal_api", "version", "architecture")} for d in threadpool_info()]
+info = [{k: d.get(k) for k in ("internal_api", "version", "architecture")}
+        for d in threadpool_info()]
 print(json.dumps({"gflops": 2 * 2000**3 / np.median(ts) / 1e9, "blas": info}))
 """
 
@@ -114,6 +129,38 @@ def network2_epoch(weights, biases, X, Y, perm, m, eta, lmbda):
             weights[l] = (1 - eta * lmbda / n) * weights[l] - (eta / mb) * nw[l]
             biases[l] = biases[l] - (eta / mb) * nb[l]
     return weights, biases
+
+
+def full_batch_times(X, Y, n, pairs):
+    """Median epoch of full-batch gradient descent (m = n) on the first n rows with 1 thread
+    and with 2, over `pairs` alternating 1-/2-thread samples of ~20,000 rows each."""
+    from threadpoolctl import threadpool_limits
+
+    net = gradcore.Network(SIZES, seed=1)
+    p0 = net.params.copy()
+    pm = np.arange(n, dtype=np.int64)
+    Xn, Yn = np.ascontiguousarray(X[:n]), np.ascontiguousarray(Y[:n])
+
+    def full_batch():
+        net.params[...] = p0
+        _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n, ETA, LMBDA,
+                        np.zeros(sum(SIZES[1:])))
+
+    reps = max(1, 20_000 // n)
+    ts = {1: [], 2: []}
+    with threadpool_limits(1, user_api="blas"):
+        for threads in (1, 2):
+            gradcore.set_num_threads(threads)
+            full_batch()
+        for _ in range(pairs):
+            for threads in (1, 2):
+                gradcore.set_num_threads(threads)
+                t = time.perf_counter()
+                for _ in range(reps):
+                    full_batch()
+                ts[threads].append((time.perf_counter() - t) / reps)
+    gradcore.set_num_threads(0)
+    return float(np.median(ts[1])), float(np.median(ts[2]))
 
 
 def main(argv=None):
@@ -205,7 +252,7 @@ def main(argv=None):
 
     samples = {name: [] for name, _, _ in impls}
     with threadpool_limits(1):
-        for name, fn, runs in impls:
+        for _, fn, _ in impls:
             fn()  # warm up
         # round robin: every implementation once per round, so a burst of load from
         # elsewhere touches all of them alike; the slow ones stop after their run count
@@ -241,39 +288,15 @@ def main(argv=None):
     fb = {}
     for n_fb in (1_000, 50_000):
         n_fb = min(n_fb, len(X))
-        net = gradcore.Network(SIZES, seed=1)
-        p0 = net.params.copy()
-        pm = np.arange(n_fb, dtype=np.int64)
-        Xn, Yn = np.ascontiguousarray(X[:n_fb]), np.ascontiguousarray(Y[:n_fb])
-
-        def full_batch():
-            net.params[...] = p0
-            _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n_fb, ETA, LMBDA,
-                            np.zeros(sum(SIZES[1:])))
-
-        reps = max(1, 20_000 // n_fb)  # time ~20,000 rows per sample
-        ts = {1: [], 2: []}
-        with threadpool_limits(1, user_api="blas"):
-            for threads in (1, 2):
-                gradcore.set_num_threads(threads)
-                full_batch()
-            for _ in range(max(9, args.runs)):  # medians of 9 pairs at least
-                for threads in (1, 2):
-                    gradcore.set_num_threads(threads)
-                    t = time.perf_counter()
-                    for _ in range(reps):
-                        full_batch()
-                    ts[threads].append((time.perf_counter() - t) / reps)
-        gradcore.set_num_threads(0)
-        fb[n_fb] = (float(np.median(ts[1])), float(np.median(ts[2])))
+        fb[n_fb] = full_batch_times(X, Y, n_fb, pairs=max(9, args.runs))
 
     pk2 = peak()
     print(f"Single-thread peak again after the runs: {pk2['gflops']:.1f} GFLOP/s "
           f"(using {max(pk['gflops'], pk2['gflops']):.1f})\n")
     pk["gflops"] = max(pk["gflops"], pk2["gflops"])
     t_ref = rows["NumPy reference (gradcore.reference)"]
-    print(f"| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| implementation | epoch (s) | GFLOP/s | % of peak | vs reference |")
+    print("|---|---:|---:|---:|---:|")
     for name, t in rows.items():
         g = gflop / t
         print(f"| {name} | {t:.4f} | {g:.1f} | {100 * g / pk['gflops']:.0f} % | "
