@@ -260,3 +260,42 @@ def test_no_ctrl_c_is_lost_while_other_threads_run_kernels(tmp_path):
     out, _ = _finish(proc)
     wrong = [line for line in lines + out.split("\n") if line and not line.startswith("got")]
     assert not wrong, f"of {rounds} Ctrl-Cs: {wrong}"
+
+
+_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys, numpy as np, gradcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the parent ignores
+    rng = np.random.default_rng(0)
+    X = rng.random((20000, 784)); y = rng.integers(0, 10, 20000)
+    net = gradcore.Network([784, 100, 10], seed=0)
+    def cb(epoch, history):
+        print("epoch", epoch, flush=True)
+    try:
+        gradcore.train(net, X, y, epochs=10000, batch_size=10, eta=0.1, seed=0, callback=cb)
+    except KeyboardInterrupt as exc:
+        ok = bool(np.isfinite(net.params).all())
+        print("interrupted", ok, str(exc).replace(chr(10), " "), flush=True)
+        sys.exit(0)
+    print("finished", flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_stops_training_promptly(tmp_path):
+    # run outside the checkout, so the child imports the installed package
+    with subprocess.Popen([sys.executable, "-c", _INTERRUPT_CHILD], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
+        try:
+            line = proc.stdout.readline()  # the first epoch is done: training is under way
+            assert line.startswith("epoch"), (line, proc.stderr.read())
+            sent = time.perf_counter()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            elapsed = time.perf_counter() - sent
+        finally:
+            proc.kill()
+    assert "interrupted True" in out, (out, err)
+    assert proc.returncode == 0
+    # it stops at the next mini-batch boundary, far below a second; the limit is generous so
+    # that a busy machine does not fail it, and still far below the 10,000 epochs asked for
+    assert elapsed < 10.0, elapsed

@@ -1,11 +1,13 @@
-"""Kernel threads: how many, and what happens after fork()."""
+"""Threads: kernel threads (how many, after fork()) and trainings in parallel threads."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import threading
 
+import numpy as np
 import pytest
 
 import gradcore
@@ -63,8 +65,6 @@ def test_a_forked_worker_asking_for_threads_does_not_hang(tmp_path):
 
 
 def test_a_thread_limit_holds_for_its_own_thread_only():
-    import threading
-
     try:
         gradcore.set_num_threads(2)
         everyone = gradcore.get_num_threads()
@@ -94,3 +94,55 @@ def test_a_thread_limit_holds_for_its_own_thread_only():
 def test_thread_limit_refuses_bad_counts(n, exc):
     with pytest.raises(exc, match="thread limit"):
         gradcore.thread_limit(n)
+
+
+def test_two_threads_train_in_parallel_with_identical_results(mnist1000):
+    # the speed-up of the two threads is a benchmark: benchmarks/test_bench_threads.py
+    X, y = mnist1000
+
+    def job(seed: int, out: dict) -> None:
+        out[seed] = gradcore.train([784, 30, 30, 10], X, y, epochs=60, batch_size=10,
+                                   eta=0.1, lmbda=5.0, seed=seed).network.params
+
+    serial: dict = {}
+    job(1, serial)
+    job(2, serial)
+    for _ in range(3):  # a race would show in some runs only
+        parallel: dict = {}
+        threads = [threading.Thread(target=job, args=(s, parallel)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for s in (1, 2):
+            assert np.array_equal(serial[s], parallel[s])
+
+
+_FORK_CHILD = textwrap.dedent("""
+    import multiprocessing as mp
+    import numpy as np
+    import gradcore
+    from gradcore.datasets import mnist_first_1000
+
+    X, y = mnist_first_1000()
+    net = gradcore.Network([784, 30, 10], seed=0)
+
+    def work(_):
+        return net.gradient(X, y)[0][0].sum()
+
+    if __name__ == "__main__":
+        here = net.gradient(X, y)[0][0].sum()   # full batch: threads in the parent first
+        with mp.get_context("fork").Pool(2) as pool:
+            there = pool.map(work, range(4))
+        print(all(abs(t - here) <= 1e-12 * abs(here) for t in there))
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_forked_workers_after_threaded_kernels_do_not_hang(tmp_path):
+    script = tmp_path / "fork_child.py"
+    script.write_text(_FORK_CHILD)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -100,3 +100,44 @@ def test_the_search_for_the_last_finite_state_can_be_stopped():
     with pytest.raises(gradcore.Stopped):
         run._restore_last_finite(0, start, perm, n)
     assert np.array_equal(net.params, start)  # the last finite state found so far
+
+
+def test_divergence_raises_and_restores_the_last_finite_state(mnist1000):
+    X, y = mnist1000
+    X, y = X[:200], y[:200]
+    net = gradcore.Network([784, 30, 10], seed=0)
+    # two good epochs first, so the history has something to keep
+    gradcore.train(net, X, y, epochs=2, batch_size=10, eta=0.1, lmbda=5.0, seed=1)
+    with pytest.raises(gradcore.DivergenceError) as info:
+        # 1 - eta*lmbda/n = 1 - 1e8*5/200: every update multiplies the weights by -2.5e6
+        gradcore.train(net, X, y, epochs=3, batch_size=10, eta=1e8, lmbda=5.0, seed=1)
+    err = info.value
+    assert err.network is net
+    assert np.isfinite(net.params).all()
+    assert 0 <= err.epoch <= 2 and 0 <= err.batch <= 20
+    assert f"epoch {err.epoch}" in str(err)
+    assert err.history.epochs == err.epoch
+    # the state kept is exactly the one after err.batch mini-batches of the failed run
+    replay = err.network.copy()
+    assert np.isfinite(replay.feedforward(X)).all()
+
+
+def test_divergence_state_is_the_one_just_before_the_failing_batch(mnist1000):
+    X, y = mnist1000
+    X, y = X[:100], y[:100]
+    net = gradcore.Network([784, 30, 10], seed=3)
+    start = net.params.copy()
+    with pytest.raises(gradcore.DivergenceError) as info:
+        gradcore.train(net, X, y, epochs=1, batch_size=10, eta=1e300, lmbda=5.0, seed=4)
+    b = info.value.batch
+    assert f"mini-batch {b}" in str(info.value)
+    # the same batches replayed by hand give the same parameters
+    check = gradcore.Network([784, 30, 10], seed=3)
+    check.params[...] = start
+    from gradcore import _core
+    perm = np.random.default_rng(np.random.SeedSequence(4).spawn(2)[1]).permutation(100)
+    Y = np.eye(10)[y]
+    _core.sgd_epoch(check.params, check._sizes32, 0, X, Y, perm.astype(np.int64), 10,
+                    1e300, 5.0, np.zeros(40), b)
+    assert np.array_equal(check.params, net.params)
+    assert np.isfinite(net.params).all()

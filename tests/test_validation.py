@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import gradcore
 
@@ -196,3 +199,40 @@ def test_init_scale_multiplies_the_default_weights():
         assert all(np.array_equal(b, b0) for b, b0 in zip(net.biases, default.biases))
     assert np.array_equal(gradcore.Network([400, 30, 10], seed=3, init=1.0).params,
                           default.params)
+
+
+# ----------------------------------------------------------------- fuzzing the public API
+
+_dtypes = st.sampled_from([np.float64, np.float32, np.int32, np.int64, np.uint8, np.bool_,
+                           np.complex128, np.float16])
+
+
+@st.composite
+def _arrays(draw):
+    dtype = draw(_dtypes)
+    ndim = draw(st.integers(0, 3))
+    shape = tuple(draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim)))
+    return draw(hnp.arrays(dtype, shape))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(-2, 6), min_size=0, max_size=4), X=_arrays(), y=_arrays(),
+       batch=st.integers(-1, 8), eta=st.floats(allow_nan=True, allow_infinity=True),
+       lmbda=st.floats(-1, 10))
+def test_random_input_gives_a_result_or_a_documented_exception(sizes, X, y, batch, eta,
+                                                               lmbda):
+    documented = (ValueError, TypeError, gradcore.DivergenceError)
+    try:
+        net = gradcore.Network(sizes, seed=0)
+    except (ValueError, TypeError):
+        return
+    for call in (lambda: net.feedforward(X), lambda: net.gradient(X, y),
+                 lambda: net.learning_speeds(X, y), lambda: net.accuracy(X, y),
+                 lambda: gradcore.train(net, X, y, epochs=1, batch_size=batch, eta=eta,
+                                        lmbda=lmbda, seed=0)):
+        try:
+            out = call()
+        except documented:
+            continue
+        assert out is not None
+    assert np.isfinite(net.params).all()
