@@ -185,7 +185,7 @@ class Dashboard:
             self.launch(settings)
 
     def on_pause(self) -> None:
-        if self.run is None:
+        if self.run is None or self.run.feed.state not in (RUNNING, PAUSED):
             return
         if self.run.paused:
             self.run.resume()

@@ -68,7 +68,7 @@ def _origins(host: str, port: int) -> list[str]:
     if _is_wildcard(host):
         return [f"*:{port}"]
     names = {host, "localhost", "127.0.0.1"} if is_loopback(host) else {host}
-    return [f"{name}:{port}" for name in sorted(names)]
+    return [f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name in sorted(names)]
 
 
 class _PageNotCached(OutputTransform):
