@@ -7,6 +7,8 @@ relies on. The browser tests are in test_dashboard.py.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -248,3 +250,15 @@ def test_a_feed_holds_at_most_the_runs_epochs():
         feed.add_epoch(np.zeros(2), 0.0)
     update = feed.drain()
     assert update.first == 0 and update.cost.tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_a_run_trains_at_a_lower_cpu_priority_than_the_server():
+    run = TrainingRun(_long())
+    run.start()
+    try:
+        _wait(lambda: run.feed.epochs_done > 0, "the run trains")
+        nice = os.getpriority(os.PRIO_PROCESS, run._thread.native_id)
+        assert nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + training.NICE_INCREMENT)
+    finally:
+        run.stop()

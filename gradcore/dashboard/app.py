@@ -27,7 +27,7 @@ from .training import PAUSED, RUNNING, STOPPED, Snapshot, TooManyRuns, TrainingR
 __all__ = ["TICK_MS", "Dashboard", "make_document", "ratio_text"]
 
 #: Milliseconds between two screen updates.
-TICK_MS = 150
+TICK_MS = 200
 
 _INTRO = (
     "<h2 style='margin:4px 0'>gradcore: the unstable gradient, live</h2>"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +47,9 @@ BAR_NEURONS = 6
 
 #: Seconds between two snapshots (accuracy and bars) while training runs.
 SNAPSHOT_INTERVAL = 0.1
+
+#: How much lower than the server's a training thread's CPU priority is (Linux nice).
+NICE_INCREMENT = 10
 
 #: States of a run: still going, or how it ended.
 RUNNING, PAUSED, FINISHED, STOPPED, DIVERGED = "running", "paused", "finished", "stopped", \
@@ -236,6 +241,20 @@ _live: set[TrainingRun] = set()
 _ids = itertools.count(1)
 
 
+def _yield_the_cpu() -> None:
+    """Lower the calling thread's CPU priority (Linux: nice +10), so that when the CPU is
+    short the server's event loop and the browser go first and the page stays responsive.
+    Elsewhere (no per-thread priority) nothing happens."""
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, nice + NICE_INCREMENT))
+    except OSError:
+        pass  # not permitted here: train at the usual priority
+
+
 def live_runs() -> list[TrainingRun]:
     """The runs whose thread has started and not yet ended."""
     with _live_lock:
@@ -252,7 +271,8 @@ def stop_all(timeout: float = 10.0) -> bool:
 
 
 class TrainingRun:
-    """One page's training, in a thread of its own that uses one kernel thread.
+    """One page's training, in a thread of its own that uses one kernel thread, at a lower
+    CPU priority than the server (Linux).
 
     ``start()`` refuses with :class:`TooManyRuns` when :attr:`Limits.max_runs` runs that
     are not stopping already live. ``pause()`` holds the thread after the epoch in
@@ -295,6 +315,7 @@ class TrainingRun:
         self._thread.start()
 
     def _main(self) -> None:
+        _yield_the_cpu()
         try:
             with thread_limit(1):
                 run_training(self.settings, self.feed, stop=self._flag,
