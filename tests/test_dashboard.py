@@ -336,6 +336,21 @@ def test_a_refused_value_shows_its_message_and_the_run_goes_on(page: Page):
     page.wait(lambda s: s["message"] == "" and _visible_hidden(s) == 2, "the message goes")
 
 
+def test_a_diverging_run_says_why_it_ended(page: Page):
+    page.choose("init", "scale")
+    for field, text in (("scale", "1000"), ("eta", "100"), ("lmbda", "1000"),
+                        ("images", "100"), ("epochs", "300")):
+        page.type(field, text)
+    page.click("start")
+    state = page.wait(lambda s: "diverged" in s["message"], "the divergence message")
+    assert "Try a smaller η, λ or weight scale" in state["message"]
+    assert "diverged" in page.wait(lambda s: "diverged" in s["runs"], "the run's state")["runs"]
+    page.type("epochs", "0")
+    page.click("start")
+    page.wait(lambda s: "Epochs (1–5000): must be from 1 to 5000, got 0" in s["message"]
+              and "diverged" not in s["message"], "the refusal replaces it")
+
+
 def test_closing_the_page_stops_its_paused_training(page: Page):
     run = _start_long_run(page)
     page.click("pause")

@@ -155,11 +155,12 @@ class Dashboard:
         if self.run is None or self.record is None:
             return
         update = self.run.feed.drain()
+        ended = update.state != self.record.state and update.message
         self.record.add(update)
         self.figures.current.stream(update)
         if update.snapshot is not None:
             self.figures.show_snapshot(update.snapshot)
-        if update.message:
+        if ended:  # why the run ended, once (a later refusal may replace it)
             self.controls.say([update.message])
         self.controls.pause.disabled = update.state not in (RUNNING, PAUSED)
         r = self.record
