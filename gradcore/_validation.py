@@ -357,6 +357,7 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "SigmoidMLPClassifier": {"hidden_layer_sizes": HiddenSizes(), "batch_size": BATCH_SIZE,
                              "learning_rate": ETA, "lmbda": LMBDA, "max_iter": RUN_EPOCHS,
                              "cost": COST, "init": INIT, "dtype": DTYPE},
+    "dashboard.main": {"port": Integer(0, 65535)},
     "kernels.param_count": {"sizes": SIZES},
     "kernels.layer_views": {"sizes": SIZES},
     "kernels.feedforward": {"sizes": SIZES, "cost": COST},

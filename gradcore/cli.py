@@ -7,7 +7,8 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore train`` -- train one net on full MNIST;
 * ``gradcore depth`` -- validation accuracy against depth;
 * ``gradcore chain`` -- the exploding and the vanishing one-neuron-per-layer chain;
-* ``gradcore download`` -- fetch the MNIST files.
+* ``gradcore download`` -- fetch the MNIST files;
+* ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
 
 Exit status: 0 on success; 2 for a bad argument (one line on stderr, before anything
 runs); 1 when a run fails (divergence, a download, a damaged data file, the disk, memory;
@@ -359,6 +360,15 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ dashboard
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from . import dashboard
+
+    return dashboard.main(args.host, args.port, not args.no_browser)
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -459,6 +469,20 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dir", type=_dir_to_create, default=None, metavar="DIR",
                     help="destination folder (default: the user cache)")
     dl.set_defaults(func=_cmd_download)
+
+    db = sub.add_parser(
+        "dashboard", help="watch each layer's speed of learning live in the browser",
+        description="Serve a live dashboard (Bokeh) that trains a net on the embedded 1,000 "
+                    "MNIST images and plots each layer's speed of learning as it trains, "
+                    "and open it in the browser. Serves until Ctrl-C (status 130).")
+    db.add_argument("--port", type=_arg("dashboard.main", "port"), default=5006,
+                    help="port to listen on, 0 for a free one (default: %(default)s)")
+    db.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: %(default)s); any other than a "
+                         "loopback address lets anyone who can reach the port use the CPU")
+    db.add_argument("--no-browser", action="store_true",
+                    help="print the page's address but do not open a browser")
+    db.set_defaults(func=_cmd_dashboard)
     p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
     return p
 
