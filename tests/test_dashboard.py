@@ -217,6 +217,9 @@ class Page:
 
     def type(self, field: str, text: str) -> None:
         box = self.element(f"gc-{field}", "input")
+        # a field enabled by another one (the weight scale by the initialisation) becomes
+        # usable only once the server's answer reached the page: wait for it, as a user would
+        _wait_until(lambda: box.is_enabled() and box.is_displayed(), f"{field} is usable")
         box.clear()
         box.send_keys(text, Keys.ENTER)
 
