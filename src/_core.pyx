@@ -67,6 +67,10 @@ cdef extern from "kernels.h" nogil:
     gc_status gc_set_thread_limit(int n)
     int gc_get_thread_limit()
 
+cdef extern from "internal.h" nogil:
+    int64_t gc_alloc_fail_after(int64_t k)
+    int64_t gc_alloc_live()
+
 cdef extern from "interrupt.h" nogil:
     int GC_STOP_REQUESTED, GC_STOP_SIGINT
     void gc_stop_set(gc_stop_flag *flag, int bits)
@@ -306,6 +310,17 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
         raise ValueError(f"perm must hold row indices in [0, {n})")
     _raise_for(st)
     return st, cost_sum, done
+
+
+def _alloc_fail_after(int64_t k):
+    """Tests only: the k-th kernel allocation from now fails (0: none); returns how many
+    allocations the previous setting still had to go (0 if it fired or none was set)."""
+    return gc_alloc_fail_after(k)
+
+
+def _alloc_live():
+    """Tests only: kernel allocations not freed yet."""
+    return gc_alloc_live()
 
 
 KERNEL_LEVELS = ("naive", "portable", "avx2", "avx512")

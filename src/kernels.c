@@ -3,6 +3,7 @@
  * See kernels.h for the contract of every public function.
  */
 #include "kernels.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,6 +58,46 @@ int64_t gc_param_count(const gc_arch *arch)
     defined(__GNUC__) && !defined(__clang__)
 #define GC_X86_LEVELS 1
 #endif
+
+/* ---------------------------------------------------------------- memory */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GC_ATOMIC_ADD(p, v) __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST)
+#define GC_ATOMIC_SWAP(p, v) __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST)
+#else /* other compilers: the tests that use the counters run one call at a time */
+static int64_t gc_add(int64_t *p, int64_t v) { return *p += v; }
+static int64_t gc_swap(int64_t *p, int64_t v) { int64_t old = *p; *p = v; return old; }
+#define GC_ATOMIC_ADD(p, v) gc_add(p, v)
+#define GC_ATOMIC_SWAP(p, v) gc_swap(p, v)
+#endif
+
+static int64_t alloc_countdown = 0; /* > 0: the allocation that brings it to 0 fails */
+static int64_t alloc_live = 0;
+
+void *gc_alloc(int64_t count, size_t size)
+{
+    if (count < 0 || (size && (uint64_t)count > SIZE_MAX / size)) return NULL;
+    if (GC_ATOMIC_ADD(&alloc_countdown, 0) > 0 && GC_ATOMIC_ADD(&alloc_countdown, -1) == 0)
+        return NULL;
+    void *p = malloc((size_t)count * size ? (size_t)count * size : 1);
+    if (p) GC_ATOMIC_ADD(&alloc_live, 1);
+    return p;
+}
+
+void gc_free(void *p)
+{
+    if (!p) return;
+    GC_ATOMIC_ADD(&alloc_live, -1);
+    free(p);
+}
+
+int64_t gc_alloc_fail_after(int64_t k)
+{
+    const int64_t left = GC_ATOMIC_SWAP(&alloc_countdown, k > 0 ? k : 0);
+    return left > 0 ? left : 0;
+}
+
+int64_t gc_alloc_live(void) { return GC_ATOMIC_ADD(&alloc_live, 0); }
 
 /* ---------------------------------------------------------------- threads */
 

@@ -671,7 +671,7 @@ typedef struct {
 
 static void FN(workspace_free)(FN(workspace) *ws)
 {
-    free(ws->block);
+    gc_free(ws->block);
     ws->block = NULL;
 }
 
@@ -688,7 +688,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
     nreal += cap * s[L] + maxn + (maxn + 6) * cap; /* 6: NMAX */
     nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap + cap; /* act, delta, rows, row ptrs, yrows */
     size_t bytes = (size_t)nptr * sizeof(void *) + (size_t)nreal * sizeof(REAL) + 64;
-    char *p = (char *)malloc(bytes);
+    char *p = (char *)gc_alloc((int64_t)bytes, 1);
     if (!p) return GC_ERR_NOMEM;
     ws->block = p;
     ws->cap = cap;
@@ -853,7 +853,7 @@ static gc_status FN(gradient_sum)(REAL *grad, double *cost, const gc_arch *arch,
     double costs[GC_MAX_THREADS];
     gc_status sts[GC_MAX_THREADS];
     if (T > 1) {
-        extra = (REAL *)malloc((size_t)(T - 1) * (size_t)np * sizeof(REAL));
+        extra = (REAL *)gc_alloc((int64_t)(T - 1) * np, sizeof(REAL));
         if (!extra) return GC_ERR_NOMEM;
     }
 #ifdef _OPENMP
@@ -901,7 +901,7 @@ static gc_status FN(gradient_sum)(REAL *grad, double *cost, const gc_arch *arch,
             for (int64_t p = 0; p < np; p++) grad[p] += g[p];
         }
     }
-    free(extra);
+    gc_free(extra);
     *cost = c;
     return st;
 }
@@ -942,7 +942,7 @@ static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum
     if (st != GC_OK) return st;
     REAL *grad = NULL;
     if (!fused) {
-        grad = (REAL *)malloc((size_t)np * sizeof(REAL));
+        grad = (REAL *)gc_alloc(np, sizeof(REAL));
         if (!grad) { FN(workspace_free)(&ws); return GC_ERR_NOMEM; }
     }
     double c = 0.0;
@@ -989,7 +989,7 @@ static gc_status FN(sgd_epoch)(REAL *params, double *speed_sum, double *cost_sum
     if (st == GC_OK && !FN(all_finite)(params, np)) st = GC_ERR_NONFINITE;
     *cost_sum = c;
     *batches_done = done;
-    free(grad);
+    gc_free(grad);
     FN(workspace_free)(&ws);
     return st;
 }
