@@ -689,6 +689,7 @@ static gc_status FN(workspace_init)(FN(workspace) *ws, const gc_arch *arch, int6
     nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap + cap; /* act, delta, rows, row ptrs, yrows */
     size_t bytes = (size_t)nptr * sizeof(void *) + (size_t)nreal * sizeof(REAL) + 64;
     char *p = (char *)gc_alloc((int64_t)bytes, 1);
+    ws->block = NULL; /* what the caller frees, whatever happens here */
     if (!p) return GC_ERR_NOMEM;
     ws->block = p;
     ws->cap = cap;
