@@ -1,11 +1,14 @@
 /*
- * What the parts of gradcore's C core share beyond the public API (kernels.h).
+ * What the parts of gradcore's C core share beyond the public API (kernels.h): memory, the
+ * chunk size, threads and the kernel level. Type-independent; see layers.h for the rest.
  */
 #ifndef GRADCORE_INTERNAL_H
 #define GRADCORE_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernels.h"
 
 /*
  * Every allocation of the kernels goes through gc_alloc and gc_free (kernels.c).
@@ -21,5 +24,20 @@ void gc_free(void *p);
  * the allocations not freed yet. */
 int64_t gc_alloc_fail_after(int64_t k);
 int64_t gc_alloc_live(void);
+
+/* Examples processed together through the layers: big enough to amortise the loops over
+ * the weights, small enough that a chunk's activations stay in the L1/L2 cache. */
+#define GC_CHUNK 64
+
+/* Threads for a job of n_chunks equal chunks (kernels.c): no more threads than chunks,
+ * and no more than gc_get_num_threads() allows the calling thread. */
+int gc_threads_for(int64_t n_chunks);
+
+/* Start of part q of n items split into `parts` parts as even as possible: parts differ by
+ * at most one (10 into 2 parts: 5 + 5; 1,000 rows on 2 threads: 500 + 500). */
+static inline int64_t gc_split(int64_t n, int64_t parts, int64_t q)
+{
+    return q * (n / parts) + q * (n % parts) / parts; /* n q / parts, without overflow */
+}
 
 #endif
