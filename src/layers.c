@@ -133,58 +133,89 @@ static inline dvec add_wide(dvec acc, vec v)
     return acc;
 }
 
+/* The first len lanes (len <= VL) of a vector loaded from p, the others zero; and stored. */
+static inline vec vload_part(const real *p, int64_t len)
+{
+    vec v = (vec){0};
+    if (len == VL) return vload(p); /* (the common case first) */
+    for (int64_t q = 0; q < len; q++) v[q] = p[q];
+    return v;
+}
+
+static inline void vstore_part(real *p, vec v, int64_t len)
+{
+    if (len == VL) vstore(p, v);
+    for (int64_t q = 0; len < VL && q < len; q++) p[q] = v[q];
+}
+
+/* ---------------------------------------------------------------- exp */
+
+#ifdef GC_FLOAT32
+#define EXP_LO ((real)-87) /* e^t for t in [EXP_LO, EXP_HI] is a normal number */
+#define EXP_HI ((real)80)
+#define EXP_DEG 7 /* the degree of e^r's Taylor series */
+#else
+#define EXP_LO ((real)-700)
+#define EXP_HI ((real)700)
+#define EXP_DEG 13
+#endif
+
+/* 1/k!, the coefficients of e^r's Taylor series */
+static const double INV_FACTORIAL[14] = {
+    1.0,         1.0,          1.0 / 2,         1.0 / 6,          1.0 / 24,
+    1.0 / 120,   1.0 / 720,    1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
+    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
+};
+
 /*
- * v[i] = sigmoid(v[i]) for n values, vectorised. exp(t), t = -v, is computed as 2^k e^r with
- * k = round(t / ln 2), r = t - k ln 2 (ln 2 split in two so r is exact to the last bits) and
- * e^r from its Taylor series (degree 13 in double, 7 in float, |r| <= ln(2)/2: truncation
- * below half an ulp), 2^k built from its bits. A few ulp from libm's exp. Inputs with t
- * outside [T_LO, T_HI] are clamped, then the t > T_HI ones (sigmoid below 1e-300 or 1e-35)
- * are redone with libm (NaN too) so far tails match the scalar formula; for t < T_LO sigmoid is 1 to
- * the last bit either way.
+ * e^t lane by lane, t clamped to [EXP_LO, EXP_HI]: 2^k e^r with k = round(t / ln 2),
+ * r = t - k ln 2 (ln 2 split in two so that r is exact to the last bits), e^r from its
+ * Taylor series (degree 13 in double, 7 in float; |r| <= ln(2)/2: truncation below half an
+ * ulp), 2^k built from its bits. A few ulp from libm's exp; NaN stays NaN. The sigmoid and
+ * the cross-entropy cost both take their exponentials from here.
  */
-static void sigmoid_inplace(real *v, int64_t n)
+static inline vec vexp(vec t)
 {
     const int double_type = sizeof(real) == sizeof(double);
-    const real T_LO = double_type ? (real)-40 : (real)-20;
-    const real T_HI = double_type ? (real)700 : (real)80;
     const real LOG2E = (real)1.4426950408889634;
     const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
     const real LN2_LO = double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
     /* adding SHIFT rounds to an integer held in the low mantissa bits */
     const real SHIFT = double_type ? (real)6755399441055744.0 /* 1.5 * 2^52 */
                                    : (real)12582912.0 /* 1.5 * 2^23 */;
-    const int DEG = double_type ? 13 : 7, MANT = double_type ? 52 : 23;
-    real coef[14]; /* 1/k! */
-    coef[0] = 1;
-    for (int k = 1; k < 14; k++) coef[k] = (real)(1.0 / (double)k) * coef[k - 1];
-    for (int64_t i0 = 0; i0 < n; i0 += VL) {
-        vec t;
-        const int64_t len = n - i0 < VL ? n - i0 : VL;
-        if (len == VL) t = -vload(v + i0);
-        else {
-            t = (vec){0};
-            for (int64_t q = 0; q < len; q++) t[q] = -v[i0 + q];
-        }
-        const ivec far = (t > T_HI) | (t != t);
-        ireal any_far = 0;
-        for (int q = 0; q < (int)VL; q++) any_far |= far[q];
-        const vec tin = t;
-        t = vselect(t < T_LO, (vec){0} + T_LO, t);
-        t = vselect(t > T_HI, (vec){0} + T_HI, t);
-        const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-        const vec r = (t - k * LN2_HI) - k * LN2_LO;
-        vec p = (vec){0} + coef[DEG];
-        for (int d = DEG - 1; d >= 0; d--) p = p * r + coef[d];
-        ivec bits = ((ivec)kd << MANT) + (ivec)((vec){0} + (real)1);
-        const vec e = p * (vec)bits;
-        vec a = (real)1 / ((real)1 + e);
-        if (any_far)
-            for (int q = 0; q < (int)VL; q++)
-                if (far[q]) a[q] = sigmoid(-tin[q]);
-        if (len == VL) vstore(v + i0, a);
-        else
-            for (int64_t q = 0; q < len; q++) v[i0 + q] = a[q];
-    }
+    const int MANT = double_type ? 52 : 23;
+    t = vselect(t < EXP_LO, (vec){0} + EXP_LO, t); /* (constants: 0 + x is folded) */
+    t = vselect(t > EXP_HI, (vec){0} + EXP_HI, t);
+    const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
+    const vec r = (t - k * LN2_HI) - k * LN2_LO;
+    vec p = (vec){0} + (real)INV_FACTORIAL[EXP_DEG];
+    for (int d = EXP_DEG - 1; d >= 0; d--) p = p * r + (real)INV_FACTORIAL[d];
+    return p * (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
+}
+
+/* ---------------------------------------------------------------- sigmoid */
+
+/* sigmoid(z) = 1 / (1 + e^-z) lane by lane. Lanes whose e^-z is beyond vexp's range
+ * (z < -EXP_HI: sigmoid below 1e-300, or 1e-35 in float) or NaN are redone with libm, so
+ * that far tails match the scalar formula. (For z > -EXP_LO sigmoid is 1 to the last bit
+ * either way.) */
+static inline vec sigmoid_lanes(vec z)
+{
+    vec a = (real)1 / ((real)1 + vexp(-z));
+    const ivec far = (-z > EXP_HI) | (z != z);
+    ireal any_far = 0;
+    for (int q = 0; q < (int)VL; q++) any_far |= far[q];
+    for (int q = 0; any_far && q < (int)VL; q++)
+        if (far[q]) a[q] = sigmoid(z[q]);
+    return a;
+}
+
+/* v[i] = sigmoid(v[i]) for n values, vectorised. */
+static void sigmoid_inplace(real *v, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) vstore(v + i, sigmoid_lanes(vload(v + i)));
+    if (i < n) vstore_part(v + i, sigmoid_lanes(vload_part(v + i, n - i)), n - i);
 }
 
 /* Tile shapes. Forward: up to EMAX examples x 4 neurons of dot products; weight gradient:
@@ -579,40 +610,22 @@ static double output_backward_naive(real *delta, const real *z, const real *a, c
  * Cross-entropy cost of VL outputs, lane by lane:
  *   y softplus(-z) + (1-y) softplus(z) = y max(-z, 0) + (1-y) max(z, 0) + log1p(e^-|z|)
  * (softplus(x) = max(x, 0) + log1p(e^-|x|); written this way nothing cancels), with
- *   e^t, t = -|z| clamped to [T_LO, 0]: 2^k e^r, k = round(t / ln 2), r = t - k ln 2 (ln 2 in
- *        two parts), e^r by Taylor's series to degree 13 in double, 7 in float (|r| <= ln(2)/2);
+ *   u = e^-|z| from vexp (|z| beyond -EXP_LO: clamped);
  *   log1p(u), u in [0, 1]: 2 atanh(s), s = u / (2 + u) in [0, 1/3], by its odd series to s^32
  *        in double, s^12 in float (the next term is below half an ulp of the sum).
  * Each term is within a few ulp of the type's precision of the libm formula of
  * output_backward_naive (float: the same few ulp of float, the terms are then added in
- * double); below T_LO (-700, or -87 in float) e^-|z| cannot change the sum beyond its last
- * bit, and NaN stays NaN.
+ * double); for |z| beyond -EXP_LO (700, or 87 in float) e^-|z| cannot change the sum beyond
+ * its last bit, and NaN stays NaN.
  */
 static inline vec xent_lanes(vec z, vec y)
 {
     const int double_type = sizeof(real) == sizeof(double);
-    const real T_LO = double_type ? (real)-700 : (real)-87;
-    const real LOG2E = (real)1.4426950408889634;
-    const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
-    const real LN2_LO = double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
-    const real SHIFT = double_type ? (real)6755399441055744.0 : (real)12582912.0;
-    const int DEG = double_type ? 13 : 7, MANT = double_type ? 52 : 23, QTOP = double_type ? 33 : 13;
-    const vec zero = (vec){0};
-    const ivec sign = (ivec)(-zero); /* -0: only the sign bits set */
-    vec t = (vec)((ivec)z | sign);             /* -|z| */
-    t = vselect(t < T_LO, zero + T_LO, t);
-    const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-    const vec r = (t - k * LN2_HI) - k * LN2_LO;
-    double f = 1.0; /* DEG! */
-    for (int d = 2; d <= DEG; d++) f *= (double)d;
-    vec p = zero + (real)(1.0 / f);
-    for (int d = DEG - 1; d >= 0; d--) {
-        f /= (double)(d + 1);
-        p = p * r + (real)(1.0 / f);
-    }
-    const vec u = p * (vec)(((ivec)kd << MANT) + (ivec)(zero + (real)1));
+    const int QTOP = double_type ? 33 : 13;
+    const ivec sign = (ivec)(-(vec){0}); /* -0: only the sign bits set */
+    const vec u = vexp((vec)((ivec)z | sign)); /* e^-|z| */
     const vec sv = u / ((real)2 + u), s2 = sv * sv;
-    vec q = zero + (real)(1.0 / QTOP);
+    vec q = (vec){0} + (real)(1.0 / QTOP);
     for (int n = QTOP - 2; n >= 1; n -= 2) q = q * s2 + (real)(1.0 / n);
     const vec pos = (vec)((ivec)z & (ivec)(z > 0));   /* max(z, 0); NaN gives 0 */
     const vec neg = (vec)((ivec)-z & (ivec)(z < 0));  /* max(-z, 0) */
@@ -623,13 +636,8 @@ static inline vec xent_lanes(vec z, vec y)
 static double output_backward_short(real *delta, const real *z, const real *a, const real *y,
                                     int64_t nt)
 {
-    vec zv = (vec){0}, yv = (vec){0};
-    for (int64_t q = 0; q < nt; q++) {
-        zv[q] = z[q];
-        yv[q] = y[q];
-        delta[q] = a[q] - y[q];
-    }
-    vec c = xent_lanes(zv, yv);
+    for (int64_t q = 0; q < nt; q++) delta[q] = a[q] - y[q];
+    vec c = xent_lanes(vload_part(z, nt), vload_part(y, nt));
     for (int64_t q = nt; q < VL; q++) c[q] = 0;
     const dvec acc = add_wide((dvec){0}, c);
     double sum = 0.0;
