@@ -21,6 +21,17 @@
 
 #include "kernels.h"
 
+/*
+ * The SGD step with L2 weight decay (network2.py's update_mini_batch), on a number or a
+ * vector alike:
+ *   p <- decay p - step g
+ * g the gradient summed over a mini-batch of m rows, step = eta / m, decay =
+ * 1 - eta lmbda / n_train for weights and 1 for biases; decay 1 and step -1 add g to p (how
+ * gradients are summed). dense_backward_weights applies it to each weight as soon as the
+ * weight's gradient is formed, sgd_update to whole arrays.
+ */
+#define SGD_STEP(p, g, decay, step) ((decay) * (p) - (step) * (g))
+
 static inline real sigmoid(real z)
 {
 #ifdef GC_FLOAT32
@@ -350,7 +361,6 @@ static void dense_forward(real *z, real *a, const real *const *in, const real *w
 
 /* ---------------------------------------------------------------- dense layer: backward */
 
-#ifdef GC_NAIVE
 /*
  * Delta of the layer below: dprev = (delta . w) * a_prev (1 - a_prev), the plain way.
  *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in) activations
@@ -367,8 +377,7 @@ static void dense_backward_delta_naive(real *dprev, const real *delta, const rea
         }
 }
 
-#else
-
+#ifndef GC_NAIVE
 /*
  * Delta tile: vectors v0 .. v0+kv-1 (kv <= KD, starts from vstart) of one example's dprev,
  * summed over the n_out neurons in registers, then scaled by a_prev (1 - a_prev) and stored.
@@ -415,62 +424,52 @@ static inline __attribute__((always_inline)) void delta_row(real *dp, const real
  *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in)
  * Per example, up to KD vectors of dprev stay in registers while the n_out weight rows
  * stream past; a row that is not a whole number of vectors ends with an overlapping one;
- * rows shorter than a vector go the scalar way.
+ * rows shorter than a vector go the plain way.
  */
 static void dense_backward_delta(real *dprev, const real *delta, const real *w,
                                  const real *a_prev, int64_t m, int64_t n_in, int64_t n_out)
 {
-    for (int64_t i = 0; i < m; i++) {
-        real *dp = dprev + i * n_in;
-        const real *d = delta + i * n_out, *ap = a_prev + i * n_in;
-        if (n_in >= VL) {
-            delta_row(dp, d, w, ap, n_in, n_out);
-            continue;
-        }
-        for (int64_t k = 0; k < n_in; k++) {
-            real sum = 0;
-            for (int64_t j = 0; j < n_out; j++) sum += d[j] * w[j * n_in + k];
-            dp[k] = sum * (ap[k] * ((real)1 - ap[k]));
-        }
+    if (n_in < VL) {
+        dense_backward_delta_naive(dprev, delta, w, a_prev, m, n_in, n_out);
+        return;
     }
+    for (int64_t i = 0; i < m; i++)
+        delta_row(dprev + i * n_in, delta + i * n_out, w, a_prev + i * n_in, n_in, n_out);
 }
 #endif
 
-#ifdef GC_NAIVE
 /*
  * Weight gradient of one layer applied as an SGD step, the plain way:
- *   out[j,k] = decay * out[j,k] - step * sum_i delta[i,j] * in[i][k]
- * decay = 1 - eta*lmbda/n, step = eta/m updates the weights without materialising their
- * gradient; decay = 1, step = -1 adds the gradient to out.
+ *   out[j,k] = SGD_STEP(out[j,k], sum_i delta[i,j] * in[i][k], decay, step)
+ * with decay = 1 - eta*lmbda/n, step = eta/m the weights are updated without their
+ * gradient ever being stored; decay = 1, step = -1 adds the gradient to out.
  *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
  */
-static void dense_backward_weights_naive(real *out, real *cbuf, const real *delta,
-                                         const real *const *in, real decay, real step,
-                                         int64_t m, int64_t n_in, int64_t n_out)
+static void dense_backward_weights_naive(real *out, const real *delta, const real *const *in,
+                                         real decay, real step, int64_t m, int64_t n_in,
+                                         int64_t n_out)
 {
-    (void)cbuf;
     for (int64_t j = 0; j < n_out; j++)
         for (int64_t k = 0; k < n_in; k++) {
             real g = 0;
             for (int64_t i = 0; i < m; i++) g += delta[i * n_out + j] * in[i][k];
-            out[j * n_in + k] = decay * out[j * n_in + k] - step * g;
+            out[j * n_in + k] = SGD_STEP(out[j * n_in + k], g, decay, step);
         }
 }
 
-#else
-
+#ifndef GC_NAIVE
 /*
  * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k, vector t starting
- * at vstart(v0 + t, n_in), summed over the m examples, then combined with the weights:
- *   out[r, k] = decay * out[r, k] + sum_i c[i*NMAX + r] * x[i][k]
- *   c: (m, NMAX) coefficients -step * delta[i, j + r]; out: N rows of stride n_in
+ * at vstart(v0 + t, n_in), summed over the m examples in registers, then applied:
+ *   out[r, k] = SGD_STEP(out[r, k], sum_i d[i, r] x[i][k], decay, step)
+ *   d: the tile's first column of delta (m rows of n_out); out: N rows of stride n_in
  * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector is
  * loaded before any is stored, so an overlapping last vector sees the old weights and writes
  * the same values as the vector it overlaps.
  */
 static inline __attribute__((always_inline)) void
-weights_tile(real *out, int64_t n_in, const real *c, const real *const *x, real decay,
-             int64_t m, int64_t v0, const int N, const int kv)
+weights_tile(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
+             int64_t n_in, int64_t n_out, int64_t v0, const int N, const int kv)
 {
     vec g[NMAX][KV];
     int64_t ks[KV];
@@ -481,87 +480,66 @@ weights_tile(real *out, int64_t n_in, const real *c, const real *const *x, real 
         vec xv[KV];
         for (int t = 0; t < kv; t++) xv[t] = vload(x[i] + ks[t]);
         for (int r = 0; r < N; r++) {
-            const vec cr = vsplat(c[i * NMAX + r]);
-            for (int t = 0; t < kv; t++) g[r][t] += cr * xv[t];
+            const vec dr = vsplat(d[i * n_out + r]);
+            for (int t = 0; t < kv; t++) g[r][t] += dr * xv[t];
         }
     }
     for (int r = 0; r < N; r++)
-        for (int t = 0; t < kv; t++) g[r][t] += decay * vload(out + r * n_in + ks[t]);
+        for (int t = 0; t < kv; t++)
+            g[r][t] = SGD_STEP(vload(out + r * n_in + ks[t]), g[r][t], decay, step);
     for (int r = 0; r < N; r++)
         for (int t = 0; t < kv; t++) vstore(out + r * n_in + ks[t], g[r][t]);
 }
 
 /* One tile of N neurons (a run-time value) and kv vectors (a constant after inlining). */
 static inline __attribute__((always_inline)) void
-weights_strip(real *out, int64_t n_in, const real *c, const real *const *x, real decay,
-              int64_t m, int64_t v0, int64_t N, const int kv)
+weights_strip(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
+              int64_t n_in, int64_t n_out, int64_t v0, int64_t N, const int kv)
 {
     switch (N) {
-    case 6: weights_tile(out, n_in, c, x, decay, m, v0, 6, kv); break;
-    case 5: weights_tile(out, n_in, c, x, decay, m, v0, 5, kv); break;
-    case 4: weights_tile(out, n_in, c, x, decay, m, v0, 4, kv); break;
-    case 3: weights_tile(out, n_in, c, x, decay, m, v0, 3, kv); break;
-    case 2: weights_tile(out, n_in, c, x, decay, m, v0, 2, kv); break;
-    default: weights_tile(out, n_in, c, x, decay, m, v0, 1, kv); break;
+    case 6: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 6, kv); break;
+    case 5: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 5, kv); break;
+    case 4: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 4, kv); break;
+    case 3: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 3, kv); break;
+    case 2: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 2, kv); break;
+    default: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 1, kv); break;
     }
 }
 
-/* Rows shorter than a vector, the scalar way: N neurons (c as in weights_tile). */
-static void weights_short(real *out, const real *c, const real *const *in, real decay,
-                          int64_t m, int64_t n_in, int64_t N)
-{
-    for (int64_t r = 0; r < N; r++)
-        for (int64_t k = 0; k < n_in; k++) {
-            real g = 0;
-            for (int64_t i = 0; i < m; i++) g += c[i * NMAX + r] * in[i][k];
-            out[r * n_in + k] = decay * out[r * n_in + k] + g;
-        }
-}
-
 /*
- * Weight gradient of one layer combined with its use (same contract as
+ * Weight gradient of one layer applied as an SGD step (same contract as
  * dense_backward_weights_naive):
- *   out[j,k] = decay * out[j,k] - step * sum_i delta[i,j] * in[i][k]
  *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
- *   cbuf: scratch of (n_out + NMAX) * m reals for the coefficients -step * delta
  * Neurons in even groups of at most NMAX, k in strips of KV vectors. The strip loop is the
  * outer one: the m input strips stay in the L1 cache while every group's tile uses them, and
  * each weight is read and written once. The last strip of a row holds all its remaining
  * vectors, the last one overlapping when n_in is not a multiple of VL (the two overlapping
- * vectors are always in the same strip); rows shorter than a vector go the scalar way.
+ * vectors are always in the same strip); rows shorter than a vector go the plain way.
  */
-static void dense_backward_weights(real *out, real *cbuf, const real *delta,
-                                   const real *const *in, real decay, real step, int64_t m,
-                                   int64_t n_in, int64_t n_out)
+static void dense_backward_weights(real *out, const real *delta, const real *const *in,
+                                   real decay, real step, int64_t m, int64_t n_in,
+                                   int64_t n_out)
 {
-    const int64_t ng = n_parts(n_out, NMAX);
-    for (int64_t q = 0; q < ng; q++) { /* group q's coefficients: cbuf[q*m*NMAX ..] (m, NMAX) */
-        const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
-        real *c = cbuf + q * m * NMAX;
-        for (int64_t i = 0; i < m; i++)
-            for (int r = 0; r < NMAX; r++) c[i * NMAX + r] = r < N ? -step * delta[i * n_out + j + r] : 0;
-    }
-    for (int64_t q = 0; n_in < VL && q < ng; q++) {
-        const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
-        weights_short(out + j * n_in, cbuf + q * m * NMAX, in, decay, m, n_in, N);
-    }
-    if (n_in < VL) return;
-    const int64_t nvec = (n_in + VL - 1) / VL;
+    const int64_t ng = n_parts(n_out, NMAX), nvec = (n_in + VL - 1) / VL;
     const int overlap = n_in % VL != 0;
+    if (n_in < VL) {
+        dense_backward_weights_naive(out, delta, in, decay, step, m, n_in, n_out);
+        return;
+    }
     for (int64_t v = 0, kv; v < nvec; v += kv) {
         kv = nvec - v < KV ? nvec - v : KV;
         if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
         for (int64_t q = 0; q < ng; q++) {
             const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
             real *o = out + j * n_in;
-            const real *c = cbuf + q * m * NMAX;
+            const real *d = delta + j;
             switch (kv) {
 #if KV >= 4
-            case 4: weights_strip(o, n_in, c, in, decay, m, v, N, 4); break;
-            case 3: weights_strip(o, n_in, c, in, decay, m, v, N, 3); break;
+            case 4: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 4); break;
+            case 3: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 3); break;
 #endif
-            case 2: weights_strip(o, n_in, c, in, decay, m, v, N, 2); break;
-            default: weights_strip(o, n_in, c, in, decay, m, v, N, 1); break;
+            case 2: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 2); break;
+            default: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 1); break;
             }
         }
     }
@@ -674,11 +652,12 @@ static double output_backward(real *delta, const real *z, const real *a, const r
 
 /* ---------------------------------------------------------------- SGD */
 
-/* p = decay p - step g for n values (see layers.h). */
+/* p = SGD_STEP(p, g, decay, step) for n values: the SGD step from a gradient already summed
+ * (a bias gradient, or the gradient of a mini-batch split among threads; see network.c). */
 static void sgd_update(real *p, const real *g, real decay, real step, int64_t n)
 {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) p[i] = decay * p[i] - step * g[i];
+    for (int64_t i = 0; i < n; i++) p[i] = SGD_STEP(p[i], g[i], decay, step);
 }
 
 /* ---------------------------------------------------------------- the table */

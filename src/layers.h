@@ -29,18 +29,17 @@ typedef struct {
     /* dprev = (delta . w) * a_prev (1 - a_prev): dprev, a_prev (m, n_in); delta (m, n_out) */
     void (*dense_backward_delta)(real *dprev, const real *delta, const real *w,
                                  const real *a_prev, int64_t m, int64_t n_in, int64_t n_out);
-    /* out = decay out - step delta^T . in: out (n_out, n_in); cbuf scratch (n_out + 6) m */
-    void (*dense_backward_weights)(real *out, real *cbuf, const real *delta,
-                                   const real *const *in, real decay, real step, int64_t m,
-                                   int64_t n_in, int64_t n_out);
+    /* the SGD step out = decay out - step dW of dW = delta^T . in: out (n_out, n_in) */
+    void (*dense_backward_weights)(real *out, const real *delta, const real *const *in,
+                                   real decay, real step, int64_t m, int64_t n_in,
+                                   int64_t n_out);
     /* db = sum over the m rows of delta: db (n), delta (m, n) */
     void (*dense_backward_bias)(real *db, const real *delta, int64_t m, int64_t n);
     /* delta = dC/dz of the output layer and the cost summed over the rows (returned):
      * delta, z, a, y (m, n), y the targets; cost a GC_COST_* code */
     double (*output_backward)(real *delta, const real *z, const real *a, const real *y,
                               int cost, int64_t m, int64_t n);
-    /* p = decay p - step g for n values: the SGD step from a gradient summed over the
-     * mini-batch (see network.c) */
+    /* the SGD step p = decay p - step g for n values, g summed over a mini-batch */
     void (*sgd_update)(real *p, const real *g, real decay, real step, int64_t n);
 } layer_kernels;
 

@@ -93,7 +93,6 @@ typedef struct {
     real *z_out;        /* (cap, sizes[L]) output pre-activations */
     real *y;            /* (cap, sizes[L]) the rows' targets */
     real *db;           /* (widest) bias gradient of one layer */
-    real *cbuf;         /* ((widest + 6) * cap) weight-gradient scratch */
     void *block;        /* the one allocation everything above points into */
 } workspace;
 
@@ -107,7 +106,7 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
 {
     const int L = net->n_layers;
     const int64_t n_out = net->layers[L - 1].n_out;
-    int64_t nreal = cap * n_out * 2 + net->widest + (net->widest + 6) * cap; /* z_out, y, db, cbuf */
+    int64_t nreal = cap * n_out * 2 + net->widest; /* z_out, y, db */
     for (int l = 0; l < L; l++) nreal += 2 * cap * net->layers[l].n_out; /* act, delta */
     const int64_t nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap; /* act, delta, in, rows */
     char *p = (char *)gc_alloc(nptr * (int64_t)sizeof(void *) + nreal * (int64_t)sizeof(real) + 64, 1);
@@ -127,7 +126,6 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     }
     ws->z_out = r; r += cap * n_out;
     ws->y = r; r += cap * n_out;
-    ws->cbuf = r; r += (net->widest + 6) * cap;
     ws->db = r;
     for (int l = 0; l < L; l++) ws->in[l] = rows + (int64_t)l * cap;
     for (int l = 1; l < L; l++) /* the inputs of the layers above are the rows of act[l] */
@@ -204,8 +202,8 @@ static double backward(workspace *ws, const network *net, const real *params, re
                                          ly->n_in, ly->n_out);
         net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
         step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
-        net->k->dense_backward_weights(out + ly->w, ws->cbuf, delta, ws->in[l], s.decay, s.step,
-                                       m, ly->n_in, ly->n_out);
+        net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
+                                       ly->n_in, ly->n_out);
     }
     return cost;
 }
