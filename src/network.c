@@ -365,12 +365,12 @@ static int all_finite(const real *x, int64_t n)
  * compiled for (GC_FLOAT32: the _f32 names of kernels.h, otherwise the _f64 ones). */
 
 #ifdef GC_FLOAT32
-gc_status gc_feedforward_f32(real *z_out, real *a_out, const gc_arch *arch,
-                             const real *params, const real *X, int64_t n)
+gc_status gc_feedforward_f32(
 #else
-gc_status gc_feedforward_f64(real *z_out, real *a_out, const gc_arch *arch,
-                             const real *params, const real *X, int64_t n)
+gc_status gc_feedforward_f64(
 #endif
+    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
+    int64_t n)
 {
     network net = {0};
     workspace ws = {0};
@@ -393,14 +393,12 @@ gc_status gc_feedforward_f64(real *z_out, real *a_out, const gc_arch *arch,
 }
 
 #ifdef GC_FLOAT32
-gc_status gc_gradient_f32(real *grad, double *cost_sum, const gc_arch *arch,
-                          const real *params, const real *X, const real *Y, int64_t n,
-                          gc_stop_flag *stop)
+gc_status gc_gradient_f32(
 #else
-gc_status gc_gradient_f64(real *grad, double *cost_sum, const gc_arch *arch,
-                          const real *params, const real *X, const real *Y, int64_t n,
-                          gc_stop_flag *stop)
+gc_status gc_gradient_f64(
 #endif
+    real *grad, double *cost_sum, const gc_arch *arch, const real *params, const real *X,
+    const real *Y, int64_t n, gc_stop_flag *stop)
 {
     network net = {0};
     threads th = {0};
@@ -421,18 +419,13 @@ gc_status gc_gradient_f64(real *grad, double *cost_sum, const gc_arch *arch,
 }
 
 #ifdef GC_FLOAT32
-gc_status gc_sgd_epoch_f32(real *params, double *speed_sum, double *cost_sum,
-                           int64_t *batches_done, const gc_arch *arch, const real *X,
-                           const real *Y, const int64_t *perm, int64_t n_perm,
-                           int64_t n_train, int64_t m, double eta, double lmbda,
-                           int64_t max_batches, gc_stop_flag *stop)
+gc_status gc_sgd_epoch_f32(
 #else
-gc_status gc_sgd_epoch_f64(real *params, double *speed_sum, double *cost_sum,
-                           int64_t *batches_done, const gc_arch *arch, const real *X,
-                           const real *Y, const int64_t *perm, int64_t n_perm,
-                           int64_t n_train, int64_t m, double eta, double lmbda,
-                           int64_t max_batches, gc_stop_flag *stop)
+gc_status gc_sgd_epoch_f64(
 #endif
+    real *params, double *speed_sum, gc_sgd_report *report, const gc_arch *arch,
+    const gc_sgd_options *opt, const real *X, const real *Y, int64_t n_train,
+    const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
 {
     network net = {0};
     workspace ws = {0}; /* mini-batches of at most GC_CHUNK rows */
@@ -440,6 +433,7 @@ gc_status gc_sgd_epoch_f64(real *params, double *speed_sum, double *cost_sum,
     real *grad = NULL;
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
+    const int64_t m = opt->batch_size;
     if (m < 1 || n_train < 1 || n_perm < 0) return GC_ERR_ARGUMENT;
     for (int64_t i = 0; i < n_perm; i++)
         if (perm[i] < 0 || perm[i] >= n_train) return GC_ERR_ARGUMENT;
@@ -451,14 +445,14 @@ gc_status gc_sgd_epoch_f64(real *params, double *speed_sum, double *cost_sum,
         st = grad ? threads_init(&th, &net, gc_threads_for(m / GC_CHUNK + (m % GC_CHUNK != 0)))
                   : GC_ERR_NOMEM;
     }
-    const real decay = (real)(1.0 - eta * lmbda / (double)n_train);
+    const real decay = (real)(1.0 - opt->eta * opt->lmbda / (double)n_train);
     double c = 0.0;
     int64_t done = 0;
     for (int64_t k = 0; st == GC_OK && k < n_perm; k += m, done++) {
         const int64_t mb = n_perm - k < m ? n_perm - k : m; /* this mini-batch's size */
-        const sgd_step s = {decay, (real)(eta / (double)mb)};
+        const sgd_step s = {decay, (real)(opt->eta / (double)mb)};
         double cb = 0.0;
-        if (max_batches >= 0 && done >= max_batches) break;
+        if (opt->max_batches >= 0 && done >= opt->max_batches) break;
         if (stop && *stop) {
             st = GC_ERR_INTERRUPTED;
             break;
@@ -478,8 +472,8 @@ gc_status gc_sgd_epoch_f64(real *params, double *speed_sum, double *cost_sum,
     }
     if (st == GC_OK && !all_finite(params, net.n_params)) st = GC_ERR_NONFINITE;
     if (st != GC_ERR_NOMEM) {
-        *cost_sum = c;
-        *batches_done = done;
+        report->cost_sum = c;
+        report->batches_done = done;
     }
     gc_free(grad);
     threads_free(&th);

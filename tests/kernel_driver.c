@@ -38,7 +38,7 @@ static double rel_diff(const double *a, const double *b, int64_t n)
         REAL *p = malloc(np * sizeof(REAL)), *g = malloc(np * sizeof(REAL));                 \
         REAL *x = malloc(N * 65 * sizeof(REAL)), *y = malloc(N * 10 * sizeof(REAL));         \
         double sp[74] = {0}, c = 0;                                                          \
-        int64_t done = 0;                                                                    \
+        gc_sgd_report rep;                                                                   \
         if (gc_set_kernel_level(LEVEL) != GC_OK) return 2;                                   \
         for (int64_t i = 0; i < np; i++) p[i] = (REAL)(params[i]);                           \
         for (int64_t i = 0; i < N * 65; i++) x[i] = (REAL)X[i];                              \
@@ -46,12 +46,13 @@ static double rel_diff(const double *a, const double *b, int64_t n)
         if (gc_gradient_##SFX(g, &c, &arch, p, x, y, N, NULL) != GC_OK) return 2;             \
         for (int64_t i = 0; i < np; i++) OUT[i] = g[i];                                      \
         OUT[np] = c;                                                                         \
-        for (int mb = 10; mb <= N; mb += N - 10)                                             \
-            if (gc_sgd_epoch_##SFX(p, sp, &c, &done, &arch, x, y, perm, N, N, mb, 0.5, 1.0,  \
-                                   -1, NULL) != GC_OK)                                       \
+        for (int mb = 10; mb <= N; mb += N - 10) {                                           \
+            const gc_sgd_options opt = {mb, 0.5, 1.0, -1};                                   \
+            if (gc_sgd_epoch_##SFX(p, sp, &rep, &arch, &opt, x, y, N, perm, N, NULL) != GC_OK) \
                 return 2;                                                                    \
+        }                                                                                    \
         for (int64_t i = 0; i < np; i++) OUT[np + 1 + i] = p[i];                             \
-        OUT[2 * np + 1] = c;                                                                 \
+        OUT[2 * np + 1] = rep.cost_sum;                                                      \
         for (int i = 0; i < 74; i++) OUT[2 * np + 2 + i] = sp[i];                            \
         NOUT = 2 * np + 76;                                                                  \
         free(p); free(g); free(x); free(y);                                                  \
