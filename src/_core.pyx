@@ -117,13 +117,14 @@ cdef int _raise_for(gc_status st) except -1:
 
 cdef gc_arch _arch(const int32_t[::1] sizes, int cost) except *:
     cdef gc_arch a
-    if sizes.shape[0] < 2:
-        raise ValueError(f"sizes must have at least 2 entries, got {sizes.shape[0]}")
+    if sizes.shape[0] < 2 or sizes.shape[0] > 2**31 - 1:
+        raise ValueError(f"sizes must have 2 to 2**31 - 1 entries, got {sizes.shape[0]}")
     a.n_layers = <int>sizes.shape[0] - 1
     a.sizes = &sizes[0]
     a.cost = cost
     if gc_arch_check(&a) != GC_OK:
-        raise ValueError(f"invalid sizes {list(sizes)} or cost code {cost}")
+        raise ValueError(f"invalid sizes {list(sizes[:20])} (each >= 1, with fewer than "
+                         f"2**63 parameters) or cost code {cost}")
     return a
 
 

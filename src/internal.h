@@ -25,6 +25,15 @@ void gc_free(void *p);
 int64_t gc_alloc_fail_after(int64_t k);
 int64_t gc_alloc_live(void);
 
+/* a * b + c for counts (each >= 0), or -1 when it does not fit in an int64 (or when a
+ * count is already -1): sizes of hostile shapes never wrap around, and gc_alloc(-1, ...)
+ * fails. */
+static inline int64_t gc_count(int64_t a, int64_t b, int64_t c)
+{
+    if (a < 0 || b < 0 || c < 0 || (b > 0 && a > (INT64_MAX - c) / b)) return -1;
+    return a * b + c;
+}
+
 /* Examples processed together through the layers: big enough to amortise the loops over
  * the weights, small enough that a chunk's activations stay in the L1/L2 cache. */
 #define GC_CHUNK 64

@@ -19,6 +19,7 @@ gc_status gc_arch_check(const gc_arch *arch)
         if (arch->sizes[l] < 1) return GC_ERR_ARGUMENT;
     if (arch->cost != GC_COST_CROSS_ENTROPY && arch->cost != GC_COST_QUADRATIC)
         return GC_ERR_ARGUMENT;
+    if (gc_param_count(arch) < 0) return GC_ERR_ARGUMENT; /* more than an int64 counts */
     return GC_OK;
 }
 
@@ -26,7 +27,7 @@ int64_t gc_param_count(const gc_arch *arch)
 {
     int64_t n = 0;
     for (int l = 0; l < arch->n_layers; l++)
-        n += (int64_t)arch->sizes[l + 1] * (arch->sizes[l] + 1);
+        n = gc_count(arch->sizes[l + 1], (int64_t)arch->sizes[l] + 1, n);
     return n;
 }
 

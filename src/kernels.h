@@ -38,10 +38,12 @@ typedef struct {
     int cost; /* GC_COST_* */
 } gc_arch;
 
-/* Checks sizes (all >= 1, n_layers >= 1) and the cost code. */
+/* Checks sizes (all >= 1, n_layers >= 1, a parameter count that fits in an int64) and the
+ * cost code. */
 gc_status gc_arch_check(const gc_arch *arch);
 
-/* Number of parameters (weights and biases) of the network. */
+/* Number of parameters (weights and biases) of the network; -1 if it does not fit in an
+ * int64 (gc_arch_check refuses such a network). */
 int64_t gc_param_count(const gc_arch *arch);
 
 /* Set *stop to non-zero from anywhere (e.g. a signal handler) to make a running

@@ -106,10 +106,12 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
 {
     const int L = net->n_layers;
     const int64_t n_out = net->layers[L - 1].n_out;
-    int64_t nreal = cap * n_out * 2 + net->widest; /* z_out, y, db */
-    for (int l = 0; l < L; l++) nreal += 2 * cap * net->layers[l].n_out; /* act, delta */
-    const int64_t nptr = 2 * (int64_t)(L + 1) + L + (int64_t)L * cap; /* act, delta, in, rows */
-    char *p = (char *)gc_alloc(nptr * (int64_t)sizeof(void *) + nreal * (int64_t)sizeof(real) + 64, 1);
+    int64_t per_row = gc_count(2, n_out, 0); /* z_out, y */
+    for (int l = 0; l < L; l++) per_row = gc_count(2, net->layers[l].n_out, per_row); /* act, delta */
+    const int64_t nreal = gc_count(cap, per_row, net->widest); /* + db */
+    const int64_t nptr = gc_count(L, cap + 1, 2 * (int64_t)(L + 1)); /* act, delta, in, rows */
+    const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
+    char *p = (char *)gc_alloc(bytes, 1);
     ws->block = p;
     if (!p) return GC_ERR_NOMEM;
     ws->cap = cap;
@@ -270,7 +272,7 @@ static gc_status threads_init(threads *th, const network *net, int n_threads)
     if (!th->share) return GC_ERR_NOMEM;
     memset(th->share, 0, (size_t)n_threads * sizeof(thread_share));
     th->extra = NULL;
-    if (n_threads > 1) th->extra = (real *)gc_alloc((int64_t)(n_threads - 1) * net->n_params, sizeof(real));
+    if (n_threads > 1) th->extra = (real *)gc_alloc(gc_count(n_threads - 1, net->n_params, 0), sizeof(real));
     if (n_threads > 1 && !th->extra) return GC_ERR_NOMEM;
     for (int t = 0; t < n_threads; t++)
         if (workspace_init(&th->share[t].ws, net, GC_CHUNK) != GC_OK) return GC_ERR_NOMEM;

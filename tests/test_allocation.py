@@ -4,7 +4,8 @@ The kernels allocate through one function with a private test hook (``_core._all
 the k-th allocation from now fails) and a count of live allocations (``_core._alloc_live``).
 Each test makes the 1st, 2nd, ... allocation of one call fail in turn, until the call makes
 fewer allocations than that: every failure must raise MemoryError and free what the call had
-allocated. The last test runs a real out-of-memory case under an address-space limit.
+allocated. Then a real out-of-memory case under an address-space limit, and sizes whose
+counts do not fit in an int64.
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ def test_sgd_epoch(batch_size, threads, dtype):
 
     def epoch():
         net.params[...] = p0
-        _core.sgd_epoch(net.params, net._sizes32, 0, X, Y, perm, batch_size, 0.5, 1.0,
-                        np.zeros(sum(SIZES[1:])))
+        try:
+            _core.sgd_epoch(net.params, net._sizes32, 0, X, Y, perm, batch_size, 0.5, 1.0,
+                            np.zeros(sum(SIZES[1:])))
+        except MemoryError:
+            assert np.array_equal(net.params, p0)  # everything is allocated before any step
+            raise
 
     assert fail_each_allocation(epoch) >= 1
 
@@ -116,3 +121,17 @@ def test_a_real_out_of_memory_raises_memory_error(tmp_path):
                          text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() in ("ok", "MemoryError"), out.stdout + out.stderr[-2000:]
+
+
+# ----------------------------------------------------------------- hostile sizes
+
+def test_param_count_of_the_widest_layers_is_exact():
+    # sizes[l] + 1 overflowed an int for a layer of 2**31 - 1 inputs
+    assert _core.param_count(np.array([2**31 - 1, 1], np.int32)) == 2**31
+    assert _core.param_count(np.array([2**31 - 1, 2**31 - 1], np.int32)) == (2**31 - 1) * 2**31
+
+
+def test_a_parameter_count_beyond_int64_is_refused():
+    # four layers of (2**31 - 1) x 2**31 weights: more than 2**63 parameters
+    with pytest.raises(ValueError, match="2\\*\\*63"):
+        _core.param_count(np.full(5, 2**31 - 1, np.int32))
