@@ -58,8 +58,9 @@ function(gradcore_add_kernels target)
     set(vector_ext TRUE)
     list(APPEND levels portable)
   endif()
-  check_c_source_compiles("#ifndef __x86_64__\n#error not x86-64\n#endif\nint main(void) { return 0; }"
-                          GRADCORE_TARGET_X86_64)
+  check_c_source_compiles(
+    "#ifndef __x86_64__\n#error not x86-64\n#endif\nint main(void) { return 0; }"
+    GRADCORE_TARGET_X86_64)
   check_c_compiler_flag(-march=x86-64-v4 GRADCORE_HAS_MARCH_V4)
   if(vector_ext AND GRADCORE_X86_LEVELS AND GRADCORE_TARGET_X86_64 AND GRADCORE_HAS_MARCH_V4)
     list(APPEND levels avx2 avx512)
@@ -85,7 +86,8 @@ function(gradcore_add_kernels target)
     foreach(level ${levels})
       set(obj ${target}_layers_${level}_${type})
       add_library(${obj} OBJECT "${src}/layers.c")
-      target_compile_definitions(${obj} PRIVATE ${type_defs} GC_LAYER_TABLE=gc_layers_${level}_${type})
+      target_compile_definitions(${obj} PRIVATE ${type_defs}
+                                              GC_LAYER_TABLE=gc_layers_${level}_${type})
       target_compile_options(${obj} PRIVATE ${flags} ${level_flags_${level}})
       list(APPEND objects ${obj})
       list(APPEND tables gc_layers_${level}_${type})

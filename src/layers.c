@@ -190,7 +190,8 @@ static inline vec vexp(vec t)
     const int double_type = sizeof(real) == sizeof(double);
     const real LOG2E = (real)1.4426950408889634;
     const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
-    const real LN2_LO = double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
+    const real LN2_LO =
+        double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
     /* adding SHIFT rounds to an integer held in the low mantissa bits */
     const real SHIFT = double_type ? (real)6755399441055744.0 /* 1.5 * 2^52 */
                                    : (real)12582912.0 /* 1.5 * 2^23 */;
@@ -405,7 +406,8 @@ delta_tile(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
 }
 
 /* One example's dprev row (n_in >= VL): strips of up to KD vectors. */
-static inline __attribute__((always_inline)) void delta_row(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
+static inline __attribute__((always_inline)) void
+delta_row(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
                       int64_t n_out)
 {
     const int64_t nvec = (n_in + VL - 1) / VL;

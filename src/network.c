@@ -107,7 +107,8 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     const int L = net->n_layers;
     const int64_t n_out = net->layers[L - 1].n_out;
     int64_t per_row = gc_count(2, n_out, 0); /* z_out, y */
-    for (int l = 0; l < L; l++) per_row = gc_count(2, net->layers[l].n_out, per_row); /* act, delta */
+    for (int l = 0; l < L; l++) /* act, delta */
+        per_row = gc_count(2, net->layers[l].n_out, per_row);
     const int64_t nreal = gc_count(cap, per_row, net->widest); /* + db */
     const int64_t nptr = gc_count(L, cap + 1, 2 * (int64_t)(L + 1)); /* act, delta, in, rows */
     const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
@@ -131,7 +132,8 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     ws->db = r;
     for (int l = 0; l < L; l++) ws->in[l] = rows + (int64_t)l * cap;
     for (int l = 1; l < L; l++) /* the inputs of the layers above are the rows of act[l] */
-        for (int64_t i = 0; i < cap; i++) rows[(int64_t)l * cap + i] = ws->act[l] + i * net->layers[l].n_in;
+        for (int64_t i = 0; i < cap; i++)
+            rows[(int64_t)l * cap + i] = ws->act[l] + i * net->layers[l].n_in;
     return GC_OK;
 }
 
@@ -272,7 +274,8 @@ static gc_status threads_init(threads *th, const network *net, int n_threads)
     if (!th->share) return GC_ERR_NOMEM;
     memset(th->share, 0, (size_t)n_threads * sizeof(thread_share));
     th->extra = NULL;
-    if (n_threads > 1) th->extra = (real *)gc_alloc(gc_count(n_threads - 1, net->n_params, 0), sizeof(real));
+    if (n_threads > 1)
+        th->extra = (real *)gc_alloc(gc_count(n_threads - 1, net->n_params, 0), sizeof(real));
     if (n_threads > 1 && !th->extra) return GC_ERR_NOMEM;
     for (int t = 0; t < n_threads; t++)
         if (workspace_init(&th->share[t].ws, net, GC_CHUNK) != GC_OK) return GC_ERR_NOMEM;
@@ -409,7 +412,8 @@ gc_status gc_gradient_f64(
     if (st != GC_OK) return st;
     if (n < 1) return GC_ERR_ARGUMENT;
     st = network_init(&net, arch);
-    if (st == GC_OK) st = threads_init(&th, &net, gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0)));
+    if (st == GC_OK)
+        st = threads_init(&th, &net, gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0)));
     if (st == GC_OK) {
         st = gradient_sum(grad, &c, &th, &net, params, X, Y, NULL, n, stop);
         for (int64_t p = 0; p < net.n_params; p++) grad[p] /= (real)n;
