@@ -119,7 +119,8 @@ gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, gc_sgd_report *repo
  *   GC_LEVEL_PORTABLE  blocked kernels for the build's default target (SSE2 on x86-64)
  *   GC_LEVEL_AVX2      blocked kernels for x86-64-v3 (AVX2 + FMA)
  *   GC_LEVEL_AVX512    blocked kernels for x86-64-v4 (AVX-512)
- * By default the best level the CPU supports is chosen at the first call.
+ * By default the best level both the build and the CPU have is chosen at the first call (a
+ * build without the GCC/Clang vector extensions has the naive level only).
  * gc_set_kernel_level(-1) restores that; a level the CPU or build lacks gives
  * GC_ERR_ARGUMENT. Not meant to be changed while kernels run in other threads.
  */
