@@ -49,16 +49,22 @@ cdef extern from "kernels.h" nogil:
     gc_status gc_gradient_f32(float *grad, double *cost_sum, const gc_arch *arch,
                               const float *params, const float *X, const float *Y,
                               int64_t n, gc_stop_flag *stop)
-    gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *cost_sum,
-                               int64_t *batches_done, const gc_arch *arch, const double *X,
-                               const double *Y, const int64_t *perm, int64_t n_perm,
-                               int64_t n_train, int64_t m, double eta, double lmbda,
-                               int64_t max_batches, gc_stop_flag *stop)
-    gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *cost_sum,
-                               int64_t *batches_done, const gc_arch *arch, const float *X,
-                               const float *Y, const int64_t *perm, int64_t n_perm,
-                               int64_t n_train, int64_t m, double eta, double lmbda,
-                               int64_t max_batches, gc_stop_flag *stop)
+    ctypedef struct gc_sgd_options:
+        int64_t batch_size
+        double eta
+        double lmbda
+        int64_t max_batches
+    ctypedef struct gc_sgd_report:
+        double cost_sum
+        int64_t batches_done
+    gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, gc_sgd_report *report,
+                               const gc_arch *arch, const gc_sgd_options *opt,
+                               const double *X, const double *Y, int64_t n_train,
+                               const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
+    gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, gc_sgd_report *report,
+                               const gc_arch *arch, const gc_sgd_options *opt,
+                               const float *X, const float *Y, int64_t n_train,
+                               const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
 
     int gc_kernel_level()
     gc_status gc_set_kernel_level(int level)
@@ -66,6 +72,10 @@ cdef extern from "kernels.h" nogil:
     int gc_get_num_threads()
     gc_status gc_set_thread_limit(int n)
     int gc_get_thread_limit()
+
+cdef extern from "internal.h" nogil:
+    int64_t gc_alloc_fail_after(int64_t k)
+    int64_t gc_alloc_live()
 
 cdef extern from "interrupt.h" nogil:
     int GC_STOP_REQUESTED, GC_STOP_SIGINT
@@ -107,13 +117,14 @@ cdef int _raise_for(gc_status st) except -1:
 
 cdef gc_arch _arch(const int32_t[::1] sizes, int cost) except *:
     cdef gc_arch a
-    if sizes.shape[0] < 2:
-        raise ValueError(f"sizes must have at least 2 entries, got {sizes.shape[0]}")
+    if sizes.shape[0] < 2 or sizes.shape[0] > 2**31 - 1:
+        raise ValueError(f"sizes must have 2 to 2**31 - 1 entries, got {sizes.shape[0]}")
     a.n_layers = <int>sizes.shape[0] - 1
     a.sizes = &sizes[0]
     a.cost = cost
     if gc_arch_check(&a) != GC_OK:
-        raise ValueError(f"invalid sizes {list(sizes)} or cost code {cost}")
+        raise ValueError(f"invalid sizes {list(sizes[:20])} (each >= 1, with fewer than "
+                         f"2**63 parameters) or cost code {cost}")
     return a
 
 
@@ -271,10 +282,8 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
     cdef gc_arch a = _arch(sizes, cost)
     cdef int64_t n = X.shape[0]
     cdef int64_t n_perm = perm.shape[0]
-    cdef int64_t m = batch_size
-    cdef int64_t maxb = max_batches
-    cdef int64_t done = 0
-    cdef double cost_sum = 0.0
+    cdef gc_sgd_options opt
+    cdef gc_sgd_report report
     cdef gc_status st
     cdef Py_ssize_t n_bias = 0
     cdef int l
@@ -293,19 +302,36 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
         raise ValueError(f"speed_sum must have {n_bias} entries, got {speed_sum.shape[0]}")
     if n_perm == 0:
         return GC_OK, 0.0, 0
+    opt.batch_size = batch_size
+    opt.eta = eta
+    opt.lmbda = lmbda
+    opt.max_batches = max_batches
+    report.cost_sum = 0.0
+    report.batches_done = 0
     word = call.begin()
     with nogil:
         if floating is double:
-            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], &cost_sum, &done, &a, &X[0, 0],
-                                  &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda, maxb, word)
+            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], &report, &a, &opt, &X[0, 0],
+                                  &Y[0, 0], n, &perm[0], n_perm, word)
         else:
-            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], &cost_sum, &done, &a, &X[0, 0],
-                                  &Y[0, 0], &perm[0], n_perm, n, m, eta, lmbda, maxb, word)
+            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], &report, &a, &opt, &X[0, 0],
+                                  &Y[0, 0], n, &perm[0], n_perm, word)
     st = call.end(st)
     if st == GC_ERR_ARGUMENT:
         raise ValueError(f"perm must hold row indices in [0, {n})")
     _raise_for(st)
-    return st, cost_sum, done
+    return st, report.cost_sum, report.batches_done
+
+
+def _alloc_fail_after(int64_t k):
+    """Tests only: the k-th kernel allocation from now fails (0: none); returns how many
+    allocations the previous setting still had to go (0 if it fired or none was set)."""
+    return gc_alloc_fail_after(k)
+
+
+def _alloc_live():
+    """Tests only: kernel allocations not freed yet."""
+    return gc_alloc_live()
 
 
 KERNEL_LEVELS = ("naive", "portable", "avx2", "avx512")

@@ -38,10 +38,12 @@ typedef struct {
     int cost; /* GC_COST_* */
 } gc_arch;
 
-/* Checks sizes (all >= 1, n_layers >= 1) and the cost code. */
+/* Checks sizes (all >= 1, n_layers >= 1, a parameter count that fits in an int64) and the
+ * cost code. */
 gc_status gc_arch_check(const gc_arch *arch);
 
-/* Number of parameters (weights and biases) of the network. */
+/* Number of parameters (weights and biases) of the network; -1 if it does not fit in an
+ * int64 (gc_arch_check refuses such a network). */
 int64_t gc_param_count(const gc_arch *arch);
 
 /* Set *stop to non-zero from anywhere (e.g. a signal handler) to make a running
@@ -71,33 +73,45 @@ gc_status gc_gradient_f32(float *grad, double *cost_sum, const gc_arch *arch,
                           const float *params, const float *X, const float *Y, int64_t n,
                           gc_stop_flag *stop);
 
+/* The hyper-parameters of an SGD epoch: the one place that states them. */
+typedef struct {
+    int64_t batch_size;  /* m >= 1: rows per mini-batch (the last one may be shorter) */
+    double eta;          /* the learning rate */
+    double lmbda;        /* L2 regularisation: the weights decay by 1 - eta*lmbda/n_train */
+    int64_t max_batches; /* stop after this many mini-batches; -1: the whole epoch */
+} gc_sgd_options;
+
+/* What an SGD epoch did. */
+typedef struct {
+    double cost_sum;      /* the sum of the cost of every example seen, each evaluated with
+                             the parameters in force before its mini-batch's update */
+    int64_t batches_done; /* the mini-batches whose update was applied */
+} gc_sgd_report;
+
 /*
  * One epoch of mini-batch SGD with L2 weight decay, in place on params.
- *   Mini-batches are perm[k .. k+m-1] for k = 0, m, 2m, ... (the last may be shorter);
- *   for each: W <- (1 - eta*lmbda/n_train) W - (eta/m_b) sum dW, b <- b - (eta/m_b) sum db.
+ *   Mini-batches are perm[k .. k+m-1] for k = 0, m, 2m, ... (m = opt->batch_size; the last
+ *   may be shorter); for each: W <- (1 - eta*lmbda/n_train) W - (eta/m_b) sum dW,
+ *   b <- b - (eta/m_b) sum db.
  *   speed_sum: (sum_l sizes[l+1]) doubles, ADDED TO: per layer, the sum over mini-batches of
  *              the mean dC/db of the mini-batch (the in-epoch learning-speed monitor)
- *   *cost_sum: set to the sum of the cost of every example seen, each evaluated with the
- *              parameters in force before its mini-batch's update
- *   *batches_done: set to the number of mini-batches whose update was applied
- *   perm: n_perm row indices into X and Y (each in [0, n_train))
- *   max_batches: stop after this many mini-batches (-1: the whole epoch)
+ *   report: set to the epoch's cost sum and number of mini-batches applied (on every
+ *           status but GC_ERR_ARGUMENT and GC_ERR_NOMEM)
+ *   X, Y: (n_train, sizes[0]) and (n_train, sizes[L]); perm: n_perm row indices into them
  * Returns GC_ERR_NONFINITE when a mini-batch's cost is not finite (its update has been
  * applied and counted) or the parameters are not finite at the end: the parameters are then
  * unusable, and the caller restores a snapshot and replays fewer batches (max_batches) to get
  * the last finite state. GC_ERR_INTERRUPTED if *stop was set: the parameters are those after
- * *batches_done complete mini-batches.
+ * report->batches_done complete mini-batches. GC_ERR_NOMEM leaves params untouched.
  */
-gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *cost_sum,
-                           int64_t *batches_done, const gc_arch *arch, const double *X,
-                           const double *Y, const int64_t *perm, int64_t n_perm,
-                           int64_t n_train, int64_t m, double eta, double lmbda,
-                           int64_t max_batches, gc_stop_flag *stop);
-gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *cost_sum,
-                           int64_t *batches_done, const gc_arch *arch, const float *X,
-                           const float *Y, const int64_t *perm, int64_t n_perm,
-                           int64_t n_train, int64_t m, double eta, double lmbda,
-                           int64_t max_batches, gc_stop_flag *stop);
+gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, gc_sgd_report *report,
+                           const gc_arch *arch, const gc_sgd_options *opt, const double *X,
+                           const double *Y, int64_t n_train, const int64_t *perm,
+                           int64_t n_perm, gc_stop_flag *stop);
+gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, gc_sgd_report *report,
+                           const gc_arch *arch, const gc_sgd_options *opt, const float *X,
+                           const float *Y, int64_t n_train, const int64_t *perm,
+                           int64_t n_perm, gc_stop_flag *stop);
 
 /*
  * Kernel level: which compiled variant of the kernels runs.
@@ -105,7 +119,8 @@ gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *cost_sum,
  *   GC_LEVEL_PORTABLE  blocked kernels for the build's default target (SSE2 on x86-64)
  *   GC_LEVEL_AVX2      blocked kernels for x86-64-v3 (AVX2 + FMA)
  *   GC_LEVEL_AVX512    blocked kernels for x86-64-v4 (AVX-512)
- * By default the best level the CPU supports is chosen at the first call.
+ * By default the best level both the build and the CPU have is chosen at the first call (a
+ * build without the GCC/Clang vector extensions has the naive level only).
  * gc_set_kernel_level(-1) restores that; a level the CPU or build lacks gives
  * GC_ERR_ARGUMENT. Not meant to be changed while kernels run in other threads.
  */

@@ -1,13 +1,14 @@
 """The kernels built in other configurations than the installed one, checked stand-alone.
 
-tests/kernel_driver.c runs gradients and SGD epochs at the best kernel level of its build and
-at the naive level and compares them. It is compiled here with src/kernels.c (from this
-source tree) as: the default build, without the vector extensions (GC_NO_VECTOR_EXT: what a
-compiler such as MSVC gets, naive loops only), without the x86 levels (GC_NO_DISPATCH: the
-portable level alone), with OpenMP threads, and, when a cross compiler and qemu-user are
-installed, for aarch64 and for an emulated x86-64 CPU without AVX (the default build, whose
-runtime dispatch must fall back to the portable level). Skipped without gcc or the source
-tree.
+tests/kernel_driver.c runs gradients and SGD epochs at every kernel level of its build that
+the CPU runs and compares each with the naive level. tests/CMakeLists.txt builds it with the
+C core of this source tree (cmake/kernels.cmake, as the Python module is built) as: the
+default build with GCC and with Clang, without the vector extensions
+(GRADCORE_VECTOR_EXT=OFF: what a compiler such as MSVC gets, the naive level only), without
+the x86 levels (the portable level alone, also for plain x86-64 SSE2), with OpenMP threads,
+and, when a cross compiler and qemu-user are installed, for aarch64 and for an emulated
+x86-64 CPU without AVX (the default build, whose run-time dispatch must fall back to the
+portable level). Skipped without cmake, the compiler or the source tree.
 """
 
 from __future__ import annotations
@@ -20,42 +21,65 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src" / "kernels.c"
-DRIVER = ROOT / "tests" / "kernel_driver.c"
-FLAGS = ["-O3", "-fopenmp-simd", "-std=gnu99", "-Wall", "-Wextra", "-Werror"]
+PROJECT = ROOT / "tests" / "CMakeLists.txt"
 
+AARCH64 = ["-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64"]
+NO_X86 = ["-DGRADCORE_X86_LEVELS=OFF"]
+# name: (compiler, CMake options, runner, the best level the driver must report: 0 naive,
+# 1 portable, None: the best this CPU runs)
 VARIANTS = {
-    "default": ("gcc", [], []),
-    "no-vector-ext": ("gcc", ["-DGC_NO_VECTOR_EXT"], []),
-    "no-dispatch": ("gcc", ["-DGC_NO_DISPATCH"], []),
-    "no-dispatch-sse2": ("gcc", ["-DGC_NO_DISPATCH", "-march=x86-64", "-mtune=generic"], []),
-    "openmp": ("gcc", ["-fopenmp"], []),
-    "aarch64": ("aarch64-linux-gnu-gcc", [], ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]),
-    # the default build on an emulated x86-64 without AVX: runtime dispatch must fall back
-    "no-avx-cpu": ("gcc", [], ["qemu-x86_64", "-cpu", "Nehalem"]),
+    "gcc": ("gcc", [], [], None),
+    "clang": ("clang", [], [], None),
+    "gcc-no-vector-ext": ("gcc", ["-DGRADCORE_VECTOR_EXT=OFF"], [], 0),
+    "clang-no-vector-ext": ("clang", ["-DGRADCORE_VECTOR_EXT=OFF"], [], 0),
+    "gcc-no-x86-levels": ("gcc", NO_X86, [], 1),
+    "gcc-no-x86-levels-sse2": ("gcc", [*NO_X86, "-DCMAKE_C_FLAGS=-march=x86-64 -mtune=generic"],
+                               [], 1),
+    "gcc-openmp": ("gcc", ["-DGRADCORE_OPENMP=ON"], [], None),
+    "aarch64": ("aarch64-linux-gnu-gcc", AARCH64,
+                ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"], 1),
+    # the default build on an emulated x86-64 without AVX: run-time dispatch must fall back
+    "gcc-no-avx-cpu": ("gcc", [], ["qemu-x86_64", "-cpu", "Nehalem"], 1),
 }
+X86_ONLY = ("gcc-no-x86-levels-sse2", "gcc-no-avx-cpu")
+
+
+def _clean_env() -> dict[str, str]:
+    # the tools and the driver are plain programs: keep a sanitizer runtime preloaded for
+    # the test process (tools/sanitize.sh) out of them and out of qemu
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_build_variant_matches_naive(variant, tmp_path):
-    cc, extra, runner = VARIANTS[variant]
-    if not SRC.exists() or shutil.which(cc) is None or (runner and shutil.which(runner[0]) is None):
-        pytest.skip(f"needs {cc}{' and ' + runner[0] if runner else ''} and the source tree")
-    if variant in ("no-dispatch-sse2", "no-avx-cpu") and "x86_64" not in subprocess.run(
-            [cc, "-dumpmachine"], capture_output=True, text=True).stdout:
+    cc, options, runner, want_level = VARIANTS[variant]
+    needs = [t for t in ("cmake", cc, *runner[:1]) if shutil.which(t) is None]
+    if needs or not PROJECT.exists():
+        pytest.skip(f"needs {', '.join(needs) or 'the source tree'}")
+    env = _clean_env()
+    if variant in X86_ONLY and "x86_64" not in subprocess.run(
+            [cc, "-dumpmachine"], capture_output=True, text=True, env=env).stdout:
         pytest.skip("x86-64 only")
-    exe = tmp_path / "driver"
-    build = subprocess.run([cc, *FLAGS, *extra, f"-I{SRC.parent}", str(SRC), str(DRIVER),
-                            "-o", str(exe), "-lm"], capture_output=True, text=True)
-    if variant == "openmp" and build.returncode != 0 and "omp" in build.stderr:
+    build = tmp_path / "build"
+    openmp = "-DGRADCORE_OPENMP=ON" if variant.endswith("openmp") else "-DGRADCORE_OPENMP=OFF"
+    configure = subprocess.run(
+        ["cmake", "-S", str(PROJECT.parent), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}",
+         "-DCMAKE_BUILD_TYPE=Release", "-DGRADCORE_WERROR=ON", openmp, *options],
+        capture_output=True, text=True, env=env)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    if variant.endswith("openmp") and "OpenMP 4" not in configure.stdout + configure.stderr:
         pytest.skip("no OpenMP runtime for this compiler")
-    assert build.returncode == 0, build.stderr
-    # the driver is a plain program: keep a sanitizer runtime preloaded for the test process
-    # (tools/sanitize.sh) out of it and out of qemu
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    run = subprocess.run([*runner, str(exe)], capture_output=True, text=True, timeout=300,
-                         env=env)
+    made = subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True,
+                          text=True, env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run = subprocess.run([*runner, str(build / "kernel_driver")], capture_output=True,
+                         text=True, timeout=600, env=env)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout + run.stderr
-    level = int(run.stdout.split()[1])
-    if variant in ("no-dispatch", "no-dispatch-sse2", "no-vector-ext", "aarch64", "no-avx-cpu"):
-        assert level == 1  # the portable level only
+    best = int(run.stdout.split()[1])
+    compared = [int(line.split()[1]) for line in run.stdout.splitlines()
+                if line.startswith("level ") and " f64 " in line]
+    assert compared == list(range(best + 1))  # every level up to the best, each against naive
+    if want_level is not None:
+        assert best == want_level
+    elif shutil.which("qemu-x86_64") is None:  # native x86-64: the levels this CPU runs
+        assert best >= 1

@@ -1,0 +1,678 @@
+/*
+ * The layer passes of gradcore's dense sigmoid networks, for one floating type and one
+ * instruction-set level.
+ *
+ * The build compiles this file once per level and type (CMakeLists.txt, cmake/kernels.cmake):
+ *   naive     GC_NAIVE defined: only the plain loops, which say what each pass computes
+ *   portable  the compiler's default target (SSE2 on x86-64, NEON on aarch64)
+ *   avx2      -march=x86-64-v3 (AVX2 + FMA), 256-bit vectors
+ *   avx512    -march=x86-64-v4 (AVX-512), 512-bit vectors
+ * and `real` is double or float (layers.h). The table at the end is what the level exports.
+ *
+ * Each pass has its plain version (`_naive`) right above the blocked one. The blocked
+ * kernels keep small tiles of results in vector registers (the GCC/Clang vector extensions:
+ * one source, compiled to xmm, ymm or zmm registers by the level's flags) so that every value
+ * loaded from memory feeds several multiply-adds.
+ */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/*
+ * The SGD step with L2 weight decay (network2.py's update_mini_batch), on a number or a
+ * vector alike:
+ *   p <- decay p - step g
+ * g the gradient summed over a mini-batch of m rows, step = eta / m, decay =
+ * 1 - eta lmbda / n_train for weights and 1 for biases; decay 1 and step -1 add g to p (how
+ * gradients are summed). dense_backward_weights applies it to each weight as soon as the
+ * weight's gradient is formed, sgd_update to whole arrays.
+ */
+#define SGD_STEP(p, g, decay, step) ((decay) * (p) - (step) * (g))
+
+static inline real sigmoid(real z)
+{
+#ifdef GC_FLOAT32
+    return 1.0f / (1.0f + expf(-z));
+#else
+    return 1.0 / (1.0 + exp(-z));
+#endif
+}
+
+#ifndef GC_NAIVE
+/* ---------------------------------------------------------------- vectors */
+
+/* Bytes in one vector register at this level, from the target the build compiles for. */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#elif defined(__AVX2__)
+#define VBYTES 32
+#else
+#define VBYTES 16
+#endif
+
+#ifdef GC_FLOAT32
+typedef int32_t ireal; /* the integer of real's width */
+#else
+typedef int64_t ireal;
+#endif
+typedef real vec __attribute__((vector_size(VBYTES)));
+typedef ireal ivec __attribute__((vector_size(VBYTES))); /* masks and exponent bits */
+typedef double dvec __attribute__((vector_size(VBYTES)));
+#define VL ((int64_t)(VBYTES / sizeof(real))) /* reals in one vector */
+#define DL ((int)(VBYTES / sizeof(double)))   /* doubles in one vector */
+
+/* Unaligned load/store of one vector (memcpy compiles to a single move). */
+static inline vec vload(const real *p)
+{
+    vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vstore(real *p, vec v) { memcpy(p, &v, sizeof v); }
+
+/* x in every lane: one broadcast. (x - 0 is x for every x, so the compiler drops the
+ * subtraction; it cannot drop the addition in `(vec){0} + x`, as -0.0 + 0.0 is +0.0.) */
+static inline vec vsplat(real x) { return x - (vec){0}; }
+
+/* mask ? a : b lane by lane (mask lanes are all ones or zero, as comparisons give) */
+static inline vec vselect(ivec mask, vec a, vec b)
+{
+    return (vec)(((ivec)a & mask) | ((ivec)b & ~mask));
+}
+
+/* Vectors of half and a quarter of the width, for hsum (16 bytes is the narrowest). */
+typedef real vhalf __attribute__((vector_size(VBYTES >= 32 ? VBYTES / 2 : 16)));
+typedef real vquarter __attribute__((vector_size(VBYTES >= 64 ? VBYTES / 4 : 16)));
+
+/* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL): the upper half
+ * added to the lower one while the vector is wider than 16 bytes, then the same on the
+ * lanes of the last 16 bytes. */
+static inline real hsum(vec v)
+{
+    vquarter q;
+#if VBYTES >= 32
+    vhalf h0, h1;
+    memcpy(&h0, &v, sizeof h0);
+    memcpy(&h1, (char *)&v + sizeof h0, sizeof h1);
+    h0 += h1;
+#if VBYTES >= 64
+    vquarter q1;
+    memcpy(&q, &h0, sizeof q);
+    memcpy(&q1, (char *)&h0 + sizeof q, sizeof q1);
+    q += q1;
+#else
+    q = h0;
+#endif
+#else
+    q = v;
+#endif
+    real t[16 / sizeof(real)];
+    memcpy(t, &q, sizeof t);
+    if (sizeof(real) == sizeof(double)) return t[0] + t[1];
+    return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+/* Lanes q >= VL - rem set (all ones), the others zero: the new lanes of an overlapping last
+ * vector whose first VL - rem lanes were already taken by the vector before it. */
+static inline ivec tail_mask(int64_t rem)
+{
+    ivec m = (ivec){0};
+    for (int q = 0; q < (int)VL; q++) m[q] = q >= VL - rem ? (ireal)-1 : 0;
+    return m;
+}
+
+/* Start of vector v of a row of n values cut into vectors (n >= VL): v*VL, except that a
+ * last, partial vector is moved back to end at n (it overlaps the one before it). */
+static inline int64_t vstart(int64_t v, int64_t n)
+{
+    return v * VL + VL <= n ? v * VL : n - VL;
+}
+
+/* The VL lanes of v added to the DL double lanes of acc (float: the two halves widened). */
+typedef real dpart __attribute__((vector_size(DL * sizeof(real))));
+static inline dvec add_wide(dvec acc, vec v)
+{
+    for (int h = 0; h < (int)(VL / DL); h++) {
+        dpart part;
+        memcpy(&part, (real *)&v + h * DL, sizeof part);
+        acc += __builtin_convertvector(part, dvec);
+    }
+    return acc;
+}
+
+/* The first len lanes (len <= VL) of a vector loaded from p, the others zero; and stored. */
+static inline vec vload_part(const real *p, int64_t len)
+{
+    vec v = (vec){0};
+    if (len == VL) return vload(p); /* (the common case first) */
+    for (int64_t q = 0; q < len; q++) v[q] = p[q];
+    return v;
+}
+
+static inline void vstore_part(real *p, vec v, int64_t len)
+{
+    if (len == VL) vstore(p, v);
+    for (int64_t q = 0; len < VL && q < len; q++) p[q] = v[q];
+}
+
+/* ---------------------------------------------------------------- exp */
+
+#ifdef GC_FLOAT32
+#define EXP_LO ((real)-87) /* e^t for t in [EXP_LO, EXP_HI] is a normal number */
+#define EXP_HI ((real)80)
+#define EXP_DEG 7 /* the degree of e^r's Taylor series */
+#else
+#define EXP_LO ((real)-700)
+#define EXP_HI ((real)700)
+#define EXP_DEG 13
+#endif
+
+/* 1/k!, the coefficients of e^r's Taylor series */
+static const double INV_FACTORIAL[14] = {
+    1.0,         1.0,          1.0 / 2,         1.0 / 6,          1.0 / 24,
+    1.0 / 120,   1.0 / 720,    1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
+    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
+};
+
+/*
+ * e^t lane by lane, t clamped to [EXP_LO, EXP_HI]: 2^k e^r with k = round(t / ln 2),
+ * r = t - k ln 2 (ln 2 split in two so that r is exact to the last bits), e^r from its
+ * Taylor series (degree 13 in double, 7 in float; |r| <= ln(2)/2: truncation below half an
+ * ulp), 2^k built from its bits. A few ulp from libm's exp; NaN stays NaN. The sigmoid and
+ * the cross-entropy cost both take their exponentials from here.
+ */
+static inline vec vexp(vec t)
+{
+    const int double_type = sizeof(real) == sizeof(double);
+    const real LOG2E = (real)1.4426950408889634;
+    const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
+    const real LN2_LO =
+        double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
+    /* adding SHIFT rounds to an integer held in the low mantissa bits */
+    const real SHIFT = double_type ? (real)6755399441055744.0 /* 1.5 * 2^52 */
+                                   : (real)12582912.0 /* 1.5 * 2^23 */;
+    const int MANT = double_type ? 52 : 23;
+    t = vselect(t < EXP_LO, (vec){0} + EXP_LO, t); /* (constants: 0 + x is folded) */
+    t = vselect(t > EXP_HI, (vec){0} + EXP_HI, t);
+    const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
+    const vec r = (t - k * LN2_HI) - k * LN2_LO;
+    vec p = (vec){0} + (real)INV_FACTORIAL[EXP_DEG];
+    for (int d = EXP_DEG - 1; d >= 0; d--) p = p * r + (real)INV_FACTORIAL[d];
+    return p * (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
+}
+
+/* ---------------------------------------------------------------- sigmoid */
+
+/* sigmoid(z) = 1 / (1 + e^-z) lane by lane. Lanes whose e^-z is beyond vexp's range
+ * (z < -EXP_HI: sigmoid below 1e-300, or 1e-35 in float) or NaN are redone with libm, so
+ * that far tails match the scalar formula. (For z > -EXP_LO sigmoid is 1 to the last bit
+ * either way.) */
+static inline vec sigmoid_lanes(vec z)
+{
+    vec a = (real)1 / ((real)1 + vexp(-z));
+    const ivec far = (-z > EXP_HI) | (z != z);
+    ireal any_far = 0;
+    for (int q = 0; q < (int)VL; q++) any_far |= far[q];
+    for (int q = 0; any_far && q < (int)VL; q++)
+        if (far[q]) a[q] = sigmoid(z[q]);
+    return a;
+}
+
+/* v[i] = sigmoid(v[i]) for n values, vectorised. */
+static void sigmoid_inplace(real *v, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) vstore(v + i, sigmoid_lanes(vload(v + i)));
+    if (i < n) vstore_part(v + i, sigmoid_lanes(vload_part(v + i, n - i)), n - i);
+}
+
+/* Tile shapes. Forward: up to EMAX examples x 4 neurons of dot products; weight gradient:
+ * up to NMAX neurons x KV vectors along k; delta: KD vectors of one example. They fit the
+ * register file: 32 zmm registers with AVX-512, 16 ymm/xmm otherwise. */
+#if VBYTES >= 64
+#define EMAX 5
+#define KV 4
+#else
+#define EMAX 3
+#define KV 2
+#endif
+#define NMAX 6
+#define KD 4
+
+/* Sizes of part q of n split into parts of at most `most`, as even as possible (so that 10
+ * examples make two tiles of 5, not 4 + 4 + 2): parts differ by at most one. (gc_split
+ * without its guard against overflow: n q fits here, n being at most a layer's width.) */
+static inline int64_t n_parts(int64_t n, int64_t most) { return (n + most - 1) / most; }
+static inline int64_t part_start(int64_t n, int64_t parts, int64_t q) { return n * q / parts; }
+#endif /* GC_NAIVE */
+
+/* ---------------------------------------------------------------- dense layer: forward */
+
+#ifdef GC_NAIVE
+/*
+ * Forward pass of one dense sigmoid layer, the plain way.
+ *   a: (m, n_out) activations sigma(z); z: (m, n_out) pre-activations, or NULL if not wanted
+ *   in: m pointers to input rows of n_in values; w: (n_out, n_in); b: (n_out)
+ */
+static void dense_forward_naive(real *z, real *a, const real *const *in, const real *w,
+                                const real *b, int64_t m, int64_t n_in, int64_t n_out)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n_out; j++) {
+            real s = b[j];
+            for (int64_t k = 0; k < n_in; k++) s += w[j * n_in + k] * in[i][k];
+            if (z) z[i * n_out + j] = s;
+            a[i * n_out + j] = sigmoid(s);
+        }
+}
+
+#else
+
+/*
+ * Forward tile: E examples x N neurons of pre-activations (E <= EMAX, N <= 4, constants after
+ * inlining). Per vector step along k, E + N loads feed E*N multiply-adds.
+ *   zt: rows of ld values, the tile's first entry at [0], gets x.w + b
+ *   x: E input rows; w: N weight rows of n_in (row stride n_in); b: N biases
+ */
+static inline __attribute__((always_inline)) void
+forward_tile(real *zt, int64_t ld, const real *const *x, const real *w, const real *b,
+             int64_t n_in, const int E, const int N)
+{
+    vec acc[EMAX][4];
+    for (int e = 0; e < E; e++)
+        for (int r = 0; r < N; r++) acc[e][r] = (vec){0};
+    int64_t k = 0;
+    for (; k + VL <= n_in; k += VL) {
+        vec xv[EMAX], wv[4];
+        for (int e = 0; e < E; e++) xv[e] = vload(x[e] + k);
+        for (int r = 0; r < N; r++) wv[r] = vload(w + r * n_in + k);
+        for (int e = 0; e < E; e++)
+            for (int r = 0; r < N; r++) acc[e][r] += xv[e] * wv[r];
+    }
+    if (k < n_in && n_in >= VL) { /* an overlapping last vector, its old lanes masked off */
+        const ivec mask = tail_mask(n_in - k);
+        const int64_t kt = n_in - VL;
+        vec xv[EMAX], wv[4];
+        for (int e = 0; e < E; e++) xv[e] = vload(x[e] + kt);
+        for (int r = 0; r < N; r++) wv[r] = vload(w + r * n_in + kt);
+        for (int e = 0; e < E; e++)
+            for (int r = 0; r < N; r++) acc[e][r] += vselect(mask, xv[e] * wv[r], (vec){0});
+        k = n_in;
+    }
+    for (int e = 0; e < E; e++)
+        for (int r = 0; r < N; r++) {
+            real sum = hsum(acc[e][r]);
+            for (int64_t kk = k; kk < n_in; kk++) sum += x[e][kk] * w[r * n_in + kk];
+            zt[e * ld + r] = sum + b[r];
+        }
+}
+
+/* E examples against every neuron, in groups of 4 and a last, smaller one: 30 = 7 x 4 + 2,
+ * not 6 x 4 + 2 x 3 (GCC's code for the 5 x 3 tile reloads the inputs per neuron and was
+ * measured much slower per multiply-add than the 5 x 4 tile). */
+static inline __attribute__((always_inline)) void
+forward_rows(real *zr, const real *const *x, const real *w, const real *b, int64_t n_in,
+             int64_t n_out, const int E)
+{
+    for (int64_t j = 0, N; j < n_out; j += N) {
+        N = n_out - j < 4 ? n_out - j : 4;
+        real *zt = zr + j;
+        const real *wj = w + j * n_in, *bj = b + j;
+        switch (N) {
+        case 4: forward_tile(zt, n_out, x, wj, bj, n_in, E, 4); break;
+        case 3: forward_tile(zt, n_out, x, wj, bj, n_in, E, 3); break;
+        case 2: forward_tile(zt, n_out, x, wj, bj, n_in, E, 2); break;
+        default: forward_tile(zt, n_out, x, wj, bj, n_in, E, 1); break;
+        }
+    }
+}
+
+/*
+ * Forward pass of one dense sigmoid layer (same contract as dense_forward_naive):
+ *   a: (m, n_out); z: (m, n_out) or NULL; in: m row pointers of n_in; w: (n_out, n_in)
+ * Tiles of up to EMAX examples x 4 neurons write z = x.w + b into a; one vectorised pass
+ * then squashes the whole (m, n_out) block.
+ */
+static void dense_forward(real *z, real *a, const real *const *in, const real *w,
+                          const real *b, int64_t m, int64_t n_in, int64_t n_out)
+{
+    const int64_t np = n_parts(m, EMAX);
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t i = part_start(m, np, q), E = part_start(m, np, q + 1) - i;
+        real *zr = a + i * n_out;
+        const real *const *x = in + i;
+        switch (E) {
+#if EMAX >= 5
+        case 5: forward_rows(zr, x, w, b, n_in, n_out, 5); break;
+        case 4: forward_rows(zr, x, w, b, n_in, n_out, 4); break;
+#endif
+        case 3: forward_rows(zr, x, w, b, n_in, n_out, 3); break;
+        case 2: forward_rows(zr, x, w, b, n_in, n_out, 2); break;
+        default: forward_rows(zr, x, w, b, n_in, n_out, 1); break;
+        }
+    }
+    if (z) memcpy(z, a, (size_t)(m * n_out) * sizeof(real));
+    sigmoid_inplace(a, m * n_out);
+}
+#endif
+
+/* ---------------------------------------------------------------- dense layer: backward */
+
+/*
+ * Delta of the layer below: dprev = (delta . w) * a_prev (1 - a_prev), the plain way.
+ *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in) activations
+ */
+static void dense_backward_delta_naive(real *dprev, const real *delta, const real *w,
+                                       const real *a_prev, int64_t m, int64_t n_in,
+                                       int64_t n_out)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t k = 0; k < n_in; k++) {
+            real s = 0, ap = a_prev[i * n_in + k];
+            for (int64_t j = 0; j < n_out; j++) s += delta[i * n_out + j] * w[j * n_in + k];
+            dprev[i * n_in + k] = s * ap * ((real)1 - ap);
+        }
+}
+
+#ifndef GC_NAIVE
+/*
+ * Delta tile: vectors v0 .. v0+kv-1 (kv <= KD, starts from vstart) of one example's dprev,
+ * summed over the n_out neurons in registers, then scaled by a_prev (1 - a_prev) and stored.
+ * Overlapping vectors compute the same values for the lanes they share.
+ *   dp, ap: the example's rows of n_in; d: its n_out deltas; w: (n_out, n_in)
+ */
+static inline __attribute__((always_inline)) void
+delta_tile(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
+           int64_t n_out, int64_t v0, const int kv)
+{
+    vec acc[KD];
+    int64_t ks[KD];
+    for (int t = 0; t < kv; t++) {
+        ks[t] = vstart(v0 + t, n_in);
+        acc[t] = (vec){0};
+    }
+    for (int64_t j = 0; j < n_out; j++) {
+        const vec dj = vsplat(d[j]);
+        for (int t = 0; t < kv; t++) acc[t] += dj * vload(w + j * n_in + ks[t]);
+    }
+    for (int t = 0; t < kv; t++) {
+        const vec a = vload(ap + ks[t]);
+        vstore(dp + ks[t], acc[t] * (a * ((real)1 - a)));
+    }
+}
+
+/* One example's dprev row (n_in >= VL): strips of up to KD vectors. */
+static inline __attribute__((always_inline)) void
+delta_row(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
+                      int64_t n_out)
+{
+    const int64_t nvec = (n_in + VL - 1) / VL;
+    for (int64_t v = 0; v < nvec; v += KD) {
+        switch (nvec - v < KD ? nvec - v : KD) {
+        case 4: delta_tile(dp, d, w, ap, n_in, n_out, v, 4); break;
+        case 3: delta_tile(dp, d, w, ap, n_in, n_out, v, 3); break;
+        case 2: delta_tile(dp, d, w, ap, n_in, n_out, v, 2); break;
+        default: delta_tile(dp, d, w, ap, n_in, n_out, v, 1); break;
+        }
+    }
+}
+
+/*
+ * Delta of the layer below (same contract as dense_backward_delta_naive):
+ *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in)
+ * Per example, up to KD vectors of dprev stay in registers while the n_out weight rows
+ * stream past; a row that is not a whole number of vectors ends with an overlapping one;
+ * rows shorter than a vector go the plain way.
+ */
+static void dense_backward_delta(real *dprev, const real *delta, const real *w,
+                                 const real *a_prev, int64_t m, int64_t n_in, int64_t n_out)
+{
+    if (n_in < VL) {
+        dense_backward_delta_naive(dprev, delta, w, a_prev, m, n_in, n_out);
+        return;
+    }
+    for (int64_t i = 0; i < m; i++)
+        delta_row(dprev + i * n_in, delta + i * n_out, w, a_prev + i * n_in, n_in, n_out);
+}
+#endif
+
+/*
+ * Weight gradient of one layer applied as an SGD step, the plain way:
+ *   out[j,k] = SGD_STEP(out[j,k], sum_i delta[i,j] * in[i][k], decay, step)
+ * with decay = 1 - eta*lmbda/n, step = eta/m the weights are updated without their
+ * gradient ever being stored; decay = 1, step = -1 adds the gradient to out.
+ *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
+ */
+static void dense_backward_weights_naive(real *out, const real *delta, const real *const *in,
+                                         real decay, real step, int64_t m, int64_t n_in,
+                                         int64_t n_out)
+{
+    for (int64_t j = 0; j < n_out; j++)
+        for (int64_t k = 0; k < n_in; k++) {
+            real g = 0;
+            for (int64_t i = 0; i < m; i++) g += delta[i * n_out + j] * in[i][k];
+            out[j * n_in + k] = SGD_STEP(out[j * n_in + k], g, decay, step);
+        }
+}
+
+#ifndef GC_NAIVE
+/*
+ * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k, vector t starting
+ * at vstart(v0 + t, n_in), summed over the m examples in registers, then applied:
+ *   out[r, k] = SGD_STEP(out[r, k], sum_i d[i, r] x[i][k], decay, step)
+ *   d: the tile's first column of delta (m rows of n_out); out: N rows of stride n_in
+ * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector is
+ * loaded before any is stored, so an overlapping last vector sees the old weights and writes
+ * the same values as the vector it overlaps.
+ */
+static inline __attribute__((always_inline)) void
+weights_tile(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
+             int64_t n_in, int64_t n_out, int64_t v0, const int N, const int kv)
+{
+    vec g[NMAX][KV];
+    int64_t ks[KV];
+    for (int t = 0; t < kv; t++) ks[t] = vstart(v0 + t, n_in);
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++) g[r][t] = (vec){0};
+    for (int64_t i = 0; i < m; i++) {
+        vec xv[KV];
+        for (int t = 0; t < kv; t++) xv[t] = vload(x[i] + ks[t]);
+        for (int r = 0; r < N; r++) {
+            const vec dr = vsplat(d[i * n_out + r]);
+            for (int t = 0; t < kv; t++) g[r][t] += dr * xv[t];
+        }
+    }
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++)
+            g[r][t] = SGD_STEP(vload(out + r * n_in + ks[t]), g[r][t], decay, step);
+    for (int r = 0; r < N; r++)
+        for (int t = 0; t < kv; t++) vstore(out + r * n_in + ks[t], g[r][t]);
+}
+
+/* One tile of N neurons (a run-time value) and kv vectors (a constant after inlining). */
+static inline __attribute__((always_inline)) void
+weights_strip(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
+              int64_t n_in, int64_t n_out, int64_t v0, int64_t N, const int kv)
+{
+    switch (N) {
+    case 6: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 6, kv); break;
+    case 5: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 5, kv); break;
+    case 4: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 4, kv); break;
+    case 3: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 3, kv); break;
+    case 2: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 2, kv); break;
+    default: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 1, kv); break;
+    }
+}
+
+/*
+ * Weight gradient of one layer applied as an SGD step (same contract as
+ * dense_backward_weights_naive):
+ *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
+ * Neurons in even groups of at most NMAX, k in strips of KV vectors. The strip loop is the
+ * outer one: the m input strips stay in the L1 cache while every group's tile uses them, and
+ * each weight is read and written once. The last strip of a row holds all its remaining
+ * vectors, the last one overlapping when n_in is not a multiple of VL (the two overlapping
+ * vectors are always in the same strip); rows shorter than a vector go the plain way.
+ */
+static void dense_backward_weights(real *out, const real *delta, const real *const *in,
+                                   real decay, real step, int64_t m, int64_t n_in,
+                                   int64_t n_out)
+{
+    const int64_t ng = n_parts(n_out, NMAX), nvec = (n_in + VL - 1) / VL;
+    const int overlap = n_in % VL != 0;
+    if (n_in < VL) {
+        dense_backward_weights_naive(out, delta, in, decay, step, m, n_in, n_out);
+        return;
+    }
+    for (int64_t v = 0, kv; v < nvec; v += kv) {
+        kv = nvec - v < KV ? nvec - v : KV;
+        if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
+        for (int64_t q = 0; q < ng; q++) {
+            const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
+            real *o = out + j * n_in;
+            const real *d = delta + j;
+            switch (kv) {
+#if KV >= 4
+            case 4: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 4); break;
+            case 3: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 3); break;
+#endif
+            case 2: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 2); break;
+            default: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 1); break;
+            }
+        }
+    }
+}
+#endif /* GC_NAIVE */
+
+/* db[j] = sum_i delta[i,j].  db: (n); delta: (m, n) */
+static void dense_backward_bias(real *db, const real *delta, int64_t m, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) db[j] = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) db[j] += delta[i * n + j];
+}
+
+/* ---------------------------------------------------------------- output layer */
+
+/*
+ * Output-layer delta and cost, the plain way.
+ *   delta: (m, n) dC/dz; returns the sum over the m rows of the cost
+ *   z, a: (m, n) output pre-activations and activations; y: (m, n) targets
+ * Cross-entropy: delta = a - y, C = sum y*softplus(-z) + (1-y)*softplus(z)
+ * Quadratic:     delta = (a - y) a (1 - a), C = 0.5 |a - y|^2
+ */
+static double output_backward_naive(real *delta, const real *z, const real *a, const real *y,
+                                    int cost, int64_t m, int64_t n)
+{
+    double c = 0.0;
+    for (int64_t i = 0; i < m * n; i++) {
+        const real diff = a[i] - y[i];
+        if (cost == GC_COST_CROSS_ENTROPY) {
+            const double zz = (double)z[i], yy = (double)y[i];
+            /* softplus(x) = max(x, 0) + log1p(exp(-|x|)); softplus(-z) - softplus(z) = -z */
+            const double sp = (zz > 0 ? zz : 0.0) + log1p(exp(-fabs(zz)));
+            delta[i] = diff;
+            c += yy * (sp - zz) + (1.0 - yy) * sp;
+        } else {
+            delta[i] = diff * a[i] * ((real)1 - a[i]);
+            c += 0.5 * (double)diff * (double)diff;
+        }
+    }
+    return c;
+}
+
+#ifndef GC_NAIVE
+/*
+ * Cross-entropy cost of VL outputs, lane by lane:
+ *   y softplus(-z) + (1-y) softplus(z) = y max(-z, 0) + (1-y) max(z, 0) + log1p(e^-|z|)
+ * (softplus(x) = max(x, 0) + log1p(e^-|x|); written this way nothing cancels), with
+ *   u = e^-|z| from vexp (|z| beyond -EXP_LO: clamped);
+ *   log1p(u), u in [0, 1]: 2 atanh(s), s = u / (2 + u) in [0, 1/3], by its odd series to s^32
+ *        in double, s^12 in float (the next term is below half an ulp of the sum).
+ * Each term is within a few ulp of the type's precision of the libm formula of
+ * output_backward_naive (float: the same few ulp of float, the terms are then added in
+ * double); for |z| beyond -EXP_LO (700, or 87 in float) e^-|z| cannot change the sum beyond
+ * its last bit, and NaN stays NaN.
+ */
+static inline vec xent_lanes(vec z, vec y)
+{
+    const int double_type = sizeof(real) == sizeof(double);
+    const int QTOP = double_type ? 33 : 13;
+    const ivec sign = (ivec)(-(vec){0}); /* -0: only the sign bits set */
+    const vec u = vexp((vec)((ivec)z | sign)); /* e^-|z| */
+    const vec sv = u / ((real)2 + u), s2 = sv * sv;
+    vec q = (vec){0} + (real)(1.0 / QTOP);
+    for (int n = QTOP - 2; n >= 1; n -= 2) q = q * s2 + (real)(1.0 / n);
+    const vec pos = (vec)((ivec)z & (ivec)(z > 0));   /* max(z, 0); NaN gives 0 */
+    const vec neg = (vec)((ivec)-z & (ivec)(z < 0));  /* max(-z, 0) */
+    return y * neg + ((real)1 - y) * pos + (real)2 * sv * q;
+}
+
+/* The cross-entropy delta and cost of fewer than VL outputs, as one padded vector. */
+static double output_backward_short(real *delta, const real *z, const real *a, const real *y,
+                                    int64_t nt)
+{
+    for (int64_t q = 0; q < nt; q++) delta[q] = a[q] - y[q];
+    vec c = xent_lanes(vload_part(z, nt), vload_part(y, nt));
+    for (int64_t q = nt; q < VL; q++) c[q] = 0;
+    const dvec acc = add_wide((dvec){0}, c);
+    double sum = 0.0;
+    for (int w = 0; w < DL; w++) sum += acc[w];
+    return sum;
+}
+
+/*
+ * Output-layer delta and cost (same contract as output_backward_naive). The (m*n) block of
+ * outputs goes VL at a time through xent_lanes (full vectors, then one overlapping the one
+ * before it with its old lanes masked off; a block shorter than a vector is padded), the
+ * costs added in double lanes.
+ */
+static double output_backward(real *delta, const real *z, const real *a, const real *y,
+                              int cost, int64_t m, int64_t n)
+{
+    const int64_t nt = m * n;
+    dvec acc = (dvec){0};
+    if (cost != GC_COST_CROSS_ENTROPY) return output_backward_naive(delta, z, a, y, cost, m, n);
+    if (nt < VL) return output_backward_short(delta, z, a, y, nt);
+    for (int64_t i0 = 0; i0 < nt; i0 += VL) {
+        const int64_t k = i0 + VL <= nt ? i0 : nt - VL;
+        const vec yv = vload(y + k);
+        vstore(delta + k, vload(a + k) - yv);
+        vec c = xent_lanes(vload(z + k), yv);
+        if (k != i0) c = vselect(tail_mask(nt - i0), c, (vec){0});
+        acc = add_wide(acc, c);
+    }
+    double sum = 0.0;
+    for (int w = 0; w < DL; w++) sum += acc[w];
+    return sum;
+}
+#endif /* GC_NAIVE */
+
+/* ---------------------------------------------------------------- SGD */
+
+/* p = SGD_STEP(p, g, decay, step) for n values: the SGD step from a gradient already summed
+ * (a bias gradient, or the gradient of a mini-batch split among threads; see network.c). */
+static void sgd_update(real *p, const real *g, real decay, real step, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) p[i] = SGD_STEP(p[i], g[i], decay, step);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+#ifdef GC_NAIVE
+static const layer_kernels kernels = {
+    dense_forward_naive, dense_backward_delta_naive, dense_backward_weights_naive,
+    dense_backward_bias, output_backward_naive, sgd_update,
+};
+#else
+static const layer_kernels kernels = {
+    dense_forward, dense_backward_delta, dense_backward_weights,
+    dense_backward_bias, output_backward, sgd_update,
+};
+#endif
+const layer_kernels *const GC_LAYER_TABLE = &kernels;

@@ -1,0 +1,489 @@
+/*
+ * gradcore's networks: feedforward, gradients and SGD epochs through dense sigmoid layers.
+ *
+ * The build compiles this file once per floating type (`real`, layers.h); each compilation
+ * defines that type's public entry points (gc_feedforward_f64 or gc_feedforward_f32, ...:
+ * see kernels.h). The layer passes come from the kernel table of the level in use
+ * (layers.c; dispatch.c picks the level). This file lays the network out, moves the rows
+ * through it in chunks of GC_CHUNK, spreads large jobs over threads, and applies the SGD
+ * steps.
+ */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal.h"
+#include "layers.h"
+
+/* ---------------------------------------------------------------- the kernel tables */
+
+/* One table per level that the build compiled for this type, naive first (layers.h). */
+typedef const layer_kernels *layer_table;
+extern const layer_table GC_LAYER_TABLES;
+
+static const layer_kernels *kernels_in_use(void)
+{
+    const layer_table by_level[] = {GC_LAYER_TABLES};
+    const int n = (int)(sizeof by_level / sizeof by_level[0]), level = gc_kernel_level();
+    return by_level[level < n ? level : n - 1];
+}
+
+/* ---------------------------------------------------------------- the network */
+
+/* One layer: its shape and where its parameters are. Weights and gradients share the
+ * layout of the parameter buffer (kernels.h): W (n_out, n_in) row-major, then b (n_out). */
+typedef struct {
+    int64_t n_in, n_out;
+    int64_t w, b;  /* offsets of W and b in the parameter buffer */
+    int64_t speed; /* offset of the layer's entries in speed_sum */
+} layer;
+
+typedef struct {
+    const layer_kernels *k; /* the layer passes of the kernel level in use */
+    int n_layers;
+    int cost; /* GC_COST_* */
+    int64_t n_params;
+    int64_t widest; /* the largest n_out */
+    layer *layers;  /* n_layers entries, input layer first */
+} network;
+
+/* The layer table of an architecture that gc_arch_check accepted, computed once per call. */
+static gc_status network_init(network *net, const gc_arch *arch)
+{
+    int64_t off = 0, speed = 0;
+    net->k = kernels_in_use();
+    net->n_layers = arch->n_layers;
+    net->cost = arch->cost;
+    net->widest = 0;
+    net->layers = (layer *)gc_alloc(arch->n_layers, sizeof(layer));
+    if (!net->layers) return GC_ERR_NOMEM;
+    for (int l = 0; l < arch->n_layers; l++) {
+        layer *ly = &net->layers[l];
+        ly->n_in = arch->sizes[l];
+        ly->n_out = arch->sizes[l + 1];
+        ly->w = off;
+        ly->b = off + ly->n_out * ly->n_in;
+        ly->speed = speed;
+        off = ly->b + ly->n_out;
+        speed += ly->n_out;
+        if (ly->n_out > net->widest) net->widest = ly->n_out;
+    }
+    net->n_params = off;
+    return GC_OK;
+}
+
+static void network_free(network *net)
+{
+    gc_free(net->layers);
+    net->layers = NULL;
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+/* The activations and deltas of up to cap rows (a chunk) on their way through the layers. */
+typedef struct {
+    int64_t cap;        /* rows the buffers hold */
+    const real ***in;   /* in[l], l = 0..L-1: cap pointers to the input rows of layer l */
+    real **act;         /* act[l], l = 1..L: (cap, sizes[l]) activations */
+    real **delta;       /* delta[l], l = 1..L: (cap, sizes[l]) dC/dz */
+    real *z_out;        /* (cap, sizes[L]) output pre-activations */
+    real *y;            /* (cap, sizes[L]) the rows' targets */
+    real *db;           /* (widest) bias gradient of one layer */
+    void *block;        /* the one allocation everything above points into */
+} workspace;
+
+static void workspace_free(workspace *ws)
+{
+    gc_free(ws->block);
+    ws->block = NULL;
+}
+
+static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
+{
+    const int L = net->n_layers;
+    const int64_t n_out = net->layers[L - 1].n_out;
+    int64_t per_row = gc_count(2, n_out, 0); /* z_out, y */
+    for (int l = 0; l < L; l++) /* act, delta */
+        per_row = gc_count(2, net->layers[l].n_out, per_row);
+    const int64_t nreal = gc_count(cap, per_row, net->widest); /* + db */
+    const int64_t nptr = gc_count(L, cap + 1, 2 * (int64_t)(L + 1)); /* act, delta, in, rows */
+    const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
+    char *p = (char *)gc_alloc(bytes, 1);
+    ws->block = p;
+    if (!p) return GC_ERR_NOMEM;
+    ws->cap = cap;
+    ws->act = (real **)p; p += (L + 1) * sizeof(real *);
+    ws->delta = (real **)p; p += (L + 1) * sizeof(real *);
+    ws->in = (const real ***)p; p += L * sizeof(real **);
+    const real **rows = (const real **)p; p += (size_t)L * cap * sizeof(real *);
+    p += (64 - ((uintptr_t)p % 64)) % 64; /* align the numbers */
+    real *r = (real *)p;
+    ws->act[0] = ws->delta[0] = NULL;
+    for (int l = 1; l <= L; l++) {
+        ws->act[l] = r; r += cap * net->layers[l - 1].n_out;
+        ws->delta[l] = r; r += cap * net->layers[l - 1].n_out;
+    }
+    ws->z_out = r; r += cap * n_out;
+    ws->y = r; r += cap * n_out;
+    ws->db = r;
+    for (int l = 0; l < L; l++) ws->in[l] = rows + (int64_t)l * cap;
+    for (int l = 1; l < L; l++) /* the inputs of the layers above are the rows of act[l] */
+        for (int64_t i = 0; i < cap; i++)
+            rows[(int64_t)l * cap + i] = ws->act[l] + i * net->layers[l].n_in;
+    return GC_OK;
+}
+
+/* Rows idx[first .. first+m-1] of X (rows first .. first+m-1 if idx is NULL) as the inputs
+ * of ws, and the same rows of Y (unless Y is NULL) copied in as its targets. */
+static void load_rows(workspace *ws, const network *net, const real *X, const real *Y,
+                      const int64_t *idx, int64_t first, int64_t m)
+{
+    const int64_t n_in = net->layers[0].n_in, n_out = net->layers[net->n_layers - 1].n_out;
+    for (int64_t i = 0; i < m; i++) {
+        const int64_t row = idx ? idx[first + i] : first + i;
+        ws->in[0][i] = X + row * n_in;
+        if (Y) memcpy(ws->y + i * n_out, Y + row * n_out, (size_t)n_out * sizeof(real));
+    }
+}
+
+/* ---------------------------------------------------------------- one chunk of rows */
+
+/* Forward pass of the m rows loaded in ws through every layer. */
+static void forward(workspace *ws, const network *net, const real *params, int64_t m)
+{
+    const int L = net->n_layers;
+    for (int l = 0; l < L; l++) {
+        const layer *ly = &net->layers[l];
+        net->k->dense_forward(l == L - 1 ? ws->z_out : NULL, ws->act[l + 1], ws->in[l],
+                              params + ly->w, params + ly->b, m, ly->n_in, ly->n_out);
+    }
+}
+
+/*
+ * What a gradient is used for: out <- decay out - step dC/dW for the weights and
+ * out <- out - step dC/db for the biases, dC summed over a mini-batch's rows. The SGD step
+ * of a mini-batch of m rows is {1 - eta lmbda / n_train, eta / m} applied to the
+ * parameters; SUM, applied to a gradient buffer, adds the gradient to it.
+ */
+typedef struct {
+    real decay, step;
+} sgd_step;
+
+static const sgd_step SUM = {1, -1};
+
+/* A layer's biases out <- out - step db (db summed over m rows) and, with speed, the
+ * learning-speed monitor: speed += db / m, the mean of dC/db over the rows. */
+static void step_biases(real *out, double *speed, const real *db, const network *net,
+                        sgd_step s, int64_t m, int64_t n)
+{
+    net->k->sgd_update(out, db, 1, s.step, n);
+    for (int64_t j = 0; speed && j < n; j++) speed[j] += (double)db[j] / (double)m;
+}
+
+/*
+ * Backward pass of the m rows of ws (after forward()), layer by layer from the top: each
+ * layer's gradient goes into `out` (the parameters, or a gradient buffer; same layout) by
+ * the step s, after the layer's weights gave the delta below (so out may be params).
+ * speed (or NULL): the learning-speed monitor, see step_biases.
+ * Returns the sum over the rows of the cost.
+ */
+static double backward(workspace *ws, const network *net, const real *params, real *out,
+                       double *speed, sgd_step s, int64_t m)
+{
+    const int L = net->n_layers;
+    const layer *top = &net->layers[L - 1];
+    const double cost = net->k->output_backward(ws->delta[L], ws->z_out, ws->act[L], ws->y,
+                                                net->cost, m, top->n_out);
+    for (int l = L - 1; l >= 0; l--) {
+        const layer *ly = &net->layers[l];
+        const real *delta = ws->delta[l + 1];
+        if (l > 0)
+            net->k->dense_backward_delta(ws->delta[l], delta, params + ly->w, ws->act[l], m,
+                                         ly->n_in, ly->n_out);
+        net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
+        step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
+        net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
+                                       ly->n_in, ly->n_out);
+    }
+    return cost;
+}
+
+/* ---------------------------------------------------------------- gradient sums */
+
+/*
+ * One thread's share of a gradient sum: g (params layout) = the sum over rows
+ * [begin, end) (rows idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of
+ * their costs, taken GC_CHUNK rows at a time through ws. Stops early, returning
+ * GC_ERR_INTERRUPTED, when *stop is set.
+ */
+static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *net,
+                          const real *params, const real *X, const real *Y,
+                          const int64_t *idx, int64_t begin, int64_t end, gc_stop_flag *stop)
+{
+    double c = 0.0;
+    gc_status st = GC_OK;
+    for (int64_t p = 0; p < net->n_params; p++) g[p] = 0;
+    for (int64_t k = begin; k < end; k += GC_CHUNK) {
+        const int64_t m = end - k < GC_CHUNK ? end - k : GC_CHUNK;
+        if (stop && *stop) {
+            st = GC_ERR_INTERRUPTED;
+            break;
+        }
+        load_rows(ws, net, X, Y, idx, k, m);
+        forward(ws, net, params, m);
+        c += backward(ws, net, params, g, NULL, SUM, m);
+    }
+    *cost = c;
+    return st;
+}
+
+/*
+ * The threads of gradient sums: up to n_threads, each with its own workspace, gradient
+ * buffer (thread 0 sums into the caller's) and results. Everything is allocated here,
+ * before any thread starts.
+ */
+typedef struct {
+    workspace ws; /* GC_CHUNK rows */
+    double cost;
+    gc_status status;
+} thread_share;
+
+typedef struct {
+    int n_threads;
+    thread_share *share; /* n_threads */
+    real *extra;         /* (n_threads - 1) gradient buffers of n_params */
+} threads;
+
+static void threads_free(threads *th)
+{
+    for (int t = 0; th->share && t < th->n_threads; t++) workspace_free(&th->share[t].ws);
+    gc_free(th->share);
+    gc_free(th->extra);
+    th->share = NULL;
+    th->extra = NULL;
+}
+
+static gc_status threads_init(threads *th, const network *net, int n_threads)
+{
+    th->n_threads = n_threads;
+    th->share = (thread_share *)gc_alloc(n_threads, sizeof(thread_share));
+    if (!th->share) return GC_ERR_NOMEM;
+    memset(th->share, 0, (size_t)n_threads * sizeof(thread_share));
+    th->extra = NULL;
+    if (n_threads > 1)
+        th->extra = (real *)gc_alloc(gc_count(n_threads - 1, net->n_params, 0), sizeof(real));
+    if (n_threads > 1 && !th->extra) return GC_ERR_NOMEM;
+    for (int t = 0; t < n_threads; t++)
+        if (workspace_init(&th->share[t].ws, net, GC_CHUNK) != GC_OK) return GC_ERR_NOMEM;
+    return GC_OK;
+}
+
+/* grad += g for n values */
+static void add_to(real *grad, const real *g, int64_t n)
+{
+#pragma omp simd
+    for (int64_t p = 0; p < n; p++) grad[p] += g[p];
+}
+
+/*
+ * Sum over n rows of the gradient: grad (params layout) = the sum of dC/dparams, *cost =
+ * the sum of the costs. Row i is X[idx[i]] (X[i] if idx is NULL). With T threads (at most
+ * one per chunk of GC_CHUNK rows, at most th->n_threads) the rows are split into T even
+ * contiguous ranges (1,000 rows on 2 threads: 500 + 500), range t summed by sum_rows into
+ * its own buffer (grad itself for t = 0), and the buffers added in the order t = 0..T-1:
+ * the result depends on T but not on scheduling.
+ */
+static gc_status gradient_sum(real *grad, double *cost, threads *th, const network *net,
+                              const real *params, const real *X, const real *Y,
+                              const int64_t *idx, int64_t n, gc_stop_flag *stop)
+{
+    const int64_t np = net->n_params;
+    int T = gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0));
+    if (T > th->n_threads) T = th->n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T) if (T > 1)
+#endif
+    {
+        int t0 = 0, dt = 1;
+#ifdef _OPENMP
+        t0 = omp_get_thread_num();
+        dt = omp_get_num_threads();
+#endif
+        for (int t = t0; t < T; t += dt) { /* one range per thread, whatever the team size */
+            thread_share *sh = &th->share[t];
+            real *g = t == 0 ? grad : th->extra + (int64_t)(t - 1) * np;
+            sh->status = sum_rows(g, &sh->cost, &sh->ws, net, params, X, Y, idx,
+                                  gc_split(n, T, t), gc_split(n, T, t + 1), stop);
+        }
+    }
+    gc_status st = GC_OK;
+    double c = 0.0;
+    for (int t = 0; t < T; t++) {
+        c += th->share[t].cost;
+        if (th->share[t].status != GC_OK) st = th->share[t].status;
+        if (t > 0) add_to(grad, th->extra + (int64_t)(t - 1) * np, np);
+    }
+    *cost = c;
+    return st;
+}
+
+/* ---------------------------------------------------------------- SGD epochs */
+
+/* The SGD step s of every layer from the gradient grad summed over m rows, and the
+ * learning-speed monitor (see step_biases). */
+static void apply_gradient(real *params, double *speed_sum, const real *grad,
+                           const network *net, sgd_step s, int64_t m)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const layer *ly = &net->layers[l];
+        net->k->sgd_update(params + ly->w, grad + ly->w, s.decay, s.step, ly->n_out * ly->n_in);
+        step_biases(params + ly->b, speed_sum + ly->speed, grad + ly->b, net, s, m, ly->n_out);
+    }
+}
+
+/* A mini-batch of at most GC_CHUNK rows: the SGD step applied to the parameters layer by
+ * layer as the backward pass forms the gradient. Returns the rows' cost sum. */
+static double sgd_chunk(real *params, double *speed_sum, workspace *ws, const network *net,
+                        const real *X, const real *Y, const int64_t *rows, sgd_step s,
+                        int64_t m)
+{
+    load_rows(ws, net, X, Y, rows, 0, m);
+    forward(ws, net, params, m);
+    return backward(ws, net, params, params, speed_sum, s, m);
+}
+
+static int all_finite(const real *x, int64_t n)
+{
+    real acc = 0;
+    /* any NaN or infinity makes the product 0*x NaN */
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; i++) acc += (real)0 * x[i];
+    return acc == 0;
+}
+
+/* ---------------------------------------------------------------- entry points */
+/* This file is compiled once per type: each entry point is named for the type it is
+ * compiled for (GC_FLOAT32: the _f32 names of kernels.h, otherwise the _f64 ones). */
+
+#ifdef GC_FLOAT32
+gc_status gc_feedforward_f32(
+#else
+gc_status gc_feedforward_f64(
+#endif
+    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
+    int64_t n)
+{
+    network net = {0};
+    workspace ws = {0};
+    gc_status st = gc_arch_check(arch);
+    if (st != GC_OK) return st;
+    if (n < 0) return GC_ERR_ARGUMENT;
+    st = network_init(&net, arch);
+    if (st == GC_OK) st = workspace_init(&ws, &net, GC_CHUNK);
+    const int64_t n_out = arch->sizes[arch->n_layers];
+    for (int64_t k = 0; st == GC_OK && k < n; k += GC_CHUNK) {
+        const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
+        load_rows(&ws, &net, X, NULL, NULL, k, m);
+        forward(&ws, &net, params, m);
+        memcpy(z_out + k * n_out, ws.z_out, (size_t)(m * n_out) * sizeof(real));
+        memcpy(a_out + k * n_out, ws.act[arch->n_layers], (size_t)(m * n_out) * sizeof(real));
+    }
+    workspace_free(&ws);
+    network_free(&net);
+    return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_gradient_f32(
+#else
+gc_status gc_gradient_f64(
+#endif
+    real *grad, double *cost_sum, const gc_arch *arch, const real *params, const real *X,
+    const real *Y, int64_t n, gc_stop_flag *stop)
+{
+    network net = {0};
+    threads th = {0};
+    double c = 0.0;
+    gc_status st = gc_arch_check(arch);
+    if (st != GC_OK) return st;
+    if (n < 1) return GC_ERR_ARGUMENT;
+    st = network_init(&net, arch);
+    if (st == GC_OK)
+        st = threads_init(&th, &net, gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0)));
+    if (st == GC_OK) {
+        st = gradient_sum(grad, &c, &th, &net, params, X, Y, NULL, n, stop);
+        for (int64_t p = 0; p < net.n_params; p++) grad[p] /= (real)n;
+        *cost_sum = c;
+    }
+    threads_free(&th);
+    network_free(&net);
+    return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_sgd_epoch_f32(
+#else
+gc_status gc_sgd_epoch_f64(
+#endif
+    real *params, double *speed_sum, gc_sgd_report *report, const gc_arch *arch,
+    const gc_sgd_options *opt, const real *X, const real *Y, int64_t n_train,
+    const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
+{
+    network net = {0};
+    workspace ws = {0}; /* mini-batches of at most GC_CHUNK rows */
+    threads th = {0};   /* larger ones: their gradient summed by threads into grad */
+    real *grad = NULL;
+    gc_status st = gc_arch_check(arch);
+    if (st != GC_OK) return st;
+    const int64_t m = opt->batch_size;
+    if (m < 1 || n_train < 1 || n_perm < 0) return GC_ERR_ARGUMENT;
+    for (int64_t i = 0; i < n_perm; i++)
+        if (perm[i] < 0 || perm[i] >= n_train) return GC_ERR_ARGUMENT;
+    const int fused = m <= GC_CHUNK; /* a mini-batch that fits one chunk updates in place */
+    st = network_init(&net, arch);
+    if (st == GC_OK && fused) st = workspace_init(&ws, &net, m);
+    if (st == GC_OK && !fused) {
+        grad = (real *)gc_alloc(net.n_params, sizeof(real));
+        st = grad ? threads_init(&th, &net, gc_threads_for(m / GC_CHUNK + (m % GC_CHUNK != 0)))
+                  : GC_ERR_NOMEM;
+    }
+    const real decay = (real)(1.0 - opt->eta * opt->lmbda / (double)n_train);
+    double c = 0.0;
+    int64_t done = 0;
+    for (int64_t k = 0; st == GC_OK && k < n_perm; k += m, done++) {
+        const int64_t mb = n_perm - k < m ? n_perm - k : m; /* this mini-batch's size */
+        const sgd_step s = {decay, (real)(opt->eta / (double)mb)};
+        double cb = 0.0;
+        if (opt->max_batches >= 0 && done >= opt->max_batches) break;
+        if (stop && *stop) {
+            st = GC_ERR_INTERRUPTED;
+            break;
+        }
+        if (fused) cb = sgd_chunk(params, speed_sum, &ws, &net, X, Y, perm + k, s, mb);
+        else st = gradient_sum(grad, &cb, &th, &net, params, X, Y, perm + k, mb, stop);
+        if (st != GC_OK) break; /* interrupted: this update not applied */
+        if (!fused) apply_gradient(params, speed_sum, grad, &net, s, mb);
+        c += cb;
+        /* Non-finite parameters always give a non-finite cost on the next mini-batch (0*inf
+         * and 0*NaN are NaN), so checking the cost is enough until the last update. */
+        if (!isfinite(cb)) {
+            st = GC_ERR_NONFINITE;
+            done++;
+            break;
+        }
+    }
+    if (st == GC_OK && !all_finite(params, net.n_params)) st = GC_ERR_NONFINITE;
+    if (st != GC_ERR_NOMEM) {
+        report->cost_sum = c;
+        report->batches_done = done;
+    }
+    gc_free(grad);
+    threads_free(&th);
+    workspace_free(&ws);
+    network_free(&net);
+    return st;
+}

@@ -1,0 +1,137 @@
+"""Out of memory: every allocation failure in the kernels becomes a MemoryError, leaks nothing.
+
+The kernels allocate through one function with a private test hook (``_core._alloc_fail_after``:
+the k-th allocation from now fails) and a count of live allocations (``_core._alloc_live``).
+Each test makes the 1st, 2nd, ... allocation of one call fail in turn, until the call makes
+fewer allocations than that: every failure must raise MemoryError and free what the call had
+allocated. Then a real out-of-memory case under an address-space limit, and sizes whose
+counts do not fit in an int64.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gradcore
+from gradcore import _core
+
+SIZES = [13, 9, 7, 3]
+
+
+@pytest.fixture(autouse=True)
+def no_failure_left():
+    yield
+    _core._alloc_fail_after(0)
+    gradcore.set_num_threads(0)
+
+
+def problem(n, dtype=np.float64):
+    rng = np.random.default_rng(0)
+    X = rng.random((n, SIZES[0])).astype(dtype)
+    Y = np.eye(SIZES[-1], dtype=dtype)[rng.integers(0, SIZES[-1], n)]
+    net = gradcore.Network(SIZES, seed=0, dtype=dtype)
+    return net, X, Y
+
+
+def fail_each_allocation(call) -> int:
+    """Runs call() with its k-th allocation failing, k = 1, 2, ...; returns the number of
+    allocations a successful call makes."""
+    assert _core._alloc_live() == 0
+    for k in range(1, 100):
+        _core._alloc_fail_after(k)
+        try:
+            call()
+            raised = False
+        except MemoryError:
+            raised = True
+        left = _core._alloc_fail_after(0)
+        assert _core._alloc_live() == 0, f"allocation {k} failed: memory leaked"
+        if left:  # the call made fewer than k allocations, and succeeded
+            assert not raised
+            return k - 1
+        assert raised, f"allocation {k} failed without a MemoryError"
+    raise AssertionError("more than 99 allocations in one call")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_feedforward(dtype):
+    net, X, _ = problem(100, dtype)
+    z, a = np.empty((100, 3), dtype), np.empty((100, 3), dtype)
+    assert fail_each_allocation(
+        lambda: _core.feedforward(net.params, net._sizes32, 0, X, z, a)) >= 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient(threads, dtype):
+    gradcore.set_num_threads(threads)
+    threads = gradcore.get_num_threads()  # 1 without OpenMP
+    net, X, Y = problem(200, dtype)  # 4 chunks of rows: enough for 2 threads
+    grad = np.empty_like(net.params)
+    sites = fail_each_allocation(
+        lambda: _core.gradient(net.params, net._sizes32, 0, X, Y, grad))
+    assert sites >= threads  # a workspace per thread at least
+
+
+@pytest.mark.parametrize("batch_size", [10, 100], ids=lambda m: f"m{m}")
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sgd_epoch(batch_size, threads, dtype):
+    gradcore.set_num_threads(threads)
+    net, X, Y = problem(300, dtype)
+    perm = np.random.default_rng(1).permutation(300).astype(np.int64)
+    p0 = net.params.copy()
+
+    def epoch():
+        net.params[...] = p0
+        try:
+            _core.sgd_epoch(net.params, net._sizes32, 0, X, Y, perm, batch_size, 0.5, 1.0,
+                            np.zeros(sum(SIZES[1:])))
+        except MemoryError:
+            assert np.array_equal(net.params, p0)  # everything is allocated before any step
+            raise
+
+    assert fail_each_allocation(epoch) >= 1
+
+
+_OUT_OF_MEMORY = textwrap.dedent("""
+    import resource
+    import numpy as np, gradcore as gc
+    resource.setrlimit(resource.RLIMIT_AS, (2_500_000 * 1024, 2_500_000 * 1024))
+    try:
+        gc.Network([1, 1 << 20, 1]).gradient(np.ones((256, 1)), np.zeros(256, int))
+        print("ok")
+    except MemoryError:
+        print("MemoryError")
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="address-space limit")
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer reserves more address space than the limit")
+def test_a_real_out_of_memory_raises_memory_error(tmp_path):
+    # a workspace per thread of ~1.5 GB each for a 2**20-wide layer, under a 2.5 GB limit
+    out = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() in ("ok", "MemoryError"), out.stdout + out.stderr[-2000:]
+
+
+# ----------------------------------------------------------------- hostile sizes
+
+def test_param_count_of_the_widest_layers_is_exact():
+    # sizes[l] + 1 overflowed an int for a layer of 2**31 - 1 inputs
+    assert _core.param_count(np.array([2**31 - 1, 1], np.int32)) == 2**31
+    assert _core.param_count(np.array([2**31 - 1, 2**31 - 1], np.int32)) == (2**31 - 1) * 2**31
+
+
+def test_a_parameter_count_beyond_int64_is_refused():
+    # four layers of (2**31 - 1) x 2**31 weights: more than 2**63 parameters
+    with pytest.raises(ValueError, match="2\\*\\*63"):
+        _core.param_count(np.full(5, 2**31 - 1, np.int32))
