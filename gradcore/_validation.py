@@ -90,12 +90,15 @@ class Integer(Constraint):
 
 
 class Real(Constraint):
-    """A finite real number, above ``low`` (inclusive unless ``strict``) if given."""
+    """A finite real number, above ``low`` (inclusive unless ``strict``) and at most ``high``
+    where they are given."""
 
-    def __init__(self, low: float | None = None, *, strict: bool = False) -> None:
-        self.low, self.strict = low, strict
-        self.description = "a finite number" + (
-            "" if low is None else f" {'>' if strict else '>='} {low:g}")
+    def __init__(self, low: float | None = None, high: float | None = None, *,
+                 strict: bool = False) -> None:
+        self.low, self.high, self.strict = low, high, strict
+        bounds = [] if low is None else [f"{'>' if strict else '>='} {low:g}"]
+        bounds += [] if high is None else [f"<= {high:g}"]
+        self.description = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
 
     def check(self, name: str, value: Any) -> float:
         if not _is_real(value):
@@ -103,11 +106,11 @@ class Real(Constraint):
         v = float(value)
         if not math.isfinite(v):
             raise ValueError(f"{name} must be finite, got {v}")
-        if self.low is None:
-            return v
-        if v < self.low or (self.strict and v == self.low):
+        if self.low is not None and (v < self.low or (self.strict and v == self.low)):
             raise ValueError(f"{name} must be {'>' if self.strict else '>='} {self.low:g}, "
                              f"got {v:g}")
+        if self.high is not None and v > self.high:
+            raise ValueError(f"{name} must be <= {self.high:g}, got {v:g}")
         return v
 
     def parse(self, name: str, text: str) -> float:
@@ -358,6 +361,13 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                              "learning_rate": ETA, "lmbda": LMBDA, "max_iter": RUN_EPOCHS,
                              "cost": COST, "init": INIT, "dtype": DTYPE},
     "dashboard.main": {"port": Integer(0, 65535)},
+    # the dashboard's form: runs small enough to watch live (gradcore.dashboard.LIMITS)
+    "dashboard.Settings": {"hidden": Integer(1, 8), "width": Integer(1, 100),
+                           "init": Options("default", "large", "scale"),
+                           "scale": Real(0.0, 1000.0, strict=True), "cost": COST,
+                           "eta": Real(0.0, 100.0, strict=True), "lmbda": Real(0.0, 1000.0),
+                           "epochs": Integer(1, 5000), "seed": Integer(0, 2**32 - 1),
+                           "images": Integer(10, 1000)},
     "kernels.param_count": {"sizes": SIZES},
     "kernels.layer_views": {"sizes": SIZES},
     "kernels.feedforward": {"sizes": SIZES, "cost": COST},

@@ -3,15 +3,18 @@
 Everything the page sends arrives as text. :func:`parse_settings` turns the form's text into
 a :class:`Settings` or raises :class:`SettingsError` listing every refused field with the
 reason, so no bad value ever reaches :func:`gradcore.train`. The limits keep every run
-small enough to watch live and bound the memory and CPU a page can claim.
+small enough to watch live and bound the memory and CPU a page can claim. Each field's rule
+is gradcore's constraint table's entry ``"dashboard.Settings"``; :data:`LIMITS` reads its
+numbers from there.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
+
+from .._validation import CONSTRAINTS, Constraint, Integer
 
 __all__ = [
     "LIMITS",
@@ -25,23 +28,28 @@ __all__ = [
 ]
 
 
-_N = TypeVar("_N", int, float)
+#: The rule of every field of the form (gradcore's constraint table).
+RULES: dict[str, Constraint] = CONSTRAINTS["dashboard.Settings"]
+
+
+def _bound(field: str, which: str) -> Any:
+    return getattr(RULES[field], which)
 
 
 @dataclass(frozen=True)
 class Limits:
     """The bounds of every setting the page accepts, and of the server as a whole."""
 
-    min_hidden: int = 1
-    max_hidden: int = 8
-    max_width: int = 100
-    max_epochs: int = 5000
-    min_images: int = 10
-    max_images: int = 1000  # the embedded MNIST images
-    max_eta: float = 100.0
-    max_lmbda: float = 1000.0
-    max_scale: float = 1000.0
-    max_seed: int = 2**32 - 1
+    min_hidden: int = _bound("hidden", "low")
+    max_hidden: int = _bound("hidden", "high")
+    max_width: int = _bound("width", "high")
+    max_epochs: int = _bound("epochs", "high")
+    min_images: int = _bound("images", "low")
+    max_images: int = _bound("images", "high")  # the embedded MNIST images
+    max_eta: float = _bound("eta", "high")
+    max_lmbda: float = _bound("lmbda", "high")
+    max_scale: float = _bound("scale", "high")
+    max_seed: int = _bound("seed", "high")
     max_text: int = 40  # characters of one form field
     max_runs: int = 8  # trainings running at once in one server (all pages)
     max_kept: int = 3  # kept runs overlaid on one page
@@ -165,71 +173,48 @@ class _Reader:
         self.errors: list[str] = []
 
     def refuse(self, name: str, why: str) -> None:
-        self.errors.append(f"{FIELDS[name]}: {why}")
+        self.errors.append(f"{FIELDS[name]} {why}")
 
     def text(self, name: str) -> str | None:
         value = self.form.get(name, "")
         if not isinstance(value, str):
-            self.refuse(name, "expected text")
+            self.refuse(name, "must be text")
             return None
         value = value.strip()
         if len(value) > LIMITS.max_text:
-            self.refuse(name, f"too long ({len(value)} characters)")
+            self.refuse(name, f"must be at most {LIMITS.max_text} characters, got "
+                              f"{len(value)}")
             return None
         if not value:
-            self.refuse(name, "empty")
+            self.refuse(name, "must not be empty")
             return None
         return value
 
-    def number(self, name: str, convert: Callable[[str], _N], what: str) -> _N | None:
+    def value(self, name: str, rule: Constraint | None = None) -> Any:
+        """The field's text checked by its rule (RULES[name] unless another is given)."""
         text = self.text(name)
         if text is None:
             return None
         try:
-            return convert(text)
-        except ValueError:
-            self.refuse(name, f"expected {what}, got {text!r}")
+            return (rule or RULES[name]).parse(FIELDS[name], text)
+        except (TypeError, ValueError) as exc:
+            self.errors.append(str(exc))
             return None
-
-    def integer(self, name: str, lo: int, hi: int) -> int | None:
-        value = self.number(name, int, "a whole number")
-        if value is not None and not lo <= value <= hi:
-            self.refuse(name, f"must be from {lo} to {hi}, got {value}")
-            return None
-        return value
-
-    def real(self, name: str, hi: float, *, zero_ok: bool) -> float | None:
-        value = self.number(name, float, "a number")
-        if value is None:
-            return None
-        low_ok = value >= 0 if zero_ok else value > 0
-        if not (math.isfinite(value) and low_ok and value <= hi):
-            bound = "from 0" if zero_ok else "above 0"
-            self.refuse(name, f"must be {bound} and at most {hi:g}, got {value:g}")
-            return None
-        return value
-
-    def choice(self, name: str, choices: tuple[tuple[str, str], ...]) -> str | None:
-        text = self.text(name)
-        if text is not None and text not in {key for key, _ in choices}:
-            self.refuse(name, f"unknown choice {text!r}")
-            return None
-        return text
 
 
 def _read_batch_size(r: _Reader, images: int | None) -> int | None:
     text = r.text("batch_size")
     if text is None or text.lower() == "full":
         return None
-    value = r.integer("batch_size", 1, images or LIMITS.max_images)
+    value = r.value("batch_size", Integer(1, images or LIMITS.max_images))
     return None if value is None or value == images else value
 
 
 def _read_init(r: _Reader) -> str | float | None:
-    init = r.choice("init", INIT_CHOICES)
+    init = r.value("init")
     if init != "scale":
-        return init
-    return r.real("scale", LIMITS.max_scale, zero_ok=False)
+        return init  # type: ignore[no-any-return]
+    return r.value("scale")  # type: ignore[no-any-return]
 
 
 def parse_settings(form: Mapping[str, object]) -> Settings:
@@ -243,15 +228,10 @@ def parse_settings(form: Mapping[str, object]) -> Settings:
         One message per refused field, naming the field, the limit and what came.
     """
     r = _Reader(form)
-    hidden = r.integer("hidden", LIMITS.min_hidden, LIMITS.max_hidden)
-    width = r.integer("width", 1, LIMITS.max_width)
+    hidden, width = r.value("hidden"), r.value("width")
     init = _read_init(r)
-    cost = r.choice("cost", COST_CHOICES)
-    eta = r.real("eta", LIMITS.max_eta, zero_ok=False)
-    lmbda = r.real("lmbda", LIMITS.max_lmbda, zero_ok=True)
-    epochs = r.integer("epochs", 1, LIMITS.max_epochs)
-    seed = r.integer("seed", 0, LIMITS.max_seed)
-    images = r.integer("images", LIMITS.min_images, LIMITS.max_images)
+    cost, eta, lmbda = r.value("cost"), r.value("eta"), r.value("lmbda")
+    epochs, seed, images = r.value("epochs"), r.value("seed"), r.value("images")
     batch_size = _read_batch_size(r, images)
     if r.errors:
         raise SettingsError(r.errors)
