@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import plotting
 from .._io import _create_temporary, _fsync_directory
 from .book import BOOK_INITIAL_SPEEDS, book_speed_ratio
 from .results import Chapter5Result, PhaseResult, SpeedsOverSeeds
@@ -200,6 +199,8 @@ def _png(fig: Any) -> bytes:
 
 
 def _chapter5_figures(result: Chapter5Result) -> dict[str, tuple[str, bytes]]:
+    from .. import plotting  # matplotlib: imported only when figures are drawn
+
     figs = {}
     for k, net in result.nets.items():
         figs[f"speeds_{k}_hidden.png"] = (
@@ -276,6 +277,8 @@ def write_phase(result: PhaseResult, folder: PathLike, *,
                            phase_csv(result)),
              "phase.json": ("settings and the median log10 ratios (JSON)", _json_bytes(doc))}
     if figures:
+        from .. import plotting
+
         for e in result.measured_epochs:
             name = "phase.png" if e == 0 else f"phase_epoch_{e}.png"
             fig = plotting.phase_figure(result.depths, result.scales, result.log_ratio(e),
