@@ -152,7 +152,7 @@ def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)  # running jobs stop at their next epoch
+    _, stderr = proc.communicate(timeout=60)  # running jobs stop at their next epoch
     assert proc.returncode == 130, stderr
     assert "interrupted:" in stderr and "run the same command again to resume" in stderr
     assert "Traceback" not in stderr

@@ -107,10 +107,22 @@ def _num(v: float) -> str:
 
 
 def speeds_csv(net: SpeedsOverSeeds) -> bytes:
-    """``seed,epoch,hidden_1,…,hidden_k,output`` and one row per seed and epoch."""
+    """``seed,epoch,hidden_1,…,hidden_k,output`` and one row per seed and epoch.
+
+    Every seed has a row for every epoch: those a diverged training did not reach hold
+    ``nan``.
+    """
+    epochs = max(r.job.epochs for r in net.results)
     rows = ([seed, e, *(_num(v) for v in row)]
-            for seed, r in zip(net.seeds, net.results) for e, row in enumerate(r.speeds))
+            for seed, r in zip(net.seeds, net.results)
+            for e, row in enumerate(_padded(r.speeds, epochs)))
     return _csv_bytes(["seed", "epoch", *net.columns], rows)
+
+
+def _padded(speeds: np.ndarray, epochs: int) -> np.ndarray:
+    out = np.full((epochs, speeds.shape[1]), np.nan)
+    out[:len(speeds)] = speeds
+    return out
 
 
 @dataclass
@@ -147,6 +159,8 @@ def read_speeds_csv(path: PathLike) -> SpeedsTable:
     ValueError
         Not such a file, or cut short: the last line incomplete, a row with fields
         missing, a number that does not parse, or a seed whose epochs do not run 0, 1, …
+        as far as the first seed's. (A file cut exactly between two seeds reads as fewer
+        seeds: ``chapter5.json`` lists them.)
     """
     header, body = _read_csv(path, ["seed", "epoch"])
     try:
@@ -155,9 +169,11 @@ def read_speeds_csv(path: PathLike) -> SpeedsTable:
         speeds = np.array([[float(v) for v in r[2:]] for r in body], dtype=np.float64)
     except ValueError as exc:
         raise ValueError(f"{path}: a field is not a number ({exc})") from None
+    n = np.count_nonzero(seeds == seeds[0]) if len(seeds) else 0
     for s in dict.fromkeys(seeds.tolist()):
-        if not np.array_equal(epochs[seeds == s], np.arange(np.count_nonzero(seeds == s))):
-            raise ValueError(f"{path}: the epochs of seed {s} do not run 0, 1, 2, ...")
+        if not np.array_equal(epochs[seeds == s], np.arange(n)):
+            raise ValueError(f"{path}: the epochs of seed {s} do not run 0, 1, …, {n - 1} "
+                             f"(cut short?)")
     return SpeedsTable(header[2:], seeds, epochs, speeds.reshape(len(body), -1))
 
 
