@@ -141,5 +141,5 @@ def test_read_speeds_csv_refuses_a_file_cut_short(tmp_path, cut):
     else:  # whole rows, but the last seed stops short of the first one's epochs
         text = text[:len(text) - len(last_row) - 1]
     path.write_text(text)
-    with pytest.raises(ValueError, match="speeds_4_hidden.csv"):
+    with pytest.raises(ValueError, match=r"speeds_4_hidden\.csv"):
         ex.read_speeds_csv(path)

@@ -55,8 +55,7 @@ def check_writable(folder: PathLike) -> pathlib.Path:
         write_files(p, {".gradcore-write-check": b"ok\n"})
         (p / ".gradcore-write-check").unlink()
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot write results to {p}: "
-                                 f"{exc.strerror or exc}") from None
+        raise OSError(f"cannot write results to {p}: {exc.strerror or exc}") from None
     return p
 
 
