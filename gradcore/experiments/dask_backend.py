@@ -63,7 +63,8 @@ class DaskBackend:
     def results(self) -> Iterator[tuple[int, JobResult]]:
         from dask.distributed import as_completed
 
-        for fut in as_completed(list(self.futures)):  # type: ignore[no-untyped-call]
+        done = as_completed(list(self.futures), loop=self.client.loop)  # type: ignore[no-untyped-call]
+        for fut in done:
             yield self.futures[fut], fut.result()
 
     def cancel(self) -> list[tuple[int, JobResult]]:
