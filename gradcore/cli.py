@@ -214,7 +214,7 @@ def _interrupted(exc: Any, args: argparse.Namespace) -> int:
 
 def _report_failures(failures: Sequence[Any]) -> None:
     if failures:
-        print(f"\n{_plural(len(failures), 'training')} diverged (left out of the medians):")
+        print(f"\n{_plural(len(failures), 'training')} diverged:")
         for r in failures:
             print(f"  {r.job.label()}: {_one_line(r.error)}")
 
@@ -457,6 +457,7 @@ def _cmd_phase(args: argparse.Namespace) -> int:
         print(f"{'hidden':>6}" + "".join(f"{'s=' + f'{s:g}':>8}" for s in res.scales))
         for d, row in zip(res.depths, res.log_ratio(e)):
             print(f"{d:>6}" + "".join(f"{v:>8.2f}" for v in row))
+    _report_failures(res.failures)
     _print_written(res.paths, args.out)
     print(f"Done in {time.perf_counter() - t0:.1f} s.")
     return EXIT_OK
@@ -492,26 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gradcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    c = sub.add_parser(
-        "chapter5", help="reproduce the chapter's learning-speed experiments (offline)",
-        description="For 2, 3 and 4 hidden layers of 30 neurons on the embedded first "
-                    "1,000 MNIST training images: the initial learning speed of every layer "
-                    "beside the book's, then full-batch gradient descent (m = 1000, "
-                    "eta = 0.1, lambda = 5.0) recording the speeds before each epoch's "
-                    "update, for K seeds (median and 10-90 % band). Writes "
-                    "speeds_{2,3,4}_hidden.csv, chapter5.json and PNG figures to the "
-                    "output folder; each finished training is kept there, so a run "
-                    "stopped with Ctrl-C resumes when run again.")
-    c.add_argument("--seed", type=_int_type(0), default=0, metavar="N",
-                   help="the first seed (default: %(default)s)")
-    c.add_argument("--seeds", type=_int_type(1), default=1, metavar="K",
-                   help="train every net with seeds N..N+K-1 (default: %(default)s, the "
-                        "book's single run)")
-    c.add_argument("--epochs", type=_int_type(1), default=500, metavar="N",
-                   help="epochs of gradient descent (default: %(default)s)")
-    _out_args(c, "gradcore-chapter5")
-    _sweep_args(c)
-    c.set_defaults(func=_cmd_chapter5)
+    _add_chapter5(sub)
 
     t = sub.add_parser(
         "train", help="train one net on full MNIST",
@@ -536,6 +518,48 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the trained network to FILE (JSON)")
     t.set_defaults(func=_cmd_train)
 
+    _add_depth(sub)
+    _add_chain(sub)
+    _add_phase(sub)
+
+    dl = sub.add_parser(
+        "download", help="download the four MNIST files",
+        description="Download the MNIST IDX files missing from DIR (default: the user "
+                    "cache, where 'gradcore train' and 'gradcore depth' look), each "
+                    "verified against its published checksum.")
+    dl.add_argument("--dir", type=_dir_to_create, default=None, metavar="DIR",
+                    help="destination folder (default: the user cache)")
+    dl.set_defaults(func=_cmd_download)
+    p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
+    return p
+
+
+def _add_chapter5(sub: Any) -> None:
+    """The ``chapter5`` subcommand."""
+    c = sub.add_parser(
+        "chapter5", help="reproduce the chapter's learning-speed experiments (offline)",
+        description="For 2, 3 and 4 hidden layers of 30 neurons on the embedded first "
+                    "1,000 MNIST training images: the initial learning speed of every layer "
+                    "beside the book's, then full-batch gradient descent (m = 1000, "
+                    "eta = 0.1, lambda = 5.0) recording the speeds before each epoch's "
+                    "update, for K seeds (median and 10-90 % band). Writes "
+                    "speeds_{2,3,4}_hidden.csv, chapter5.json and PNG figures to the "
+                    "output folder; each finished training is kept there, so a run "
+                    "stopped with Ctrl-C resumes when run again.")
+    c.add_argument("--seed", type=_int_type(0), default=0, metavar="N",
+                   help="the first seed (default: %(default)s)")
+    c.add_argument("--seeds", type=_int_type(1), default=1, metavar="K",
+                   help="train every net with seeds N..N+K-1 (default: %(default)s, the "
+                        "book's single run)")
+    c.add_argument("--epochs", type=_int_type(1), default=500, metavar="N",
+                   help="epochs of gradient descent (default: %(default)s)")
+    _out_args(c, "gradcore-chapter5")
+    _sweep_args(c)
+    c.set_defaults(func=_cmd_chapter5)
+
+
+def _add_depth(sub: Any) -> None:
+    """The ``depth`` subcommand."""
     d = sub.add_parser(
         "depth", help="validation accuracy against depth on full MNIST",
         description="Train [784,30,10] ... [784,30,30,30,30,10] (m = 10, eta = 0.1, "
@@ -554,6 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(d)
     d.set_defaults(func=_cmd_depth)
 
+
+def _add_chain(sub: Any) -> None:
+    """The ``chain`` subcommand."""
     ch = sub.add_parser(
         "chain", help="the exploding and vanishing gradient of a one-neuron-per-layer chain",
         description="A chain of one sigmoid neuron per layer. Exploding: every weight is "
@@ -570,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed of the vanishing chain (default: %(default)s)")
     ch.set_defaults(func=_cmd_chain)
 
+
+def _add_phase(sub: Any) -> None:
+    """The ``phase`` subcommand."""
     ph = sub.add_parser(
         "phase", help="the unstable gradient as a phase diagram: depth x weight scale",
         description="For every number of hidden layers (30 neurons each), weight scale s "
@@ -593,17 +623,6 @@ def build_parser() -> argparse.ArgumentParser:
     _out_args(ph, "gradcore-phase")
     _sweep_args(ph)
     ph.set_defaults(func=_cmd_phase)
-
-    dl = sub.add_parser(
-        "download", help="download the four MNIST files",
-        description="Download the MNIST IDX files missing from DIR (default: the user "
-                    "cache, where 'gradcore train' and 'gradcore depth' look), each "
-                    "verified against its published checksum.")
-    dl.add_argument("--dir", type=_dir_to_create, default=None, metavar="DIR",
-                    help="destination folder (default: the user cache)")
-    dl.set_defaults(func=_cmd_download)
-    p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
-    return p
 
 
 def _out_args(p: argparse.ArgumentParser, default: str) -> None:

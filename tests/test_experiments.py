@@ -105,6 +105,19 @@ def test_chapter5_seed_0_is_speeds_during_training_with_seed_0(mnist1000):
     np.testing.assert_allclose(res.nets[3].initial_speeds[0], run.initial_speeds, rtol=1e-12)
 
 
+def test_chapter5_reports_a_diverging_seed_and_keeps_the_others(tmp_path):
+    res = ex.chapter5(tmp_path, seeds=2, epochs=3, eta=1e300, hidden=(2, 3), progress=False)
+    assert len(res.failures) == 4 and all("diverged" in r.error for r in res.failures)
+    assert res.nets[2].speeds.shape[0] == 0  # left out of the medians
+    assert res.nets[2].initial_speeds.shape == (2, 3)  # measured before training
+    doc = json.loads((tmp_path / "chapter5.json").read_text())
+    assert all(e and "diverged" in e for net in doc["nets"] for e in net["errors"])
+    table = ex.read_speeds_csv(tmp_path / "speeds_2_hidden.csv")
+    assert table.epochs.tolist() == [0, 1, 2, 0, 1, 2] and np.isnan(table.speeds).all()
+    ok = ex.chapter5(None, seeds=2, epochs=3, hidden=(2,), progress=False)
+    assert [r.error for r in ok.nets[2].results] == [None, None]
+
+
 def test_chapter5_initial_table_pairs_each_layer_with_the_books_number():
     res = ex.chapter5(None, epochs=1, hidden=(2,), seeds=3)
     assert res.paths == {}

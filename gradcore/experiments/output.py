@@ -217,7 +217,8 @@ def _chapter5_figures(result: Chapter5Result) -> dict[str, tuple[str, bytes]]:
     from .. import plotting  # matplotlib: imported only when figures are drawn
 
     figs = {}
-    for k, net in result.nets.items():
+    done = {k: net for k, net in result.nets.items() if net.ok.any()}
+    for k, net in done.items():
         figs[f"speeds_{k}_hidden.png"] = (
             f"figure: speed of learning, {k} hidden layers",
             _png(plotting.speeds_figure(net.speeds, hidden=k)))
@@ -227,7 +228,9 @@ def _chapter5_figures(result: Chapter5Result) -> dict[str, tuple[str, bytes]]:
         f"figure: initial delta of the first six neurons per hidden layer (seed "
         f"{next(iter(result.nets.values())).seeds[0]})",
         _png(plotting.initial_deltas_figure(list(first.values()))))
-    ratios = {k: (net.ratio(), _book_ratio(k)) for k, net in result.nets.items()}
+    ratios = {k: (net.ratio(), _book_ratio(k)) for k, net in done.items() if net.hidden > 1}
+    if not ratios:
+        return figs
     figs["speed_ratio.png"] = (
         "figure: hidden 1 / last hidden layer speed, median and band, beside the book's",
         _png(plotting.ratio_figure(ratios)))

@@ -7,7 +7,7 @@ Kept apart from the computing (the experiment modules) and from the writing
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +187,12 @@ class PhaseResult:
     paths: dict[str, pathlib.Path] = field(default_factory=dict)
 
     @property
+    def failures(self) -> list[JobResult]:
+        """The jobs whose training diverged (their speeds after T epochs are those of the
+        last finite state)."""
+        return [r for rs in self.results.values() for r in rs if not r.ok]
+
+    @property
     def measured_epochs(self) -> list[int]:
         """The epochs at which speeds were measured: ``[0]`` or ``[0, T]``."""
         return [0] if self.epochs == 0 else [0, self.epochs]
@@ -219,7 +225,3 @@ class PhaseResult:
                     sp = r.initial_speeds if e == 0 else r.final_speeds
                     for name, v in zip(names, sp):
                         yield d, s, seed, e, name, float(v)
-
-
-def _as_sequence(x: Sequence[Any]) -> list[Any]:
-    return list(x)
