@@ -183,19 +183,23 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     -------
     matplotlib.figure.Figure
         A diverging colour map centred on 0 (blue: vanishing, white: balance, red:
-        exploding), every cell annotated with its value.
+        exploding), each side scaled to its own extreme (at least ±1), every cell
+        annotated with its value.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.shape != (len(depths), len(scales)):
         raise ValueError(f"values must be {len(depths)} x {len(scales)}, got {v.shape}")
     fig = _new_figure(1.0 + 0.8 * len(scales), 1.2 + 0.45 * len(depths))
     ax = fig.add_subplot()
-    span = max(float(np.nanmax(np.abs(v))) if v.size else 1.0, 1e-6)
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
+    # each side scaled on its own (at least ±1, a factor 10), so a small exploding region
+    # is as red as a large vanishing one is blue
+    lo, hi = min(float(np.nanmin(v)), -1.0), max(float(np.nanmax(v)), 1.0)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
     im = ax.imshow(v, cmap="RdBu_r", norm=norm, aspect="auto", origin="lower")
     for (i, j), x in np.ndenumerate(v):
-        ax.text(j, i, f"{x:.1f}", ha="center", va="center", fontsize=7,
-                color="white" if abs(x) > 0.6 * span else "black")
+        text = f"{x:.1f}" if round(x, 1) != 0 else "0.0"
+        ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                color="white" if abs(norm(x) - 0.5) > 0.3 else "black")
     ax.set_xticks(range(len(scales)), [f"{s:g}" for s in scales])
     ax.set_yticks(range(len(depths)), [str(d) for d in depths])
     ax.set_xlabel("weight scale s (weights ~ N(0, s²/n_in))")

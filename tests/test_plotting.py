@@ -85,12 +85,12 @@ def test_the_phase_heat_map_is_centred_on_balance():
     assert np.array_equal(im.get_array(), values)
     norm = im.norm
     assert isinstance(norm, TwoSlopeNorm) and norm.vcenter == 0.0
-    assert norm.vmin == -4.8 and norm.vmax == 4.8  # symmetric: equal steps both ways
+    assert norm.vmin == -4.8 and norm.vmax == 1.0  # each side to its extreme, at least 1
     cmap = im.get_cmap()
     assert cmap.name == "RdBu_r"
     # three colours: vanishing blue, balance white, exploding red
-    blue, white, red = cmap(norm(-4.8)), cmap(norm(0.0)), cmap(norm(4.8))
-    assert blue[2] > blue[0] and red[0] > red[2] and min(white[:3]) > 0.9
+    blue, white, red = cmap(norm(-4.8)), cmap(norm(0.0)), cmap(norm(0.9))
+    assert blue[2] > 2 * blue[0] and red[0] > 2 * red[2] and min(white[:3]) > 0.9
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "32"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["8", "2"]
     assert ax.get_xlabel().startswith("weight scale s") and ax.get_ylabel() == "hidden layers"
