@@ -548,11 +548,9 @@ def _add_chapter5(sub: Any) -> None:
                     "stopped with Ctrl-C resumes when run again.")
     c.add_argument("--seed", type=_int_type(0), default=0, metavar="N",
                    help="the first seed (default: %(default)s)")
-    c.add_argument("--seeds", type=_int_type(1), default=1, metavar="K",
-                   help="train every net with seeds N..N+K-1 (default: %(default)s, the "
-                        "book's single run)")
-    c.add_argument("--epochs", type=_int_type(1), default=500, metavar="N",
-                   help="epochs of gradient descent (default: %(default)s)")
+    _epochs_and_seeds(c, 500, "epochs of gradient descent", 1,
+                      "train every net with seeds N..N+K-1 (default: %(default)s, the "
+                      "book's single run)")
     _out_args(c, "gradcore-chapter5")
     _sweep_args(c)
     c.set_defaults(func=_cmd_chapter5)
@@ -568,10 +566,8 @@ def _add_depth(sub: Any) -> None:
                     "+/- sd over seeds, beside the book's 96.48, 96.90, 96.57, 96.53 % "
                     "(one run each).")
     _data_arg(d)
-    d.add_argument("--epochs", type=_int_type(1), default=30, metavar="N",
-                   help="epochs per net (default: %(default)s)")
-    d.add_argument("--seeds", type=_int_type(1), default=1, metavar="K",
-                   help="train every net with seeds 0..K-1 (default: %(default)s)")
+    _epochs_and_seeds(d, 30, "epochs per net", 1,
+                      "train every net with seeds 0..K-1 (default: %(default)s)")
     d.add_argument("--out", type=_dir_to_create, default=None, metavar="DIR",
                    help="keep each finished training in DIR, so that a run stopped with "
                         "Ctrl-C resumes (default: keep nothing)")
@@ -615,14 +611,19 @@ def _add_phase(sub: Any) -> None:
     ph.add_argument("--scales", type=_real_list, default=[2.0 ** e for e in range(-2, 6)],
                     metavar="LIST", help="weight scales s, comma-separated (default: "
                                          "0.25,0.5,1,2,4,8,16,32)")
-    ph.add_argument("--seeds", type=_int_type(1), default=5, metavar="K",
-                    help="seeds 0..K-1 per depth and scale (default: %(default)s)")
-    ph.add_argument("--epochs", type=_int_type(0), default=0, metavar="T",
-                    help="also measure after T epochs of training (default: %(default)s, "
-                         "at initialisation only)")
+    _epochs_and_seeds(ph, 0, "also measure after T epochs of training (0: at "
+                          "initialisation only)", 5,
+                      "seeds 0..K-1 per depth and scale (default: %(default)s)", epochs_name="T")
     _out_args(ph, "gradcore-phase")
     _sweep_args(ph)
     ph.set_defaults(func=_cmd_phase)
+
+
+def _epochs_and_seeds(p: argparse.ArgumentParser, epochs: int, epochs_help: str, seeds: int,
+                      seeds_help: str, *, epochs_name: str = "N") -> None:
+    p.add_argument("--epochs", type=_int_type(min(epochs, 1)), default=epochs,
+                   metavar=epochs_name, help=f"{epochs_help} (default: %(default)s)")
+    p.add_argument("--seeds", type=_int_type(1), default=seeds, metavar="K", help=seeds_help)
 
 
 def _out_args(p: argparse.ArgumentParser, default: str) -> None:
