@@ -78,7 +78,7 @@ _INTERRUPT_CHILD = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_stops_training_promptly(tmp_path):
+def test_ctrl_c_stops_training_within_a_second(tmp_path):
     # run outside the checkout, so the child imports the installed package
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_CHILD], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
@@ -94,31 +94,45 @@ def test_ctrl_c_stops_training_promptly(tmp_path):
         proc.kill()
     assert "interrupted True" in out, (out, err)
     assert proc.returncode == 0
-    # it stops at the next mini-batch boundary, far below a second; the limit is generous so
-    # that a busy machine does not fail it, and still far below the 10,000 epochs asked for
-    assert elapsed < 10.0, elapsed
+    assert elapsed < 1.0, elapsed
 
 
 def test_two_threads_train_in_parallel_with_identical_results(mnist1000):
-    # the speed-up of the two threads is a benchmark: benchmarks/test_bench_threads.py
     X, y = mnist1000
 
     def job(seed: int, out: dict) -> None:
         out[seed] = gradcore.train([784, 30, 30, 10], X, y, epochs=60, batch_size=10,
                                    eta=0.1, lmbda=5.0, seed=seed).network.params
 
-    serial: dict = {}
-    job(1, serial)
-    job(2, serial)
-    for _ in range(3):  # a race would show in some runs only
-        parallel: dict = {}
-        threads = [threading.Thread(target=job, args=(s, parallel)) for s in (1, 2)]
+    def serial() -> tuple[float, dict]:
+        out: dict = {}
+        t0 = time.perf_counter()
+        job(1, out)
+        job(2, out)
+        return time.perf_counter() - t0, out
+
+    def parallel() -> tuple[float, dict]:
+        out: dict = {}
+        threads = [threading.Thread(target=job, args=(s, out)) for s in (1, 2)]
+        t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        return time.perf_counter() - t0, out
+
+    # best of three of each, alternating, so a burst of other load does not decide it
+    runs_s, runs_p = [], []
+    for _ in range(3):
+        runs_s.append(serial())
+        runs_p.append(parallel())
+    for (_, a), (_, b) in zip(runs_s, runs_p):
         for s in (1, 2):
-            assert np.array_equal(serial[s], parallel[s])
+            assert np.array_equal(a[s], b[s])
+    t_serial = min(t for t, _ in runs_s)
+    t_parallel = min(t for t, _ in runs_p)
+    if (os.cpu_count() or 1) >= 2:
+        assert t_serial / t_parallel > 1.3, (t_serial, t_parallel)
 
 
 def _rss_bytes() -> int:
