@@ -18,7 +18,8 @@ import sys
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["not_a_regular_file", "create_temporary", "open_regular"]
+__all__ = ["not_a_regular_file", "create_temporary", "open_regular", "regular_file_mode",
+           "fsync_directory"]
 
 #: The name of a temporary file of create_temporary; group 1 is the creating pid.
 _TEMPORARY = re.compile(r"\.gradcore-([0-9]{1,10})-[0-9a-f]{12}\.tmp")
@@ -132,3 +133,30 @@ def open_regular(path: str) -> io.BufferedReader:
         raise
 
 
+def regular_file_mode(path: str) -> int | None:
+    """The permission bits of the regular file ``path``, None if nothing is there.
+
+    Anything else (a directory, a FIFO, a device such as /dev/null, a socket) is refused:
+    replacing it by a regular file would destroy it.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_regular_file(path, st.st_mode)
+    return stat.S_IMODE(st.st_mode)
+
+
+def fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)

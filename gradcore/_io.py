@@ -30,12 +30,16 @@ import json
 import math
 import os
 import re
-import stat
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._files import create_temporary, not_a_regular_file, open_regular
+from ._files import (
+    create_temporary,
+    fsync_directory,
+    open_regular,
+    regular_file_mode,
+)
 from ._layout import layer_views, param_count
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
 
@@ -134,7 +138,7 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
     if os.path.islink(target):
         target = os.path.realpath(target)
     directory = os.path.dirname(os.path.abspath(target))
-    mode = _regular_file_mode(target)
+    mode = regular_file_mode(target)
     fd, tmp = create_temporary(directory)
     try:
         try:
@@ -155,36 +159,7 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
         except OSError:
             pass
         raise
-    _fsync_directory(directory)
-
-
-def _regular_file_mode(path: str) -> int | None:
-    """The permission bits of the regular file ``path``, None if nothing is there.
-
-    Anything else (a directory, a FIFO, a device such as /dev/null, a socket) is refused:
-    replacing it by a regular file would destroy it.
-    """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        raise not_a_regular_file(path, st.st_mode)
-    return stat.S_IMODE(st.st_mode)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    fsync_directory(directory)
 
 
 # ---------------------------------------------------------------------------------- load

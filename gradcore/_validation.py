@@ -285,23 +285,42 @@ class Seed(Constraint):
 
 
 class Seeds(Constraint):
-    """K (meaning seeds 0 … K−1, K >= 1) or a non-empty sequence of seeds >= 0: a list."""
+    """K >= 1 seeds (an integer), or a non-empty sequence of distinct seeds >= 0 (a list)."""
 
-    description = "a number of seeds >= 1 or a non-empty sequence of integers >= 0"
-    _count, _seed = Integer(1), Integer(0)
+    description = "a number of seeds >= 1 or a non-empty sequence of distinct integers >= 0"
+    _count = Integer(1)
 
-    def check(self, name: str, value: Any) -> list[int]:
+    def check(self, name: str, value: Any) -> int | list[int]:
         if _is_int(value):
-            return list(range(self._count.check(name, value)))
-        if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-            raise self._type_error(name, value)
-        seeds = [self._seed.check(f"{name}[{i}]", s) for i, s in enumerate(value)]
-        if not seeds:
-            raise ValueError(f"{name} must not be empty")
-        return seeds
+            return self._count.check(name, value)
+        return ListOf(Integer(0), distinct=True).check(name, value)
 
-    def parse(self, name: str, text: str) -> list[int]:
-        return self.check(name, self._count.parse(name, text))
+    def parse(self, name: str, text: str) -> int:
+        return self._count.parse(name, text)
+
+
+class ListOf(Constraint):
+    """A non-empty sequence of values that ``inner`` allows (distinct if asked), as a list;
+    on the command line, comma-separated."""
+
+    def __init__(self, inner: Constraint, *, distinct: bool = False) -> None:
+        self.inner, self.distinct = inner, distinct
+        self.description = (f"a non-empty sequence of {'distinct ' if distinct else ''}"
+                            f"values, each {inner.description}")
+
+    def check(self, name: str, value: Any) -> list[Any]:
+        if isinstance(value, (str, bytes, Set, Mapping)) or not isinstance(
+                value, (Sequence, np.ndarray, range)):
+            raise self._type_error(name, value)
+        values = [self.inner.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        if not values:
+            raise ValueError(f"{name} must not be empty")
+        if self.distinct and len(set(values)) != len(values):
+            raise ValueError(f"{name} must not repeat a value, got {values}")
+        return values
+
+    def parse(self, name: str, text: str) -> list[Any]:
+        return self.check(name, [self.inner.parse(name, part) for part in text.split(",")])
 
 
 class HiddenSizes(Constraint):
@@ -336,6 +355,11 @@ MNIST_SIZES = Sizes(inputs=784, outputs=10)
 RUN_EPOCHS = Integer(1)
 #: Neurons in a one-neuron-per-layer chain (beyond 100 the gradients underflow anyway).
 CHAIN_DEPTH = Integer(1, 100)
+SEEDS = Seeds()
+#: Numbers of hidden layers of the nets of an experiment.
+HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
+#: Trainings side by side on this machine (None: one per core).
+N_JOBS = NoneOr(Integer(1))
 
 #: The constraints of every public function, by its name.
 CONSTRAINTS: dict[str, dict[str, Constraint]] = {
@@ -348,9 +372,18 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
               "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
               "dtype": NoneOr(DTYPE), "callback": NoneOr(IsCallable()), "stop": STOP},
-    "experiments.chapter5": {"seed": SEED, "epochs": RUN_EPOCHS, "eta": ETA, "lmbda": LMBDA},
-    "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": Seeds(), "batch_size": BATCH_SIZE,
-                          "eta": ETA, "lmbda": LMBDA},
+    "experiments.chapter5": {"seeds": SEEDS, "seed": Integer(0), "epochs": RUN_EPOCHS,
+                             "eta": ETA, "lmbda": LMBDA, "hidden": HIDDEN_COUNTS,
+                             "width": Integer(1), "n_jobs": N_JOBS},
+    "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": SEEDS, "batch_size": BATCH_SIZE,
+                          "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS},
+    "experiments.phase": {"depths": ListOf(Integer(1), distinct=True),
+                          "scales": ListOf(Real(0.0, strict=True), distinct=True),
+                          "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
+                          "n_jobs": N_JOBS},
+    "experiments.run_jobs": {"n_jobs": N_JOBS},
+    "experiments.chapter5_sizes": {"hidden": Integer(0), "width": Integer(1)},
+    "experiments.balance_window": {"weight": Real()},
     "experiments.chain": {"depth": CHAIN_DEPTH, "weight": Real(), "seed": SEED},
     "experiments.exploding_chain": {"depth": CHAIN_DEPTH, "weight": Real(), "x": Real()},
     "experiments.vanishing_chain": {"depth": CHAIN_DEPTH, "seed": SEED, "x": Real()},

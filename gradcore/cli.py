@@ -7,6 +7,7 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore train`` -- train one net on full MNIST;
 * ``gradcore depth`` -- validation accuracy against depth;
 * ``gradcore chain`` -- the exploding and the vanishing one-neuron-per-layer chain;
+* ``gradcore phase`` -- the unstable gradient as a phase diagram, depth x weight scale;
 * ``gradcore download`` -- fetch the MNIST files;
 * ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
 
@@ -76,6 +77,23 @@ def _arg(function: str, name: str) -> Callable[[str], Any]:
     return parse
 
 
+def _subcommand(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help: str,
+                description: str) -> Any:
+    """A subcommand's parser, which runs ``func``."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(func=func)
+    return p
+
+
+def _option(p: Any, flag: str, function: str, default: Any, help: str,
+            metavar: str | None = None, name: str | None = None) -> None:
+    """``flag``, parsed and checked by the constraint of ``function``'s argument ``name``
+    (default: the flag's own name, ``--batch-size`` -> ``batch_size``)."""
+    name = name or flag.lstrip("-").replace("-", "_")
+    p.add_argument(flag, type=_arg(function, name), default=default, metavar=metavar,
+                   help=help)
+
+
 def _mnist_dir(text: str) -> pathlib.Path:
     from . import datasets
 
@@ -123,10 +141,6 @@ def _file_to_write(text: str) -> pathlib.Path:
     return p
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 # ------------------------------------------------------------------ output
 
 
@@ -149,62 +163,119 @@ def _progress_bar(total: int, desc: str, *, stream: TextIO | None = None) -> Any
 # ------------------------------------------------------------------ chapter5
 
 
+def _plural(n: int, word: str) -> str:
+    """``1 epoch``, ``2 epochs``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _spread(med: float, lo: float, hi: float, n: int) -> str:
+    """A median over seeds and its 10–90 % band: ``0.0614 [0.05, 0.08]`` (one seed: the
+    value)."""
+    return _fmt(med) if n == 1 else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _where(args: argparse.Namespace) -> str:
+    if getattr(args, "scheduler", None):
+        return f"on the Dask cluster at {args.scheduler}"
+    from . import experiments as ex
+
+    n = args.jobs or ex.default_jobs()
+    return f"{_plural(n, 'job')} side by side on this machine"
+
+
+def _sweep_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"n_jobs": args.jobs, "scheduler": args.scheduler, "force": args.force,
+            "progress": True}
+
+
+def _interrupted(exc: Any, args: argparse.Namespace) -> int:
+    where = f" and kept in {args.out}; run the same command again to resume" \
+        if getattr(args, "out", None) is not None else ""
+    print(f"\ngradcore {args.command}: interrupted: {exc.finished} of {exc.total} trainings "
+          f"finished{where}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _report_failures(failures: Sequence[Any]) -> None:
+    if failures:
+        print(f"\n{_plural(len(failures), 'training')} diverged:")
+        for r in failures:
+            print(f"  {r.job.label()}: {_one_line(r.error)}")
+
+
 def _cmd_chapter5(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     hidden = ex.CHAPTER5_HIDDEN
+    seeds = list(range(args.seed, args.seed + args.seeds))
     print(f"gradcore {__version__} chapter5: the first 1,000 MNIST training images "
           f"(embedded), nets {', '.join(_sizes_str(ex.chapter5_sizes(k)) for k in hidden)}, "
-          f"seed {args.seed}")
-    print(f"{args.epochs} epochs of full-batch gradient descent each (m = 1000, "
-          f"eta = 0.1, lambda = 5.0)", flush=True)
+          f"{_plural(len(seeds), 'seed')} ({_seed_range(seeds)})")
+    print(f"{_plural(args.epochs, 'epoch')} of full-batch gradient descent each (m = 1000, "
+          f"eta = 0.1, lambda = 5.0); {_plural(len(hidden) * len(seeds), 'training')}, "
+          f"{_where(args)}", flush=True)
     t0 = time.perf_counter()
-    bar = _progress_bar(args.epochs * len(hidden), "chapter5")
     try:
-        def progress(sizes: Sequence[int], epoch: int, history: Any) -> None:
-            bar.set_description(f"{len(sizes) - 2} hidden layers", refresh=False)
-            bar.update(1)
+        result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
+                             figures=not args.no_figures, **_sweep_kwargs(args))
+    except ex.SweepInterrupted as exc:
+        return _interrupted(exc, args)
+    _print_initial_table(result, len(seeds))
+    _print_training_table(result)
+    _report_failures(result.failures)
+    _print_written(result.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
 
-        result = ex.chapter5(args.out, seed=args.seed, epochs=args.epochs,
-                             figures=not args.no_figures, progress=progress)
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - t0
 
+def _seed_range(seeds: Sequence[int]) -> str:
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
+
+
+def _print_initial_table(result: Any, n_seeds: int) -> None:
     print()
-    print("Initial speed of learning ||delta^l|| (fresh default initialisation)")
-    print(f"{'net':<28}{'layer':<11}{'gradcore':>10}{'book':>9}")
+    what = "" if n_seeds == 1 else f", median [10th, 90th percentile] over {n_seeds} seeds"
+    print(f"Initial speed of learning ||delta^l|| (fresh default initialisation{what})")
+    width = 11 if n_seeds == 1 else 30
+    print(f"{'net':<28}{'layer':<11}{'gradcore':>{width}}{'book':>9}")
     prev = None
-    for k, name, speed, book in result.initial_table():
-        net = _sizes_str(result.runs[k].sizes) if k != prev else ""
+    for k, name, med, lo, hi, book in result.initial_table():
+        net = _sizes_str(result.nets[k].sizes) if k != prev else ""
         prev = k
-        label = name.replace("_", " ")
-        print(f"{net:<28}{label:<11}{_fmt(speed):>10}"
+        print(f"{net:<28}{name.replace('_', ' '):<11}"
+              f"{_spread(med, lo, hi, n_seeds):>{width}}"
               f"{('-' if book is None else f'{book:g}'):>9}")
 
+
+def _print_training_table(result: Any) -> None:
     print()
-    print("Speed of learning of the hidden layers during training "
-          "(before the first and the last update)")
-    kmax = max(hidden)
+    print("Speed of learning of the hidden layers during training (median over seeds, "
+          "before the first and the last update)")
+    kmax = max(result.nets)
     head = "".join(f"{'hidden ' + str(j + 1):>11}" for j in range(kmax))
     print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}")
-    for run in result.runs.values():
-        for i, e in enumerate(sorted({0, run.epochs - 1})):
-            row = run.speeds[e, :-1]
+    for net in result.nets.values():
+        speeds = net.speeds
+        if not len(speeds):
+            continue
+        med = np.median(speeds, axis=0)
+        ratio = np.median(speeds[:, :, net.hidden - 1] / speeds[:, :, 0], axis=0)
+        for i, e in enumerate(sorted({0, speeds.shape[1] - 1})):
+            row = med[e, :-1]
             cells = "".join(f"{_fmt(v):>11}" for v in row) + " " * 11 * (kmax - len(row))
-            net = _sizes_str(run.sizes) if i == 0 else ""
-            print(f"{net:<28}{e:>6}{cells}{row[-1] / row[0]:>11.1f}x")
+            label = _sizes_str(net.sizes) if i == 0 else ""
+            print(f"{label:<28}{e:>6}{cells}{ratio[e]:>11.1f}x")
     print("(the book: every speed falls fast at first, and the first hidden layer stays "
           "far slower than the last, ~100x with 4 hidden layers)")
 
+
+def _print_written(paths: dict[str, pathlib.Path], out: pathlib.Path | None) -> None:
     print()
-    if result.paths:
-        print(f"Wrote to {args.out}{os.sep}:")
-        width = max(len(d) for d in result.paths)
-        for desc, path in result.paths.items():
+    if paths:
+        print(f"Wrote to {out}{os.sep}:")
+        width = max(len(d) for d in paths)
+        for desc, path in paths.items():
             print(f"  {desc:<{width}}  {path}")
-    print(f"Done in {elapsed:.1f} s.")
-    return EXIT_OK
 
 
 # ------------------------------------------------------------------ train
@@ -287,32 +358,32 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     nets = ex.DEPTH_SIZES
-    print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(len(args.seeds), 'seed')} x "
-          f"{args.epochs} epochs (m = 10, eta = 0.1, lambda = 5.0)")
+    print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(args.seeds, 'seed')} x "
+          f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
+          f"{_where(args)}")
     data = _load(args.data)
-    bar = _progress_bar(len(nets) * len(args.seeds) * args.epochs, "depth")
-
-    def progress(sizes: Sequence[int], seed: int, epoch: int, history: Any) -> None:
-        bar.set_description(f"{_sizes_str(sizes)} seed {seed}", refresh=False)
-        bar.update(1)
-
     try:
-        res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, callback=progress)
-    finally:
-        bar.close()
+        res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
+                       **_sweep_kwargs(args))
+    except ex.SweepInterrupted as exc:
+        return _interrupted(exc, args)
     print()
-    sd_note = "" if len(args.seeds) > 1 else " (one seed: no sd)"
-    print(f"Validation accuracy after {res.epochs} epochs, mean +/- sd over "
-          f"{len(res.seeds)} seed(s){sd_note}")
-    print(f"{'net':<28}{'gradcore':>18}{'best epoch':>12}{'book':>10}")
-    best = 100 * res.best_accuracy.mean(axis=1)
-    for s, mean, sd, b, book in zip(res.sizes, res.mean, res.sd, best, res.book):
-        acc = f"{mean:.2f} %" if not np.isfinite(sd) else f"{mean:.2f} +/- {sd:.2f} %"
-        print(f"{_sizes_str(s):<28}{acc:>18}{b:>10.2f} %"
+    sd_note = "" if args.seeds > 1 else " (one seed: no sd)"
+    print(f"Validation accuracy, mean +/- sd over {_plural(len(res.seeds), 'seed')}{sd_note}: "
+          f"after the last epoch (epoch {res.epochs}) and at the best epoch of each run")
+    print(f"{'net':<28}{'last epoch':>18}{'best epoch':>18}{'book':>10}")
+    for s, (m, sd), (bm, bsd), book in zip(res.sizes, zip(*res.last()), zip(*res.best()),
+                                          res.book):
+        print(f"{_sizes_str(s):<28}{_pm(m, sd):>18}{_pm(bm, bsd):>18}"
               f"{('-' if book is None else f'{book:.2f} %'):>10}")
-    print("(the book, one run each: deeper nets do not help, although they could at "
-          "least learn what the shallower ones do)")
+    _report_failures([r for row in res.results for r in row if not r.ok])
+    print("(the book, one run each, its last epoch: deeper nets do not help, although they "
+          "could at least learn what the shallower ones do)")
     return EXIT_OK
+
+
+def _pm(mean: float, sd: float) -> str:
+    return f"{mean:.2f} %" if not np.isfinite(sd) else f"{mean:.2f} +/- {sd:.2f} %"
 
 
 # ------------------------------------------------------------------ chain
@@ -335,16 +406,61 @@ def _cmd_chain(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     res = ex.chain(args.depth, args.weight, seed=args.seed)
-    print(f"gradcore {__version__} chain: one sigmoid neuron per layer, {args.depth} "
-          f"layers, input x = 1, quadratic cost with target 0")
+    print(f"gradcore {__version__} chain: one sigmoid neuron per layer, "
+          f"{_plural(args.depth, 'layer')}, input x = 1, quadratic cost with target 0")
     print("dC/db1 = sigma'(z1) * w2 sigma'(z2) * ... * wd sigma'(zd) * dC/dad\n")
     _print_chain(f"Exploding gradient: every w = {args.weight:g}, biases chosen so every "
                  f"z = 0 (sigma'(0) = 1/4), so every factor w*sigma'(z) = "
                  f"{args.weight / 4:g}", res.exploding)
+    w = abs(args.weight)
+    if w > 4:
+        print(f"But only a narrow band of inputs keeps the factor that large: "
+              f"|w*sigma'(w*a + b)| >= 1 for inputs a in an interval of width "
+              f"(2/|w|) ln(|w|(1 + sqrt(1 - 4/|w|))/2 - 1) = {res.window:.4g} "
+              f"(|w| = {w:g})")
+    else:
+        print(f"|w*sigma'(w*a + b)| <= |w|/4 = {w / 4:g}: below 1 for every input a "
+              f"(|w| = {w:g} <= 4)")
     print()
     _print_chain(f"Vanishing gradient: w and b ~ N(0, 1) (seed {args.seed}); "
                  f"|w*sigma'(z)| <= |w|/4, below 1/4 whenever |w| < 1", res.vanishing)
     return EXIT_OK
+
+
+# ------------------------------------------------------------------ phase
+
+
+def _cmd_phase(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+
+    n = len(args.depths) * len(args.scales) * args.seeds
+    after = "" if args.epochs == 0 else \
+        f" and after {_plural(args.epochs, 'epoch')} of full-batch gradient descent"
+    print(f"gradcore {__version__} phase: hidden layers {_list(args.depths)} x weight scales "
+          f"{_list(args.scales)} x {_plural(args.seeds, 'seed')}: the speed of every layer "
+          f"at initialisation{after}, on the first 1,000 MNIST training images; "
+          f"{_plural(n, 'job')}, {_where(args)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
+                       out_dir=args.out, figures=not args.no_figures, **_sweep_kwargs(args))
+    except ex.SweepInterrupted as exc:
+        return _interrupted(exc, args)
+    for e in res.measured_epochs:
+        when = "at initialisation" if e == 0 else f"after {_plural(e, 'epoch')}"
+        print(f"\nlog10(speed of hidden 1 / speed of the last hidden layer), {when}, median "
+              f"over {_plural(len(res.seeds), 'seed')} (< 0: vanishing, > 0: exploding)")
+        print(f"{'hidden':>6}" + "".join(f"{'s=' + f'{s:g}':>8}" for s in res.scales))
+        for d, row in zip(res.depths, res.log_ratio(e)):
+            print(f"{d:>6}" + "".join(f"{v:>8.2f}" for v in row))
+    _report_failures(res.failures)
+    _print_written(res.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
+
+
+def _list(values: Sequence[float]) -> str:
+    return ",".join(f"{v:g}" for v in values)
 
 
 # ------------------------------------------------------------------ download
@@ -382,109 +498,174 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gradcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    seed_help = "random seed (default: %(default)s)"
+    _add_chapter5(sub)
+    _add_train(sub)
+    _add_depth(sub)
+    _add_chain(sub)
+    _add_phase(sub)
+    _add_download(sub)
+    _add_dashboard(sub)
+    p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
+    return p
 
-    c = sub.add_parser(
-        "chapter5", help="reproduce the chapter's learning-speed experiments (offline)",
-        description="For 2, 3 and 4 hidden layers of 30 neurons on the embedded first "
-                    "1,000 MNIST training images: the initial learning speed of every layer "
-                    "beside the book's, then full-batch gradient descent (m = 1000, "
-                    "eta = 0.1, lambda = 5.0) recording the speeds before each epoch's "
-                    "update. Writes speeds_{2,3,4}_hidden.csv, chapter5.json and PNG "
-                    "figures to the output folder.")
-    c.add_argument("--out", type=_dir_to_create, default=pathlib.Path("gradcore-chapter5"),
-                   metavar="DIR", help="output folder, created if needed "
-                                       "(default: ./gradcore-chapter5)")
-    c.add_argument("--seed", type=_arg("experiments.chapter5", "seed"), default=0,
-                   metavar="N", help=seed_help)
-    c.add_argument("--epochs", type=_arg("experiments.chapter5", "epochs"), default=500,
-                   metavar="N",
-                   help="epochs of gradient descent (default: %(default)s)")
-    c.add_argument("--no-figures", action="store_true", help="write CSV and JSON only")
-    c.set_defaults(func=_cmd_chapter5)
 
-    t = sub.add_parser(
-        "train", help="train one net on full MNIST",
-        description="Train on the 50,000 MNIST training images with mini-batch SGD and L2 "
-                    "weight decay, reporting validation accuracy, cost and learning speeds "
-                    "after every epoch and the test accuracy at the end. Ctrl-C stops "
-                    "(status 130) and keeps the network (saved with --save).")
-    t.add_argument("--sizes", type=_arg("experiments.train_mnist", "sizes"),
-                   default=(784, 30, 30, 10), metavar="LIST",
-                   help="layer sizes, comma-separated (default: 784,30,30,10)")
-    t.add_argument("--epochs", type=_arg("experiments.train_mnist", "epochs"), default=30,
-                   metavar="N",
-                   help="epochs (default: %(default)s)")
-    t.add_argument("--batch-size", type=_arg("experiments.train_mnist", "batch_size"),
-                   default=10, metavar="M",
-                   help="mini-batch size (default: %(default)s)")
-    t.add_argument("--eta", type=_arg("experiments.train_mnist", "eta"), default=0.1,
-                   help="learning rate (default: %(default)s)")
-    t.add_argument("--lmbda", type=_arg("experiments.train_mnist", "lmbda"), default=5.0,
-                   help="L2 regularisation strength lambda (default: %(default)s)")
+def _add_train(sub: Any) -> None:
+    """The ``train`` subcommand."""
+    t = _subcommand(
+        sub, "train", _cmd_train, "train one net on full MNIST",
+        "Train on the 50,000 MNIST training images with mini-batch SGD and L2 "
+        "weight decay, reporting validation accuracy, cost and learning speeds "
+        "after every epoch and the test accuracy at the end. Ctrl-C stops "
+        "(status 130) and keeps the network (saved with --save).")
+    f = "experiments.train_mnist"
+    _option(t, "--sizes", f, (784, 30, 30, 10), "layer sizes, comma-separated (default: "
+            "784,30,30,10)", "LIST")
+    _option(t, "--epochs", f, 30, "epochs (default: %(default)s)", "N")
+    _option(t, "--batch-size", f, 10, "mini-batch size (default: %(default)s)", "M")
+    _option(t, "--eta", f, 0.1, "learning rate (default: %(default)s)")
+    _option(t, "--lmbda", f, 5.0, "L2 regularisation strength lambda (default: %(default)s)")
     _data_arg(t)
-    t.add_argument("--seed", type=_arg("experiments.train_mnist", "seed"), default=None,
-                   metavar="N",
-                   help="random seed (default: fresh entropy)")
+    _option(t, "--seed", f, None, "random seed (default: fresh entropy)", "N")
     t.add_argument("--save", type=_file_to_write, default=None, metavar="FILE",
                    help="write the trained network to FILE (JSON)")
-    t.set_defaults(func=_cmd_train)
 
-    d = sub.add_parser(
-        "depth", help="validation accuracy against depth on full MNIST",
-        description="Train [784,30,10] ... [784,30,30,30,30,10] (m = 10, eta = 0.1, "
-                    "lambda = 5.0) and tabulate the validation accuracy, mean +/- sd over "
-                    "seeds, beside the book's 96.48, 96.90, 96.57, 96.53 %.")
-    _data_arg(d)
-    d.add_argument("--epochs", type=_arg("experiments.depth", "epochs"), default=30,
-                   metavar="N",
-                   help="epochs per net (default: %(default)s)")
-    d.add_argument("--seeds", type=_arg("experiments.depth", "seeds"), default=[0],
-                   metavar="K",
-                   help="train every net with seeds 0..K-1 (default: 1)")
-    d.set_defaults(func=_cmd_depth)
 
-    ch = sub.add_parser(
-        "chain", help="the exploding and vanishing gradient of a one-neuron-per-layer chain",
-        description="A chain of one sigmoid neuron per layer. Exploding: every weight is "
-                    "--weight and the biases make every z = 0, so each factor "
-                    "w*sigma'(z) = weight/4 and dC/db grows by it per layer backwards. "
-                    "Vanishing: weights and biases ~ N(0, 1).")
-    ch.add_argument("--depth", type=_arg("experiments.chain", "depth"), default=4,
-                    metavar="D",
-                    help="neurons in the chain, 1..100 (default: %(default)s)")
-    ch.add_argument("--weight", type=_arg("experiments.chain", "weight"), default=100.0,
-                    metavar="W",
-                    help="the weight of the exploding chain (default: %(default)g)")
-    ch.add_argument("--seed", type=_arg("experiments.chain", "seed"), default=0,
-                    metavar="N",
-                    help="seed of the vanishing chain (default: %(default)s)")
-    ch.set_defaults(func=_cmd_chain)
-
-    dl = sub.add_parser(
-        "download", help="download the four MNIST files",
-        description="Download the MNIST IDX files missing from DIR (default: the user "
-                    "cache, where 'gradcore train' and 'gradcore depth' look), each "
-                    "verified against its published checksum.")
+def _add_download(sub: Any) -> None:
+    """The ``download`` subcommand."""
+    dl = _subcommand(
+        sub, "download", _cmd_download, "download the four MNIST files",
+        "Download the MNIST IDX files missing from DIR (default: the user "
+        "cache, where 'gradcore train' and 'gradcore depth' look), each "
+        "verified against its published checksum.")
     dl.add_argument("--dir", type=_dir_to_create, default=None, metavar="DIR",
                     help="destination folder (default: the user cache)")
-    dl.set_defaults(func=_cmd_download)
 
-    db = sub.add_parser(
-        "dashboard", help="watch each layer's speed of learning live in the browser",
-        description="Serve a live dashboard (Bokeh) that trains a net on the embedded 1,000 "
-                    "MNIST images and plots each layer's speed of learning as it trains, "
-                    "and open it in the browser. Serves until Ctrl-C (status 130).")
-    db.add_argument("--port", type=_arg("dashboard.main", "port"), default=5006,
-                    help="port to listen on, 0 for a free one (default: %(default)s)")
+
+def _add_dashboard(sub: Any) -> None:
+    """The ``dashboard`` subcommand."""
+    db = _subcommand(
+        sub, "dashboard", _cmd_dashboard,
+        "watch each layer's speed of learning live in the browser",
+        "Serve a live dashboard (Bokeh) that trains a net on the embedded 1,000 "
+        "MNIST images and plots each layer's speed of learning as it trains, "
+        "and open it in the browser. Serves until Ctrl-C (status 130).")
+    _option(db, "--port", "dashboard.main", 5006,
+            "port to listen on, 0 for a free one (default: %(default)s)")
     db.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default: %(default)s); any other than a "
                          "loopback address lets anyone who can reach the port use the CPU")
     db.add_argument("--no-browser", action="store_true",
                     help="print the page's address but do not open a browser")
-    db.set_defaults(func=_cmd_dashboard)
-    p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
-    return p
+
+
+def _add_chapter5(sub: Any) -> None:
+    """The ``chapter5`` subcommand."""
+    c = _subcommand(
+        sub, "chapter5", _cmd_chapter5,
+        "reproduce the chapter's learning-speed experiments (offline)",
+        "For 2, 3 and 4 hidden layers of 30 neurons on the embedded first "
+        "1,000 MNIST training images: the initial learning speed of every layer "
+        "beside the book's, then full-batch gradient descent (m = 1000, "
+        "eta = 0.1, lambda = 5.0) recording the speeds before each epoch's "
+        "update, for K seeds (median and 10-90 % band). Writes "
+        "speeds_{2,3,4}_hidden.csv, chapter5.json and PNG figures to the "
+        "output folder; each finished training is kept there, so a run "
+        "stopped with Ctrl-C resumes when run again.")
+    _option(c, "--seed", "experiments.chapter5", 0, "the first seed (default: %(default)s)",
+            "N")
+    _epochs_and_seeds(c, "experiments.chapter5", 500, "epochs of gradient descent", 1,
+                      "train every net with seeds N..N+K-1 (default: %(default)s, the "
+                      "book's single run)")
+    _out_args(c, "gradcore-chapter5")
+    _sweep_args(c)
+
+
+def _add_depth(sub: Any) -> None:
+    """The ``depth`` subcommand."""
+    d = _subcommand(
+        sub, "depth", _cmd_depth, "validation accuracy against depth on full MNIST",
+        "Train [784,30,10] ... [784,30,30,30,30,10] (m = 10, eta = 0.1, "
+        "lambda = 5.0) with K seeds each, all side by side, and tabulate the "
+        "validation accuracy after the last epoch and at the best epoch, mean "
+        "+/- sd over seeds, beside the book's 96.48, 96.90, 96.57, 96.53 % "
+        "(one run each).")
+    _data_arg(d)
+    _epochs_and_seeds(d, "experiments.depth", 30, "epochs per net", 1,
+                      "train every net with seeds 0..K-1 (default: %(default)s)")
+    d.add_argument("--out", type=_dir_to_create, default=None, metavar="DIR",
+                   help="keep each finished training in DIR, so that a run stopped with "
+                        "Ctrl-C resumes (default: keep nothing)")
+    _sweep_args(d)
+
+
+def _add_chain(sub: Any) -> None:
+    """The ``chain`` subcommand."""
+    ch = _subcommand(
+        sub, "chain", _cmd_chain,
+        "the exploding and vanishing gradient of a one-neuron-per-layer chain",
+        "A chain of one sigmoid neuron per layer. Exploding: every weight is "
+        "--weight and the biases make every z = 0, so each factor "
+        "w*sigma'(z) = weight/4 and dC/db grows by it per layer backwards. "
+        "It also prints the width of the interval of inputs a for which "
+        "|w*sigma'(w*a + b)| >= 1 (the chapter's formula, |w| > 4). "
+        "Vanishing: weights and biases ~ N(0, 1).")
+    f = "experiments.chain"
+    _option(ch, "--depth", f, 4, "neurons in the chain, 1..100 (default: %(default)s)", "D")
+    _option(ch, "--weight", f, 100.0, "the weight of the exploding chain (default: "
+            "%(default)g)", "W")
+    _option(ch, "--seed", f, 0, "seed of the vanishing chain (default: %(default)s)", "N")
+
+
+def _add_phase(sub: Any) -> None:
+    """The ``phase`` subcommand."""
+    ph = _subcommand(
+        sub, "phase", _cmd_phase, "the unstable gradient as a phase diagram: depth x weight scale",
+        "For every number of hidden layers (30 neurons each), weight scale s "
+        "(weights ~ N(0, s^2/n_in)) and seed: the speed of learning of every "
+        "layer on the embedded 1,000 MNIST images at initialisation, and after "
+        "T epochs of full-batch gradient descent (m = 1000, eta = 0.1, "
+        "lambda = 5.0) if T > 0. Prints the median log10(speed of hidden 1 / "
+        "speed of the last hidden layer) and writes phase.csv (tidy: depth, "
+        "scale, seed, epoch, layer, speed), phase.json and the heat map "
+        "phase.png.")
+    _option(ph, "--depths", "experiments.phase", list(range(1, 11)),
+            "numbers of hidden layers, comma-separated (default: 1,2,...,10)", "LIST")
+    _option(ph, "--scales", "experiments.phase", [2.0 ** e for e in range(-2, 6)],
+            "weight scales s, comma-separated (default: 0.25,0.5,1,2,4,8,16,32)", "LIST")
+    _epochs_and_seeds(ph, "experiments.phase", 0, "also measure after T epochs of training (0: at "
+                          "initialisation only)", 5,
+                      "seeds 0..K-1 per depth and scale (default: %(default)s)", epochs_name="T")
+    _out_args(ph, "gradcore-phase")
+    _sweep_args(ph)
+
+
+def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,
+                      epochs_help: str, seeds: int, seeds_help: str, *,
+                      epochs_name: str = "N") -> None:
+    """--epochs and --seeds, checked by the constraints of ``function``."""
+    _option(p, "--epochs", function, epochs, f"{epochs_help} (default: %(default)s)",
+            epochs_name)
+    _option(p, "--seeds", function, seeds, seeds_help, "K")
+
+
+def _out_args(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--out", type=_dir_to_create, default=pathlib.Path(default),
+                   metavar="DIR", help=f"output folder, created if needed (default: "
+                                       f"./{default})")
+    p.add_argument("--no-figures", action="store_true", help="write CSV and JSON only")
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    _option(where, "--jobs", "experiments.run_jobs", None,
+            "trainings side by side on this machine, each on one core (default: one per "
+            "core; 1: one after the other)", "N", name="n_jobs")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the trainings on the Dask cluster whose scheduler is at "
+                            "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs gradcore[dask])")
+    p.add_argument("--force", action="store_true",
+                   help="replace results of other settings found in the output folder "
+                        "(without it, such a folder is refused)")
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
@@ -538,10 +719,12 @@ def _run(args: argparse.Namespace) -> int:
     disk, memory): status 1. Ctrl-C: 130. Anything else is a bug in gradcore and keeps its
     traceback.
     """
+    from .experiments import SettingsMismatch
+
     prog = f"gradcore {args.command}"
     try:
         return int(args.func(args))
-    except _UsageError as exc:
+    except (_UsageError, SettingsMismatch) as exc:  # e.g. --out holds other settings
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -1,30 +1,33 @@
 """Figures of the chapter's experiments, drawn with matplotlib's Agg canvas.
 
-Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing
-here touches a global figure state or needs a display; :func:`save_figure` writes it.
+Every function takes plain arrays and returns a :class:`matplotlib.figure.Figure` built
+without pyplot, so nothing here touches a global figure state or needs a display, and
+nothing here depends on how the numbers were computed. Over several seeds a figure shows
+the median and the 10–90 % band; over one seed, the one line.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Union
+from collections.abc import Mapping, Sequence
+from typing import Union
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from .experiments import SpeedsRun
-
-__all__ = ["speeds_figure", "initial_deltas_figure", "save_figure", "LAYER_COLOURS"]
+__all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
+           "save_figure", "LAYER_COLOURS", "BAND"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: One colour per hidden layer, first layer first.
 LAYER_COLOURS: tuple[str, ...] = ("#1f5fa8", "#e8a21b", "#d9472b", "#3d9a4b", "#7b4fa6",
                                   "#5b5b5b")
+#: The percentiles of the band drawn around the median.
+BAND = (10.0, 90.0)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -33,41 +36,63 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def speeds_figure(run: SpeedsRun, *, title: str | None = None) -> Figure:
+def _colour(j: int) -> str:
+    return LAYER_COLOURS[j % len(LAYER_COLOURS)]
+
+
+def _median_band(ax: object, x: np.ndarray, runs: np.ndarray, colour: str,
+                 label: str) -> None:
+    """One line for one run; else the median and the 10–90 % band over runs (axis 0)."""
+    if runs.shape[0] == 1:
+        ax.plot(x, runs[0], color=colour, linewidth=1.6, label=label)  # type: ignore[attr-defined]
+        return
+    lo, mid, hi = np.percentile(runs, [BAND[0], 50.0, BAND[1]], axis=0)
+    ax.fill_between(x, lo, hi, color=colour, alpha=0.25, linewidth=0)  # type: ignore[attr-defined]
+    ax.plot(x, mid, color=colour, linewidth=1.6, label=label)  # type: ignore[attr-defined]
+
+
+def speeds_figure(speeds: np.ndarray, *, hidden: int | None = None,
+                  title: str | None = None) -> Figure:
     """The speed of learning of each hidden layer against the epoch, log scale.
 
     Parameters
     ----------
-    run : gradcore.experiments.SpeedsRun
-        Its ``speeds`` (epochs, n_layers); the output layer (last column) is not drawn, as
-        in the book.
+    speeds : array (epochs, layers) or (seeds, epochs, layers)
+        Output layer last; it is not drawn, as in the book.
+    hidden : int, optional
+        Number of hidden layers (default: layers − 1).
     title : str, optional
-        Default "Speed of learning: k hidden layers".
+        Default "Speed of learning: k hidden layers" (and the number of seeds).
 
     Returns
     -------
     matplotlib.figure.Figure
+        One line per hidden layer ("Hidden layer j"; for several seeds the median, with
+        the 10–90 % band over seeds shaded).
     """
-    speeds = np.asarray(run.speeds, dtype=np.float64)
-    k = speeds.shape[1] - 1
+    s = np.asarray(speeds, dtype=np.float64)
+    s = s[None] if s.ndim == 2 else s
+    k = hidden if hidden is not None else s.shape[2] - 1
     fig = _new_figure(7.0, 4.5)
     ax = fig.add_subplot()
-    epochs = np.arange(speeds.shape[0])
+    epochs = np.arange(s.shape[1])
     for j in range(k):
-        ax.plot(epochs, speeds[:, j], color=LAYER_COLOURS[j % len(LAYER_COLOURS)],
-                linewidth=1.6, label=f"Hidden layer {j + 1}")
+        _median_band(ax, epochs, s[:, :, j], _colour(j), f"Hidden layer {j + 1}")
     ax.set_yscale("log")
-    ax.set_xlim(0, max(speeds.shape[0] - 1, 1))
+    ax.set_xlim(0, max(s.shape[1] - 1, 1))
     ax.set_xlabel("Number of epochs of training")
     ax.set_ylabel(r"Speed of learning $\|\delta^l\|$")
-    ax.set_title(title or f"Speed of learning: {k} hidden layer{'s' if k != 1 else ''}")
+    seeds = "" if s.shape[0] == 1 else f" (median and {BAND[0]:g}–{BAND[1]:g} % band, " \
+                                      f"{s.shape[0]} seeds)"
+    ax.set_title(title or f"Speed of learning: {k} hidden layer{'s' if k != 1 else ''}{seeds}")
     ax.grid(True, which="major", alpha=0.4)
     ax.grid(True, which="minor", alpha=0.12)
     ax.legend(loc="upper right")
     return fig
 
 
-def initial_deltas_figure(runs: Sequence[SpeedsRun], n_neurons: int = 6) -> Figure:
+def initial_deltas_figure(nets: Sequence[tuple[Sequence[int], Sequence[np.ndarray]]],
+                          n_neurons: int = 6) -> Figure:
     """Bars of the initial δ = ∂C/∂b (mean over the data) of the first neurons per layer.
 
     One panel per network, one group of ``n_neurons`` bars per hidden layer (first layer on
@@ -76,36 +101,114 @@ def initial_deltas_figure(runs: Sequence[SpeedsRun], n_neurons: int = 6) -> Figu
 
     Parameters
     ----------
-    runs : sequence of gradcore.experiments.SpeedsRun
-        Their ``initial_deltas``.
+    nets : sequence of (sizes, deltas)
+        ``deltas``: the mean δ per neuron of every layer with weights, output last.
     n_neurons : int
         Neurons shown per hidden layer (the first ones).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
-    if not runs:
-        raise ValueError("no runs to draw")
-    fig = _new_figure(8.0, 2.6 * len(runs) + 0.6)
-    axes = fig.subplots(len(runs), 1, squeeze=False)[:, 0]
-    for ax, run in zip(axes, runs):
-        hidden = [np.asarray(d, dtype=np.float64) for d in run.initial_deltas[:-1]]
+    if not nets:
+        raise ValueError("no networks to draw")
+    fig = _new_figure(8.0, 2.6 * len(nets) + 0.6)
+    axes = fig.subplots(len(nets), 1, squeeze=False)[:, 0]
+    for ax, (sizes, deltas) in zip(axes, nets):
         ticks, labels = [], []
-        for j, d in enumerate(hidden):
-            vals = d[:n_neurons]
-            x = j * (n_neurons + 2) + np.arange(len(vals))
-            ax.bar(x, vals, width=0.8, color=LAYER_COLOURS[j % len(LAYER_COLOURS)],
+        for j, d in enumerate(np.asarray(v, dtype=np.float64) for v in deltas[:-1]):
+            x = j * (n_neurons + 2) + np.arange(len(d[:n_neurons]))
+            ax.bar(x, d[:n_neurons], width=0.8, color=_colour(j),
                    label=f"Hidden layer {j + 1} (speed {np.linalg.norm(d):.3g})")
             ticks.append(float(x.mean()))
             labels.append(f"layer {j + 1}")
         ax.axhline(0.0, color="black", linewidth=0.7)
         ax.set_xticks(ticks, labels)
         ax.set_ylabel(r"$\delta = \partial C / \partial b$")
-        ax.set_title(f"{list(run.sizes)}: initial δ of the first {n_neurons} neurons "
+        ax.set_title(f"{list(sizes)}: initial δ of the first {n_neurons} neurons "
                      f"of each hidden layer", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def ratio_figure(ratios: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> Figure:
+    """Speed of the first ÷ the last hidden layer over epochs, one panel per net.
+
+    Parameters
+    ----------
+    ratios : mapping of hidden layers k to (ours, book)
+        ``ours`` (seeds, epochs); ``book`` (epochs,) the book's single run, or None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per panel, log scale: gradcore's median (and 10–90 % band over seeds) and the
+        book's run, dashed.
+    """
+    if not ratios:
+        raise ValueError("no ratios to draw")
+    fig = _new_figure(4.0 * len(ratios), 4.0)
+    axes = fig.subplots(1, len(ratios), squeeze=False)[0]
+    for ax, (k, (ours, book)) in zip(axes, ratios.items()):
+        r = np.asarray(ours, dtype=np.float64)
+        label = "gradcore" if r.shape[0] == 1 else f"gradcore, median of {r.shape[0]} seeds"
+        _median_band(ax, np.arange(r.shape[1]), r, LAYER_COLOURS[0], label)
+        if book is not None:
+            ax.plot(np.arange(len(book)), book, color="black", linestyle="--",
+                    linewidth=1.2, label="the book's run")
+        ax.set_yscale("log")
+        ax.set_xlabel("Number of epochs of training")
+        ax.set_title(f"{k} hidden layers")
+        ax.grid(True, which="major", alpha=0.4)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_ylabel("speed of hidden layer 1 ÷ last hidden layer")
+    return fig
+
+
+def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndarray, *,
+                 epoch: int = 0, n_seeds: int | None = None) -> Figure:
+    """Heat map of log10(speed of hidden 1 ÷ speed of the last hidden) over depth × scale.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        Rows: numbers of hidden layers.
+    scales : sequence of float
+        Columns: weight scales s (weights N(0, s²/n_in)), drawn as equal steps.
+    values : array (len(depths), len(scales))
+        The median log10 ratios.
+    epoch : int
+        When they were measured (0: at initialisation), for the title.
+    n_seeds : int, optional
+        Seeds behind each median, for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A diverging colour map centred on 0 (blue: vanishing, white: balance, red:
+        exploding), each side scaled to its own extreme (at least ±1), every cell
+        annotated with its value.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (len(depths), len(scales)):
+        raise ValueError(f"values must be {len(depths)} x {len(scales)}, got {v.shape}")
+    fig = _new_figure(1.0 + 0.8 * len(scales), 1.2 + 0.45 * len(depths))
+    ax = fig.add_subplot()
+    # each side scaled on its own (at least ±1, a factor 10), so a small exploding region
+    # is as red as a large vanishing one is blue
+    lo, hi = min(float(np.nanmin(v)), -1.0), max(float(np.nanmax(v)), 1.0)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
+    im = ax.imshow(v, cmap="RdBu_r", norm=norm, aspect="auto", origin="lower")
+    for (i, j), x in np.ndenumerate(v):
+        text = f"{x:.1f}" if round(x, 1) != 0 else "0.0"
+        ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                color="white" if abs(norm(x) - 0.5) > 0.3 else "black")
+    ax.set_xticks(range(len(scales)), [f"{s:g}" for s in scales])
+    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_xlabel("weight scale s (weights ~ N(0, s²/n_in))")
+    ax.set_ylabel("hidden layers")
+    when = "at initialisation" if epoch == 0 else f"after {epoch} epoch{'s' if epoch != 1 else ''}"
+    seeds = "" if n_seeds is None else f", median of {n_seeds} seed{'s' if n_seeds != 1 else ''}"
+    ax.set_title(f"log10(speed of hidden 1 ÷ last hidden), {when}{seeds}", fontsize=10)
+    bar = fig.colorbar(im, ax=ax)
+    bar.set_label("< 0: vanishing    0: balance    > 0: exploding")
     return fig
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import gradcore
+from gradcore import datasets
 from gradcore.datasets import mnist_first_1000
 
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "gradcore"
@@ -31,3 +32,29 @@ def mnist_dir() -> pathlib.Path:
         pytest.skip("full MNIST not available: set GRADCORE_DATA to the folder of the four "
                     "IDX files")
     return pathlib.Path(path)
+
+
+def small_mnist() -> datasets.MNIST:
+    """The embedded images split like MNIST (small: what uses the data is tested, not the
+    data)."""
+    X, y = datasets.mnist_first_1000()
+    return datasets.MNIST(training=(X[:200], y[:200]), validation=(X[200:260], y[200:260]),
+                          test=(X[260:300], y[260:300]))
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch, tmp_path) -> list:
+    """load_mnist gives :func:`small_mnist`; returns the folders it was asked for.
+
+    tmp_path gets four empty files named like the MNIST files, so that it passes as a
+    command line's --data folder (the names are checked before anything runs)."""
+    asked: list = []
+    for name in datasets.FILENAMES:
+        (tmp_path / name).write_bytes(b"")
+
+    def load(path=None, **kwargs):
+        asked.append(path)
+        return small_mnist()
+
+    monkeypatch.setattr(datasets, "load_mnist", load)
+    return asked

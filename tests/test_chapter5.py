@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import gradcore
+from gradcore import experiments as ex
 from gradcore.datasets import load_mnist
 from gradcore.reference import sigmoid
 
@@ -77,3 +83,63 @@ def test_chapter_training_run_reaches_96_percent(mnist_dir):
     assert acc[-1] >= 0.96, acc
     assert res.history.learning_speeds.shape == (30, 3)
     assert res.network.accuracy(*data.test) >= 0.955
+
+
+# ---------------------------------------------------------------- its output files
+
+
+def gradcore_command(*args, limit_file_size=None, **kwargs):
+    """``python -m gradcore ARGS`` in a real process, optionally with files limited to
+    ``limit_file_size`` bytes (RLIMIT_FSIZE: writing past it fails as on a full disk)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+
+    return subprocess.run([sys.executable, "-m", "gradcore", *map(str, args)],
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=None if limit_file_size is None else limit, **kwargs)
+
+
+def test_a_full_disk_while_writing_leaves_the_previous_outputs_whole(tmp_path):
+    out = tmp_path / "c5"
+    args = ["chapter5", "--epochs", "40", "--no-figures", "--out", out]
+    first = gradcore_command(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    outputs = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    small = [p.stat().st_size for p in out.rglob("*") if p.is_file()
+             and p.name != "chapter5.json"]
+    limit = max(small) + 1024
+    assert (out / "chapter5.json").stat().st_size > limit  # the disk fills up on it
+
+    failed = gradcore_command(*args, "--seed", "1", "--force", limit_file_size=limit,
+                              cwd=tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    assert "error" in failed.stderr and "Traceback" not in failed.stderr
+    # every output is the previous run's, whole: none cut, none of the new run's
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == outputs
+    assert not list(out.rglob("*.tmp"))
+    for k in (2, 3, 4):
+        ex.read_speeds_csv(out / f"speeds_{k}_hidden.csv")
+
+    # with room again, the same command finishes from the stored jobs
+    again = gradcore_command(*args, "--seed", "1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "chapter5.json").read_text())["settings"]["seeds"] == [1]
+
+
+@pytest.mark.parametrize("cut", ["in a number", "at a comma", "after a row"])
+def test_read_speeds_csv_refuses_a_file_cut_short(tmp_path, cut):
+    res = ex.chapter5(tmp_path, epochs=6, seeds=2, hidden=(4,), figures=False)
+    path = tmp_path / "speeds_4_hidden.csv"
+    text = path.read_text()
+    table = ex.read_speeds_csv(path)
+    assert table.speeds.tolist() == res.nets[4].speeds.reshape(-1, 5).tolist()
+    last_row = text.rstrip("\n").rsplit("\n", 1)[1]
+    if cut == "in a number":
+        text = text[:-4]  # "...0.0123456789\n" -> "...0.01234567"
+    elif cut == "at a comma":
+        text = text[:len(text) - len(last_row) - 1] + last_row.rsplit(",", 1)[0] + ","
+    else:  # whole rows, but the last seed stops short of the first one's epochs
+        text = text[:len(text) - len(last_row) - 1]
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"speeds_4_hidden\.csv"):
+        ex.read_speeds_csv(path)

@@ -22,33 +22,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUBCOMMANDS = ["chapter5", "train", "depth", "chain", "download"]
 
 
-def tiny_mnist(seed: int = 0) -> datasets.MNIST:
-    rng = np.random.default_rng(seed)
-
-    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
-        return rng.random((n, 784)), rng.integers(0, 10, n).astype(np.int64)
-
-    return datasets.MNIST(training=part(100), validation=part(30), test=part(30))
-
-
-@pytest.fixture
-def fake_mnist(monkeypatch, tmp_path):
-    """Replace the MNIST loader by small random data; records the folders asked for.
-
-    tmp_path gets four empty files named like the MNIST files, so that it passes as a
-    --data folder (the command line checks the names before running)."""
-    asked = []
-    for name in datasets.FILENAMES:
-        (tmp_path / name).write_bytes(b"")
-
-    def load(path=None, **kwargs):
-        asked.append(path)
-        return tiny_mnist()
-
-    monkeypatch.setattr(datasets, "load_mnist", load)
-    return asked
-
-
 def one_error_line(err: str, command: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -72,26 +45,29 @@ def written_paths(out: str) -> list[pathlib.Path]:
 
 def check_chapter5_folder(out: pathlib.Path, epochs: int, *, figures: bool = True) -> None:
     doc = json.loads((out / "chapter5.json").read_text())
+    seeds = doc["settings"]["seeds"]
     assert doc["settings"]["epochs"] == epochs
     assert [n["hidden_layers"] for n in doc["nets"]] == [2, 3, 4]
     for net in doc["nets"]:
         k = net["hidden_layers"]
         with open(out / f"speeds_{k}_hidden.csv", newline="") as fh:
             rows = list(csv.reader(fh))
-        header = ["epoch"] + [f"hidden_{j + 1}" for j in range(k)] + ["output"]
+        header = ["seed", "epoch"] + [f"hidden_{j + 1}" for j in range(k)] + ["output"]
         assert rows[0] == header
-        assert len(rows) == epochs + 1
+        assert len(rows) == len(seeds) * epochs + 1
         body = np.array([[float(v) for v in r] for r in rows[1:]])
-        assert body[:, 0].tolist() == list(range(epochs))
-        speeds = body[:, 1:]
+        assert body[:, 0].tolist() == [s for s in seeds for _ in range(epochs)]
+        assert body[:, 1].tolist() == list(range(epochs)) * len(seeds)
+        speeds = body[:, 2:]
         assert np.all(np.isfinite(speeds)) and np.all(speeds > 0)
-        assert speeds.tolist() == net["speeds"]
+        assert speeds.tolist() == [row for table in net["speeds"] for row in table]
         assert net["sizes"] == [784] + [30] * k + [10]
         assert net["book_initial_speeds"] == list(ex.BOOK_INITIAL_SPEEDS[k])
     if figures:
         import matplotlib.image
 
-        names = [f"speeds_{k}_hidden.png" for k in (2, 3, 4)] + ["initial_deltas.png"]
+        names = ([f"speeds_{k}_hidden.png" for k in (2, 3, 4)]
+                 + ["initial_deltas.png", "speed_ratio.png"])
         for name in names:
             data = (out / name).read_bytes()
             assert data[:8] == PNG_MAGIC, name
@@ -112,8 +88,8 @@ def test_chapter5_in_process(tmp_path, capsys):
     stdout = capsys.readouterr().out
     check_chapter5_folder(out, 20)
     paths = written_paths(stdout)
-    assert len(paths) == 8 and all(p.is_file() for p in paths)
-    assert {p.name for p in paths} == {p.name for p in out.iterdir()}
+    assert len(paths) == 9 and all(p.is_file() for p in paths)
+    assert {p.name for p in paths} == {p.name for p in out.iterdir() if p.is_file()}
     # the table of initial speeds, beside the book's numbers
     assert "0.283" in stdout and "0.003" in stdout and "hidden 4" in stdout
     speeds = ex.initial_speeds([784, 30, 30, 10], seed=3)
@@ -178,14 +154,14 @@ def test_train_on_small_data(tmp_path, capsys, fake_mnist):
     assert "test accuracy:" in out
     net = gradcore.load(save)
     assert net.sizes == (784, 12, 10)
-    X, y = tiny_mnist().test
+    X, y = datasets.load_mnist().test
     acc = float(out.split("test accuracy:")[1].split("%")[0])
     assert acc == pytest.approx(100 * net.accuracy(X, y), abs=0.01)
 
 
 def test_train_ctrl_c_keeps_the_network_and_exits_130(tmp_path, capsys, fake_mnist,
                                                       monkeypatch):
-    real_train = ex.train
+    real_train = ex.mnist.train
 
     def train_then_ctrl_c(*args, callback=None, **kwargs):
         def cb(epoch, history):
@@ -195,7 +171,7 @@ def test_train_ctrl_c_keeps_the_network_and_exits_130(tmp_path, capsys, fake_mni
 
         return real_train(*args, callback=cb, **kwargs)
 
-    monkeypatch.setattr(ex, "train", train_then_ctrl_c)
+    monkeypatch.setattr(ex.mnist, "train", train_then_ctrl_c)
     save = tmp_path / "kept.json"
     rc = main(["train", "--sizes", "784,10,10", "--epochs", "5", "--data", str(tmp_path),
                "--save", str(save)])
@@ -242,11 +218,12 @@ def test_depth_on_small_data(tmp_path, capsys, fake_mnist):
     rows = {line.split("]")[0] + "]": line for line in out.splitlines()
             if line.startswith("[784")}
     assert list(rows) == [str(list(s)) for s in ex.DEPTH_SIZES]
+    assert "last epoch" in out and "best epoch" in out
     for sizes, book in ex.BOOK_DEPTH_ACCURACY.items():
         line = rows[str(list(sizes))]
-        assert "+/-" in line and f"{book:.2f} %" in line
-        mean = float(line.split("]")[1].split("+/-")[0])
-        assert 0.0 <= mean <= 100.0
+        assert line.count("+/-") == 2 and f"{book:.2f} %" in line
+        last, best = (float(cell.split("+/-")[0]) for cell in line.split("]")[1].split("%")[:2])
+        assert 0.0 <= last <= best <= 100.0
 
 
 # ---------------------------------------------------------------- download

@@ -64,37 +64,71 @@ def test_speeds_during_training_with_mini_batches_records_every_epoch(mnist1000)
 
 
 def test_chapter5_writes_csv_and_json_that_agree(tmp_path, mnist1000):
-    calls = []
-    res = ex.chapter5(tmp_path / "out", seed=2, epochs=4, figures=False,
-                      progress=lambda sizes, epoch, h: calls.append((len(sizes), epoch)))
-    assert sorted(res.runs) == [2, 3, 4]
-    assert calls == [(k + 2, e) for k in (2, 3, 4) for e in range(4)]
+    res = ex.chapter5(tmp_path / "out", seed=2, seeds=2, epochs=4, figures=False)
+    assert sorted(res.nets) == [2, 3, 4]
     assert all(p.is_file() for p in res.paths.values())
     assert not any(p.suffix == ".png" for p in res.paths.values())
     doc = json.loads((tmp_path / "out" / "chapter5.json").read_text())
-    assert doc["settings"]["seed"] == 2 and doc["settings"]["epochs"] == 4
+    assert doc["settings"]["seeds"] == [2, 3] and doc["settings"]["epochs"] == 4
     assert doc["settings"]["batch_size"] == 1000 and doc["settings"]["lmbda"] == 5.0
     assert doc["settings"]["gradcore_version"] == gradcore.__version__
     for net in doc["nets"]:
         k = net["hidden_layers"]
-        header, epochs, speeds = ex.read_speeds_csv(tmp_path / "out" / f"speeds_{k}_hidden.csv")
-        assert header == net["columns"] == ex.layer_names(k + 1)
-        assert epochs.tolist() == net["epochs"] == [0, 1, 2, 3]
-        # written with round-trip precision: exactly the same floats in both files
-        assert speeds.tolist() == net["speeds"] == res.runs[k].speeds.tolist()
+        table = ex.read_speeds_csv(tmp_path / "out" / f"speeds_{k}_hidden.csv")
+        assert table.columns == net["columns"] == ex.layer_names(k + 1)
+        assert table.seeds.tolist() == [2] * 4 + [3] * 4
+        assert table.epochs.tolist() == [0, 1, 2, 3] * 2
+        assert net["seeds"] == [2, 3]
+        # one epochs x layers table per seed, written with round-trip precision
+        assert np.array(net["speeds"]).shape == (2, 4, k + 1)
+        assert table.speeds.tolist() == [row for seed in net["speeds"] for row in seed]
+        assert net["speeds"] == res.nets[k].speeds.tolist()
         assert net["book_initial_speeds"] == list(ex.BOOK_INITIAL_SPEEDS[k])
-        assert net["initial_speeds"] == res.runs[k].initial_speeds.tolist()
+        assert net["initial_speeds"] == res.nets[k].initial_speeds.tolist()
     # same seed, same numbers
     again = ex.initial_speeds(ex.chapter5_sizes(4), mnist1000, seed=2)
-    assert again.tolist() == res.runs[4].initial_speeds.tolist()
+    np.testing.assert_allclose(again, res.nets[4].initial_speeds[0], rtol=1e-12)
+
+
+def test_chapter5_one_seed_still_has_one_table_per_seed(tmp_path):
+    ex.chapter5(tmp_path, epochs=2, hidden=(2,), figures=False)
+    net = json.loads((tmp_path / "chapter5.json").read_text())["nets"][0]
+    assert net["seeds"] == [0]
+    assert np.array(net["speeds"]).shape == (1, 2, 3)
+
+
+def test_chapter5_seed_0_is_speeds_during_training_with_seed_0(mnist1000):
+    res = ex.chapter5(None, epochs=5, hidden=(3,), progress=False)
+    run = ex.speeds_during_training(ex.chapter5_sizes(3), mnist1000, epochs=5, seed=0)
+    # equal up to rounding: a job's kernels run on one thread, here on all of them
+    np.testing.assert_allclose(res.nets[3].speeds[0], run.speeds, rtol=1e-10)
+    np.testing.assert_allclose(res.nets[3].initial_speeds[0], run.initial_speeds, rtol=1e-12)
+
+
+def test_chapter5_reports_a_diverging_seed_and_keeps_the_others(tmp_path):
+    res = ex.chapter5(tmp_path, seeds=2, epochs=3, eta=1e300, hidden=(2, 3), progress=False)
+    assert len(res.failures) == 4 and all("diverged" in r.error for r in res.failures)
+    assert res.nets[2].speeds.shape[0] == 0  # left out of the medians
+    assert res.nets[2].initial_speeds.shape == (2, 3)  # measured before training
+    doc = json.loads((tmp_path / "chapter5.json").read_text())
+    assert all(e and "diverged" in e for net in doc["nets"] for e in net["errors"])
+    table = ex.read_speeds_csv(tmp_path / "speeds_2_hidden.csv")
+    assert table.epochs.tolist() == [0, 1, 2, 0, 1, 2] and np.isnan(table.speeds).all()
+    ok = ex.chapter5(None, seeds=2, epochs=3, hidden=(2,), progress=False)
+    assert [r.error for r in ok.nets[2].results] == [None, None]
 
 
 def test_chapter5_initial_table_pairs_each_layer_with_the_books_number():
-    res = ex.chapter5(None, epochs=1, hidden=(2,))
+    res = ex.chapter5(None, epochs=1, hidden=(2,), seeds=3)
     assert res.paths == {}
     rows = res.initial_table()
-    assert [(r[0], r[1], r[3]) for r in rows] == [
+    assert [(r[0], r[1], r[5]) for r in rows] == [
         (2, "hidden_1", 0.07), (2, "hidden_2", 0.31), (2, "output", None)]
+    speeds = res.nets[2].initial_speeds
+    for i, (_, _, med, lo, hi, _) in enumerate(rows):
+        assert med == np.median(speeds[:, i])
+        assert lo <= med <= hi
+        assert lo == np.percentile(speeds[:, i], 10) and hi == np.percentile(speeds[:, i], 90)
 
 
 @pytest.mark.parametrize("kwargs, exc", [({"epochs": 0}, ValueError),
@@ -108,7 +142,7 @@ def test_chapter5_refuses_bad_arguments(kwargs, exc):
 def test_read_speeds_csv_refuses_other_files(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="not a speeds CSV"):
+    with pytest.raises(ValueError, match="not a gradcore CSV"):
         ex.read_speeds_csv(p)
 
 
@@ -176,18 +210,23 @@ def test_chain_refuses_bad_arguments(call):
 
 def test_depth_on_small_data():
     data = tiny_mnist()
-    seen = []
-    res = ex.depth(data, epochs=2, seeds=2, sizes=[(784, 5, 10), (784, 30, 10)],
-                   callback=lambda s, seed, e, h: seen.append((s, seed, e)))
-    assert res.accuracy.shape == res.best_accuracy.shape == (2, 2)
-    assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))
-    assert np.all(res.best_accuracy >= res.accuracy)
+    res = ex.depth(data, epochs=2, seeds=2, sizes=[(784, 5, 10), (784, 30, 10)])
+    assert res.last_accuracy.shape == res.best_accuracy.shape == (2, 2)
+    assert np.all((res.last_accuracy >= 0) & (res.last_accuracy <= 1))
+    assert np.all(res.best_accuracy >= res.last_accuracy)
     assert res.seeds == [0, 1] and res.epochs == 2
     assert res.book == [None, 96.48]
-    assert res.mean.shape == res.sd.shape == (2,) and np.all(np.isfinite(res.sd))
-    assert len(seen) == 2 * 2 * 2 and seen[0] == ((784, 5, 10), 0, 0)
+    for i, row in enumerate(res.results):
+        for j, r in enumerate(row):
+            assert r.job.sizes == res.sizes[i] and r.job.seed == res.seeds[j]
+            assert res.last_accuracy[i, j] == r.evaluation_accuracy[-1]
+            assert res.best_accuracy[i, j] == r.evaluation_accuracy.max()
+    (mean, sd), (best_mean, _) = res.last(), res.best()
+    assert mean.shape == sd.shape == (2,) and np.all(np.isfinite(sd))
+    assert mean.tolist() == (100 * res.last_accuracy.mean(axis=1)).tolist()
+    assert best_mean.tolist() == (100 * res.best_accuracy.mean(axis=1)).tolist()
     one = ex.depth(data, epochs=1, seeds=[7], sizes=[(784, 5, 10)])
-    assert one.seeds == [7] and np.isnan(one.sd).all()
+    assert one.seeds == [7] and np.isnan(one.last()[1]).all()
 
 
 @pytest.mark.parametrize("kwargs", [{"seeds": 0}, {"seeds": []}, {"sizes": []},

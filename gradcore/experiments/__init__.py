@@ -1,0 +1,102 @@
+"""The experiments of chapter 5 of "Neural Networks and Deep Learning", as library calls.
+
+Every function returns the numbers; the command line (:mod:`gradcore.cli`) only prints
+them. The experiments:
+
+* :func:`chapter5` -- the speed of every layer of 2, 3 and 4 hidden layers of 30 at
+  initialisation and during 500 epochs of full-batch gradient descent on the first 1,000
+  MNIST training images, over seeds (median and 10–90 % band beside the book's run).
+* :func:`depth` -- validation accuracy against depth on full MNIST (the book: 96.48,
+  96.90, 96.57, 96.53 % for 1 to 4 hidden layers), the last and the best epoch's.
+* :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
+* :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
+  for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
+* :func:`initial_speeds`, :func:`initial_deltas`, :func:`speeds_during_training` -- one
+  network; :func:`train_mnist` -- one training run on full MNIST.
+
+The modules, one job each: :mod:`~.jobs` (one training job and its result),
+:mod:`~.runner` (many jobs on all cores or a Dask cluster, results in job order),
+:mod:`~.store` (the results folder that makes sweeps resumable), :mod:`~.dask_backend`,
+one module per experiment (:mod:`~.chapter5`, :mod:`~.depth`, :mod:`~.phase`,
+:mod:`~.chain`, :mod:`~.speeds`, :mod:`~.mnist`), :mod:`~.results` (what they return),
+:mod:`~.output` (every file they write: CSV, JSON, figures, atomically) and :mod:`~.book`
+(the book's numbers).
+
+The speed of learning of layer l is ‖(1/N) Σₓ δˡ(x)‖₂, the norm of the mean over the N
+examples of δˡ = ∂C/∂bˡ (see :meth:`gradcore.Network.learning_speeds`).
+"""
+
+from .book import (
+    BOOK_DEPTH_ACCURACY,
+    BOOK_INITIAL_SPEEDS,
+    CHAPTER5_HIDDEN,
+    DEPTH_SIZES,
+    book_speed_ratio,
+    chapter5_sizes,
+    layer_names,
+)
+from .chain import (
+    Chain,
+    ChainResult,
+    balance_window,
+    chain,
+    chain_gradients,
+    exploding_chain,
+    vanishing_chain,
+)
+from .chapter5 import chapter5
+from .depth import depth
+from .jobs import Job, JobResult, run_job
+from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
+from .output import SpeedsTable, read_phase_csv, read_speeds_csv, write_chapter5, write_phase
+from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
+from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
+from .runner import SweepInterrupted, default_jobs, run_jobs
+from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
+from .store import ResultStore, SettingsMismatch
+
+__all__ = [
+    "BOOK_INITIAL_SPEEDS",
+    "BOOK_DEPTH_ACCURACY",
+    "CHAPTER5_HIDDEN",
+    "DEPTH_SIZES",
+    "PHASE_DEPTHS",
+    "PHASE_SCALES",
+    "chapter5_sizes",
+    "layer_names",
+    "book_speed_ratio",
+    "Job",
+    "JobResult",
+    "run_job",
+    "run_jobs",
+    "default_jobs",
+    "SweepInterrupted",
+    "ResultStore",
+    "SettingsMismatch",
+    "SpeedsRun",
+    "initial_speeds",
+    "initial_deltas",
+    "speeds_during_training",
+    "SpeedsOverSeeds",
+    "Chapter5Result",
+    "chapter5",
+    "write_chapter5",
+    "read_speeds_csv",
+    "SpeedsTable",
+    "PhaseResult",
+    "phase",
+    "write_phase",
+    "read_phase_csv",
+    "DepthResult",
+    "depth",
+    "MNISTTraining",
+    "TrainingInterrupted",
+    "train_mnist",
+    "Chain",
+    "ChainResult",
+    "chain",
+    "chain_gradients",
+    "exploding_chain",
+    "vanishing_chain",
+    "balance_window",
+]

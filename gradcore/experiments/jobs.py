@@ -1,0 +1,244 @@
+"""One training job: what to train (a :class:`Job`) and what it measured (a :class:`JobResult`).
+
+A job names its data set by key (``"train"``, ``"validation"``, …); the runner
+(:mod:`gradcore.experiments.runner`) hands :func:`run_job` the arrays, so a job spec is a
+few numbers that cross a network cheaply and the data crosses at most once per worker.
+:func:`run_job` runs the kernels of its job on one thread (no nested parallelism), so the
+same job gives the same bits on any backend and with any number of jobs side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._core import StopFlag, thread_limit
+from .._errors import DivergenceError
+from .._network import Network
+from .._training import History, train
+
+__all__ = ["Data", "Job", "JobResult", "run_job", "fingerprint", "prepare_data", "seed_list"]
+
+Data = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent training run.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Layer sizes, e.g. ``(784, 30, 30, 10)``.
+    seed : int
+        Seeds the initialisation (``Network(sizes, seed=seed)``) and train()'s shuffling.
+    epochs : int
+        Epochs of training (0: measure at initialisation only).
+    init : str or float
+        ``"default"``, ``"large"`` or a weight scale s (weights N(0, s²/n_in)).
+    cost : str
+        ``"cross_entropy"`` or ``"quadratic"``.
+    batch_size : int or None
+        Mini-batch size; None: the whole data set (full-batch gradient descent).
+    eta, lmbda : float
+        Learning rate and L2 strength.
+    data : str
+        Key of the training data in the mapping given to the runner.
+    evaluation : str or None
+        Key of the data to evaluate on after every epoch (accuracy and cost), or None.
+    deltas : bool
+        Record the initial mean δ of every neuron (:attr:`JobResult.initial_deltas`).
+    """
+
+    sizes: tuple[int, ...]
+    seed: int
+    epochs: int = 0
+    init: str | float = "default"
+    cost: str = "cross_entropy"
+    batch_size: int | None = None
+    eta: float = 0.1
+    lmbda: float = 5.0
+    data: str = "train"
+    evaluation: str | None = None
+    deltas: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; :meth:`from_dict` gives the job back."""
+        d = asdict(self)
+        d["sizes"] = list(self.sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Job:
+        """The job of :meth:`to_dict`."""
+        return cls(**{**d, "sizes": tuple(int(s) for s in d["sizes"])})
+
+    def label(self) -> str:
+        """A short description, e.g. ``[784,30,30,10] init 1 seed 3``."""
+        return f"[{','.join(map(str, self.sizes))}] init {self.init} seed {self.seed}"
+
+    def cost_estimate(self, n_examples: int) -> float:
+        """Relative cost (multiply-adds), to start the longest jobs first."""
+        params = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return float(params) * n_examples * (self.epochs + 1)
+
+
+@dataclass
+class JobResult:
+    """What one :class:`Job` measured.
+
+    Attributes
+    ----------
+    job : Job
+    initial_speeds : ndarray (n_layers,)
+        ‖mean δˡ‖ of every layer with weights at the initial weights, output last.
+    final_speeds : ndarray (n_layers,)
+        The same at the weights after the last completed epoch (= initial_speeds when
+        ``epochs`` is 0).
+    speeds : ndarray (epochs_done, n_layers)
+        train()'s per-epoch learning speeds (for full-batch gradient descent: the speeds at
+        the weights before each epoch's update).
+    training_cost : ndarray (epochs_done,)
+    evaluation_accuracy : ndarray (epochs_done,) or None
+        Fraction correct on the evaluation data after each epoch.
+    initial_deltas : list of ndarray or None
+        Mean ∂C/∂b per neuron at the initial weights, one array per layer, output last.
+    error : str or None
+        None if the job completed; else why it stopped (it diverged). The arrays then hold
+        the epochs completed before.
+    """
+
+    job: Job
+    initial_speeds: np.ndarray
+    final_speeds: np.ndarray
+    speeds: np.ndarray
+    training_cost: np.ndarray
+    evaluation_accuracy: np.ndarray | None = None
+    initial_deltas: list[np.ndarray] | None = field(default=None, repr=False)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the job completed all its epochs."""
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (floats round-trip exactly); see :meth:`from_dict`."""
+        return {
+            "job": self.job.to_dict(),
+            "initial_speeds": self.initial_speeds.tolist(),
+            "final_speeds": self.final_speeds.tolist(),
+            "speeds": self.speeds.tolist(),
+            "training_cost": self.training_cost.tolist(),
+            "evaluation_accuracy": _list_or_none(self.evaluation_accuracy),
+            "initial_deltas": (None if self.initial_deltas is None
+                               else [d.tolist() for d in self.initial_deltas]),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> JobResult:
+        """The result of :meth:`to_dict`; raises KeyError/ValueError on a bad document."""
+        job = Job.from_dict(d["job"])
+        n_layers = len(job.sizes) - 1
+        speeds = np.array(d["speeds"], dtype=np.float64).reshape(-1, n_layers)
+        deltas = d["initial_deltas"]
+        return cls(
+            job=job,
+            initial_speeds=_vector(d["initial_speeds"], n_layers),
+            final_speeds=_vector(d["final_speeds"], n_layers),
+            speeds=speeds,
+            training_cost=_vector(d["training_cost"], speeds.shape[0]),
+            evaluation_accuracy=(None if d["evaluation_accuracy"] is None
+                                 else _vector(d["evaluation_accuracy"], speeds.shape[0])),
+            initial_deltas=(None if deltas is None
+                            else [np.array(v, dtype=np.float64) for v in deltas]),
+            error=d["error"])
+
+
+def _list_or_none(a: np.ndarray | None) -> list[float] | None:
+    return None if a is None else a.tolist()
+
+
+def _vector(values: Any, n: int) -> np.ndarray:
+    v = np.array(values, dtype=np.float64)
+    if v.shape != (n,):
+        raise ValueError(f"expected {n} numbers, got shape {v.shape}")
+    return v
+
+
+def prepare_data(data: Mapping[str, Data]) -> dict[str, Data]:
+    """The data sets as float64 C-contiguous inputs and int64 labels, checked once.
+
+    Every job then reads these arrays as they are (train() makes no copy of them).
+    """
+    out = {}
+    for key, pair in data.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"data[{key!r}] must be a pair (X, y)")
+        X = np.ascontiguousarray(pair[0], dtype=np.float64)
+        y = np.ascontiguousarray(pair[1])
+        if X.ndim != 2 or len(y) != len(X):
+            raise ValueError(f"data[{key!r}]: X must be 2-D with one label per row, got "
+                             f"shapes {X.shape} and {y.shape}")
+        out[key] = (X, y)
+    return out
+
+
+def fingerprint(data: Mapping[str, Data]) -> str:
+    """A digest of the data sets' shapes, types and bytes (to tell data sets apart)."""
+    h = hashlib.blake2b(digest_size=16)
+    for key in sorted(data):
+        for a in data[key]:
+            arr = np.ascontiguousarray(a)
+            h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+            h.update(arr.data.cast("B"))
+    return h.hexdigest()
+
+
+def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
+            stop: StopFlag | None = None) -> JobResult:
+    """Run one job on one kernel thread and return what it measured.
+
+    A divergence does not raise: the result carries the epochs completed and the error.
+    ``stop.set()`` from another thread raises :class:`gradcore.Stopped` at the next
+    mini-batch.
+    """
+    X, y = train_data
+    with thread_limit(1):
+        net = Network(job.sizes, cost=job.cost, init=job.init, seed=job.seed)
+        deltas = [np.array(g, dtype=np.float64) for g in net.gradient(X, y)[1]]
+        initial = np.array([np.linalg.norm(g) for g in deltas])
+        history, error = _train(net, job, train_data, evaluation_data, stop)
+        final = net.learning_speeds(X, y) if history.epochs else initial
+    return JobResult(
+        job=job, initial_speeds=initial, final_speeds=final,
+        speeds=np.array(history.learning_speeds), training_cost=np.array(history.training_cost),
+        evaluation_accuracy=(None if history.evaluation_accuracy is None
+                             else np.array(history.evaluation_accuracy)),
+        initial_deltas=deltas if job.deltas else None, error=error)
+
+
+def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | None,
+           stop: StopFlag | None) -> tuple[History, str | None]:
+    X, y = train_data
+    m = len(X) if job.batch_size is None else job.batch_size
+    try:
+        result = train(net, X, y, epochs=job.epochs, batch_size=m, eta=job.eta,
+                       lmbda=job.lmbda, seed=job.seed, evaluation_data=evaluation_data,
+                       stop=stop)
+    except DivergenceError as exc:
+        return exc.history, str(exc)
+    return result.history, None
+
+
+def seed_list(seeds: int | Sequence[int], first: int = 0) -> list[int]:
+    """K (meaning seeds first … first+K−1) or the seeds themselves (checked by the table's
+    ``Seeds``), as a list."""
+    if isinstance(seeds, int):
+        return list(range(first, first + seeds))
+    return [int(s) for s in seeds]

@@ -1,0 +1,227 @@
+"""What the experiments return: plain data, with the summaries over seeds they report.
+
+Kept apart from the computing (the experiment modules) and from the writing
+(:mod:`gradcore.experiments.output`), which both use these types.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .book import BOOK_DEPTH_ACCURACY, BOOK_INITIAL_SPEEDS, layer_names
+from .jobs import JobResult
+
+__all__ = ["SpeedsOverSeeds", "Chapter5Result", "DepthResult", "PhaseResult", "band"]
+
+#: The percentiles of the band drawn and tabulated around the median.
+BAND = (10.0, 90.0)
+
+
+def band(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, 10th percentile, 90th percentile) of ``values`` along ``axis``."""
+    v = np.asarray(values, dtype=np.float64)
+    lo, mid, hi = np.percentile(v, [BAND[0], 50.0, BAND[1]], axis=axis)
+    return np.asarray(mid), np.asarray(lo), np.asarray(hi)
+
+
+@dataclass
+class SpeedsOverSeeds:
+    """One net's learning speeds before and during training, for every seed.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+    seeds : list of int
+    results : list of JobResult
+        One per seed, in the order of ``seeds``.
+    """
+
+    sizes: tuple[int, ...]
+    seeds: list[int]
+    results: list[JobResult]
+
+    @property
+    def hidden(self) -> int:
+        """Number of hidden layers."""
+        return len(self.sizes) - 2
+
+    @property
+    def columns(self) -> list[str]:
+        """``["hidden_1", …, "output"]``: the layers of the speeds' last axis."""
+        return layer_names(len(self.sizes) - 1)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Mask of the seeds whose training completed (did not diverge)."""
+        return np.array([r.ok for r in self.results], dtype=bool)
+
+    @property
+    def initial_speeds(self) -> np.ndarray:
+        """(seeds, layers): speeds at the initial weights."""
+        return np.array([r.initial_speeds for r in self.results])
+
+    @property
+    def speeds(self) -> np.ndarray:
+        """(completed seeds, epochs, layers): speeds before each epoch's update."""
+        return np.array([r.speeds for r in self.results if r.ok])
+
+    def initial_summary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Median, 10th and 90th percentile over seeds of every layer's initial speed."""
+        return band(self.initial_speeds)
+
+    def ratio(self) -> np.ndarray:
+        """(completed seeds, epochs): speed of hidden layer 1 ÷ that of the last hidden."""
+        s = self.speeds
+        return np.asarray(s[:, :, 0] / s[:, :, self.hidden - 1])
+
+
+@dataclass
+class Chapter5Result:
+    """What :func:`gradcore.experiments.chapter5` computed (and wrote).
+
+    Attributes
+    ----------
+    nets : dict of int to SpeedsOverSeeds
+        By number of hidden layers (2, 3, 4).
+    settings : dict
+        The run's settings (seeds, epochs, eta, lmbda, batch size, data, version).
+    paths : dict of str to pathlib.Path
+        What was written (a description) and where; empty when no folder was given.
+    """
+
+    nets: dict[int, SpeedsOverSeeds]
+    settings: dict[str, Any]
+    paths: dict[str, pathlib.Path] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[JobResult]:
+        """The jobs that diverged."""
+        return [r for net in self.nets.values() for r in net.results if not r.ok]
+
+    def initial_table(self) -> list[tuple[int, str, float, float, float, float | None]]:
+        """Rows ``(hidden layers, layer, median, p10, p90, the book's speed or None)``."""
+        rows = []
+        for k, net in self.nets.items():
+            book = BOOK_INITIAL_SPEEDS.get(k, ())
+            med, lo, hi = net.initial_summary()
+            for i, name in enumerate(net.columns):
+                rows.append((k, name, float(med[i]), float(lo[i]), float(hi[i]),
+                             book[i] if i < len(book) else None))
+        return rows
+
+
+@dataclass
+class DepthResult:
+    """Validation accuracy against depth (:func:`gradcore.experiments.depth`).
+
+    Attributes
+    ----------
+    sizes : list of tuple of int
+    seeds : list of int
+    epochs : int
+    last_accuracy : ndarray (n_nets, n_seeds)
+        Validation accuracy (fraction) after the last epoch.
+    best_accuracy : ndarray (n_nets, n_seeds)
+        Best validation accuracy over the epochs (the best epoch's).
+    results : list of list of JobResult
+        ``results[i][j]``: net i, seed j.
+    """
+
+    sizes: list[tuple[int, ...]]
+    seeds: list[int]
+    epochs: int
+    last_accuracy: np.ndarray
+    best_accuracy: np.ndarray
+    results: list[list[JobResult]] = field(repr=False, default_factory=list)
+
+    @staticmethod
+    def _mean_sd(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = 100.0 * acc.mean(axis=1)
+        if acc.shape[1] < 2:
+            return np.asarray(mean), np.full(acc.shape[0], np.nan)
+        return np.asarray(mean), np.asarray(100.0 * acc.std(axis=1, ddof=1))
+
+    def last(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sd (ddof 1; NaN with one seed) over seeds of the last epoch's
+        accuracy, per net, in %."""
+        return self._mean_sd(self.last_accuracy)
+
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sd over seeds of the best epoch's accuracy, per net, in %."""
+        return self._mean_sd(self.best_accuracy)
+
+    @property
+    def book(self) -> list[float | None]:
+        """The book's accuracy (%) of each net, None for nets the book did not train."""
+        return [BOOK_DEPTH_ACCURACY.get(tuple(s)) for s in self.sizes]
+
+
+@dataclass
+class PhaseResult:
+    """Learning speeds over depth × weight scale × seed (:func:`gradcore.experiments.phase`).
+
+    Attributes
+    ----------
+    depths : list of int
+        Numbers of hidden layers (30 neurons each).
+    scales : list of float
+        Weight scales s (weights N(0, s²/n_in)).
+    seeds : list of int
+    epochs : int
+        T: speeds were measured at initialisation (epoch 0) and, if T > 0, after T epochs.
+    results : dict of (depth, scale) to list of JobResult
+        One per seed.
+    """
+
+    depths: list[int]
+    scales: list[float]
+    seeds: list[int]
+    epochs: int
+    results: dict[tuple[int, float], list[JobResult]]
+    settings: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, pathlib.Path] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[JobResult]:
+        """The jobs whose training diverged (their speeds after T epochs are those of the
+        last finite state)."""
+        return [r for rs in self.results.values() for r in rs if not r.ok]
+
+    @property
+    def measured_epochs(self) -> list[int]:
+        """The epochs at which speeds were measured: ``[0]`` or ``[0, T]``."""
+        return [0] if self.epochs == 0 else [0, self.epochs]
+
+    def speeds(self, depth: int, scale: float, epoch: int = 0) -> np.ndarray:
+        """(seeds, depth + 1): every layer's speed, output last, at ``epoch`` (0 or T)."""
+        rs = self.results[(depth, scale)]
+        if epoch not in self.measured_epochs:
+            raise ValueError(f"speeds were measured at epochs {self.measured_epochs}")
+        return np.array([r.initial_speeds if epoch == 0 else r.final_speeds for r in rs])
+
+    def log_ratio(self, epoch: int = 0) -> np.ndarray:
+        """(depths, scales): median over seeds of log10(speed of hidden 1 ÷ speed of the
+        last hidden layer) at ``epoch``; negative: vanishing, positive: exploding."""
+        out = np.empty((len(self.depths), len(self.scales)))
+        for i, d in enumerate(self.depths):
+            for j, s in enumerate(self.scales):
+                sp = self.speeds(d, s, epoch)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[i, j] = np.median(np.log10(sp[:, 0] / sp[:, d - 1]))
+        return out
+
+    def rows(self) -> Iterator[tuple[int, float, int, int, str, float]]:
+        """Tidy rows ``(depth, scale, seed, epoch, layer, speed)``; layer is ``"1"`` …
+        ``str(depth)`` for the hidden layers, then ``"output"``."""
+        for (d, s), rs in self.results.items():
+            names = [str(i + 1) for i in range(d)] + ["output"]
+            for seed, r in zip(self.seeds, rs):
+                for e in self.measured_epochs:
+                    sp = r.initial_speeds if e == 0 else r.final_speeds
+                    for name, v in zip(names, sp):
+                        yield d, s, seed, e, name, float(v)

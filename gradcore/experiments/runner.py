@@ -1,0 +1,239 @@
+"""Run many independent training jobs, and return their results in job order.
+
+The work of an experiment is many independent trainings (seeds × nets × settings), so the
+parallelism is across jobs:
+
+* on one machine (the default), a pool of threads in this process, one per core: the
+  kernels release the GIL and every job reads the same arrays (no process pool, no copy of
+  the data); each job runs its kernels on one thread (no nested parallelism);
+* beyond one machine, a Dask cluster (:mod:`gradcore.experiments.dask_backend`): the data
+  is sent to each worker once, and the scheduler re-runs the jobs of a worker that dies.
+
+Every job runs on one kernel thread on every backend, so the results are the same bits
+whatever the number of jobs side by side and wherever they run (on CPUs of the same
+instruction-set level, :func:`gradcore.kernel_level`).
+
+With a results folder (:class:`~gradcore.experiments.store.ResultStore`) each finished job
+is written at once, the jobs already there are skipped, and Ctrl-C keeps them:
+:class:`SweepInterrupted` is raised after the pending jobs were cancelled and the running
+ones stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol
+
+from .._core import StopFlag
+from .._validation import validated
+from .jobs import Data, Job, JobResult, prepare_data, run_job
+from .store import ResultStore
+
+__all__ = ["run_jobs", "sweep", "default_jobs", "SweepInterrupted"]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_jobs`: pending jobs cancelled, finished ones kept.
+
+    Attributes
+    ----------
+    finished, total : int
+        Jobs finished (and written, with a results folder) and jobs in the sweep.
+    """
+
+    def __init__(self, finished: int, total: int) -> None:
+        super().__init__(f"interrupted: {finished} of {total} jobs finished")
+        self.finished = finished
+        self.total = total
+
+
+def default_jobs() -> int:
+    """The number of CPUs this process may run on (the default number of jobs)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class Backend(Protocol):
+    """Where jobs run: started once, results yielded as they finish, cancellable."""
+
+    def start(self, items: Sequence[tuple[int, Job]]) -> None: ...
+    def results(self) -> Iterator[tuple[int, JobResult]]: ...
+    def cancel(self) -> list[tuple[int, JobResult]]: ...
+
+
+class ThreadBackend:
+    """A pool of ``n`` threads in this process; every job gets its own StopFlag."""
+
+    def __init__(self, data: Mapping[str, Data], n: int) -> None:
+        self.data = data
+        self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gradcore-job")
+        self.futures: dict[Future[JobResult], int] = {}
+        self.flags: list[StopFlag] = []
+
+    def start(self, items: Sequence[tuple[int, Job]]) -> None:
+        for i, job in items:
+            flag = StopFlag()
+            self.flags.append(flag)
+            evaluation = None if job.evaluation is None else self.data[job.evaluation]
+            fut = self.pool.submit(run_job, job, self.data[job.data], evaluation, flag)
+            self.futures[fut] = i
+
+    def results(self) -> Iterator[tuple[int, JobResult]]:
+        pending = set(self.futures)
+        try:
+            while pending:
+                # a timeout, so that Ctrl-C reaches this (the main) thread promptly
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield self.futures[fut], fut.result()
+        finally:
+            self.pool.shutdown(wait=not pending, cancel_futures=True)
+
+    def cancel(self) -> list[tuple[int, JobResult]]:
+        """Stop every job; return the results of those that finished meanwhile."""
+        for flag in self.flags:
+            flag.set()
+        for fut in self.futures:
+            fut.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        return [(i, fut.result()) for fut, i in self.futures.items()
+                if fut.done() and not fut.cancelled() and fut.exception() is None]
+
+
+@validated("experiments.run_jobs")
+def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | None = None,
+             scheduler: Any = None, store: ResultStore | None = None,
+             progress: bool = True, desc: str = "jobs",
+             on_result: Callable[[int, JobResult], None] | None = None) -> list[JobResult]:
+    """Run independent training jobs; return their results in job order.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+    data : mapping of str to (X, y)
+        The data sets the jobs name (``job.data``, ``job.evaluation``).
+    n_jobs : int or None
+        Jobs side by side on this machine (threads); None: one per CPU (:func:`default_jobs`).
+        1 runs every job one after the other on one core.
+    scheduler : dask.distributed.Client, str or None
+        Run on a Dask cluster instead: a Client, or a scheduler address such as
+        ``"tcp://host:8786"`` (needs the ``dask`` extra). Not together with ``n_jobs``.
+    store : ResultStore or None
+        Results folder: jobs already stored are not run again; each finished job is
+        written as soon as it finishes.
+    progress : bool
+        A progress bar over jobs on stderr (drawn only when stderr is a terminal).
+    desc : str
+        The progress bar's label.
+    on_result : callable(index, result) or None
+        Called in this thread as each job finishes (not for jobs found in ``store``).
+
+    Returns
+    -------
+    list of JobResult
+        ``result[i]`` is job ``i``'s, whatever order they finished in. A job that diverged
+        has ``error`` set; the other jobs are not affected.
+
+    Raises
+    ------
+    SweepInterrupted
+        Ctrl-C (a KeyboardInterrupt): pending jobs were cancelled, running ones stopped,
+        finished ones kept (in ``store``).
+    """
+    if n_jobs is not None and scheduler is not None:
+        raise ValueError("n_jobs applies to this machine; with a scheduler the cluster's "
+                         "workers decide: give one or the other")
+    results: dict[int, JobResult] = {} if store is None else store.finished()
+    todo = [(i, j) for i, j in enumerate(jobs) if i not in results]
+    needed = {j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
+    prepared = prepare_data({k: v for k, v in data.items() if k in needed})
+    todo.sort(key=lambda item: -item[1].cost_estimate(len(prepared[item[1].data][0])))
+    bar = _bar(len(jobs), len(results), desc) if progress else None
+    try:
+        if todo:
+            _run(todo, prepared, n_jobs, scheduler, store, results, bar, on_result)
+    except SweepInterrupted as exc:
+        raise SweepInterrupted(exc.finished, len(jobs)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[i] for i in range(len(jobs))]
+
+
+def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
+         scheduler: Any, store: ResultStore | None, results: dict[int, JobResult],
+         bar: Any, on_result: Callable[[int, JobResult], None] | None) -> None:
+    with _backend(data, n_jobs, scheduler, len(todo)) as backend:
+        backend.start(todo)
+
+        def keep(i: int, result: JobResult) -> None:
+            if store is not None:
+                store.save(i, result)
+            results[i] = result
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            for i, result in backend.results():
+                keep(i, result)
+                if on_result is not None:
+                    on_result(i, result)
+        except KeyboardInterrupt:
+            for i, result in backend.cancel():
+                if i not in results:
+                    keep(i, result)
+            raise SweepInterrupted(len(results), len(results)) from None
+        except BaseException:
+            backend.cancel()
+            raise
+
+
+class _backend:
+    """The backend for the arguments, as a context manager that releases it."""
+
+    def __init__(self, data: dict[str, Data], n_jobs: int | None, scheduler: Any,
+                 n_todo: int) -> None:
+        self.args = (data, n_jobs, scheduler, n_todo)
+        self.closer: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> Backend:
+        data, n_jobs, scheduler, n_todo = self.args
+        if scheduler is None:
+            return ThreadBackend(data, min(n_jobs or default_jobs(), n_todo))
+        from .dask_backend import DaskBackend
+
+        backend = DaskBackend(scheduler, data)
+        self.closer = backend.close
+        return backend
+
+    def __exit__(self, *exc: object) -> None:
+        self.closer()
+
+
+def _bar(total: int, initial: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="job", file=sys.stderr,
+                disable=None, leave=False, dynamic_ncols=True)
+
+
+
+def sweep(experiment: str, settings: Mapping[str, Any], jobs: Sequence[Job],
+          data: Mapping[str, Data], *, out_dir: Any = None, force: bool = False,
+          n_jobs: int | None = None, scheduler: Any = None,
+          progress: bool = True) -> list[JobResult]:
+    """:func:`run_jobs` with the results folder ``out_dir`` (if given) opened first.
+
+    The folder is created and checked to be writable, and its stored results to be of these
+    settings (else :class:`~gradcore.experiments.store.SettingsMismatch`, unless
+    ``force``), before any job runs.
+    """
+    store = None if out_dir is None else ResultStore(out_dir, experiment, settings, jobs,
+                                                     force=force)
+    return run_jobs(jobs, data, n_jobs=n_jobs, scheduler=scheduler, store=store,
+                    progress=progress, desc=experiment)

@@ -1,0 +1,136 @@
+"""A folder of finished job results, so that a long sweep loses nothing and resumes.
+
+Layout under the results folder ``DIR``::
+
+    DIR/jobs/sweep.json     the experiment, its settings and its list of jobs
+    DIR/jobs/00012.json     the result of job 12, written as soon as it finished
+
+Every file is written atomically (:func:`gradcore.experiments.output.write_files`). Opening
+a folder whose ``sweep.json`` holds other settings is an error naming ``--force``
+(``force=True``), which deletes the stored results and starts afresh: results of other
+settings are never reused or mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .jobs import Job, JobResult
+from .output import check_writable, write_files
+
+__all__ = ["ResultStore", "SettingsMismatch"]
+
+PathLike = str | os.PathLike[str]
+
+MANIFEST = "sweep.json"
+
+
+class SettingsMismatch(ValueError):
+    """The results folder holds results of other settings (pass ``--force`` to replace)."""
+
+
+class ResultStore:
+    """The stored results of one sweep: ``experiment``, ``settings`` and ``jobs``.
+
+    Parameters
+    ----------
+    folder : path
+        The results folder (created if needed, and checked to be writable at once).
+    experiment : str
+        Name of the experiment, e.g. ``"chapter5"``.
+    settings : mapping
+        JSON-ready settings that, with the jobs, determine every result.
+    jobs : sequence of Job
+    force : bool
+        Replace results of other settings instead of refusing them.
+
+    Raises
+    ------
+    SettingsMismatch
+        The folder holds results of other settings and ``force`` is false.
+    OSError
+        The folder cannot be created or written.
+    """
+
+    def __init__(self, folder: PathLike, experiment: str, settings: Mapping[str, Any],
+                 jobs: Sequence[Job], *, force: bool = False) -> None:
+        self.folder = pathlib.Path(folder)
+        self.dir = self.folder / "jobs"
+        self.jobs = list(jobs)
+        self.manifest = _normalised({"experiment": experiment, "settings": dict(settings),
+                                     "jobs": [j.to_dict() for j in self.jobs]})
+        check_writable(self.folder)
+        self.dir.mkdir(exist_ok=True)
+        old = self._read_manifest()
+        if old is not None and old != self.manifest and not force:
+            raise SettingsMismatch(
+                f"{self.folder} holds results of other settings "
+                f"({_difference(old, self.manifest)}); pass --force (force=True) to "
+                f"replace them, or choose another folder")
+        if old != self.manifest:
+            self._clear()
+            write_files(self.dir, {MANIFEST: _dumps(self.manifest)})
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        path = self.dir / MANIFEST
+        if not path.exists():
+            return None if not any(self.dir.glob("*.json")) else {"unreadable": True}
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"unreadable": str(path)}
+        return doc if isinstance(doc, dict) else {"unreadable": str(path)}
+
+    def _clear(self) -> None:
+        for p in self.dir.glob("*.json"):
+            p.unlink()
+
+    def _path(self, i: int) -> pathlib.Path:
+        return self.dir / f"{i:05d}.json"
+
+    def finished(self) -> dict[int, JobResult]:
+        """The stored results, by job index (files that do not read back are left out)."""
+        done = {}
+        for i, job in enumerate(self.jobs):
+            try:
+                result = JobResult.from_dict(json.loads(self._path(i).read_text("utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if result.job == job:
+                done[i] = result
+        return done
+
+    def save(self, i: int, result: JobResult) -> None:
+        """Write the result of job ``i`` (atomically)."""
+        write_files(self.dir, {self._path(i).name: _dumps(result.to_dict())})
+
+
+def _dumps(doc: Any) -> bytes:
+    return (json.dumps(doc, allow_nan=True) + "\n").encode("utf-8")
+
+
+def _normalised(doc: Any) -> Any:
+    result: Any = json.loads(json.dumps(doc))
+    return result
+
+
+def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    if "unreadable" in old:
+        return "no readable record of them"
+    if old.get("experiment") != new["experiment"]:
+        return f"experiment {old.get('experiment')!r} there, {new['experiment']!r} here"
+    o, n = old.get("settings", {}), new["settings"]
+    keys = sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
+    if keys:
+        return "; ".join(f"{k}: {_short(o.get(k))} there, {_short(n.get(k))} here"
+                         for k in keys[:3])
+    return "other jobs"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

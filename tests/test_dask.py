@@ -1,0 +1,96 @@
+"""The runner on a real Dask cluster: worker processes on 127.0.0.1, same bits as locally."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+distributed = pytest.importorskip("dask.distributed")
+
+from gradcore import experiments as ex  # noqa: E402
+from gradcore.cli import main  # noqa: E402
+from gradcore.experiments import Job, run_jobs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  worker_dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture
+def client(cluster):
+    with distributed.Client(cluster, set_as_default=False) as c:
+        c.wait_for_workers(2)
+        yield c
+
+
+def jobs(n: int = 8) -> list[Job]:
+    return [Job(sizes=(784, 30, 30, 10), seed=s, epochs=40 + 5 * (s % 3), deltas=True)
+            for s in range(n)]
+
+
+@pytest.fixture(scope="module")
+def data(mnist1000):
+    return {"train": mnist1000}
+
+
+@pytest.fixture(scope="module")
+def local(data):
+    return [r.to_dict() for r in run_jobs(jobs(), data, n_jobs=1)]
+
+
+def test_a_cluster_gives_the_same_bits_as_this_machine(client, data, local):
+    results = run_jobs(jobs(), data, scheduler=client)
+    assert [r.to_dict() for r in results] == local
+
+
+def test_the_data_crosses_the_network_once_per_worker(client, data, local):
+    run_jobs(jobs(), data, scheduler=client)
+
+    def incoming(dask_worker):
+        return [sorted(map(str, t["keys"])) for t in dask_worker.transfer_incoming_log]
+
+    # scattered to every worker up front, so no job made a worker fetch it again
+    assert all(log == [] for log in client.run(incoming).values())
+
+
+def test_a_worker_killed_in_the_middle_of_a_sweep_loses_nothing(client, data, local):
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_one(i, result):
+        if not killed:
+            running = {w for w, keys in client.processing().items() if keys}
+            victim = next(iter(running or pids))
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.append(victim)
+
+    results = run_jobs(jobs(), data, scheduler=client, on_result=kill_one)
+    assert killed  # a worker died while jobs were running on it
+    assert [r.to_dict() for r in results] == local
+
+
+def test_chapter5_and_phase_accept_a_scheduler_address(cluster, tmp_path, capsys):
+    phase = ex.phase([2, 4], [1.0, 8.0], seeds=2, scheduler=cluster.scheduler_address,
+                     progress=False)
+    here = ex.phase([2, 4], [1.0, 8.0], seeds=2, n_jobs=2, progress=False)
+    assert list(phase.rows()) == list(here.rows())
+    assert main(["chapter5", "--epochs", "5", "--seeds", "2", "--no-figures", "--out",
+                 str(tmp_path / "c"), "--scheduler", cluster.scheduler_address]) == 0
+    out = capsys.readouterr().out
+    assert f"on the Dask cluster at {cluster.scheduler_address}" in out
+    c5 = ex.chapter5(None, epochs=5, seeds=2, progress=False)
+    table = ex.read_speeds_csv(tmp_path / "c" / "speeds_3_hidden.csv")
+    assert table.speeds.tolist() == c5.nets[3].speeds.reshape(-1, 4).tolist()
+
+
+def test_a_bad_scheduler_is_refused(data):
+    with pytest.raises(TypeError, match="Client"):
+        run_jobs(jobs(1), data, scheduler=42)
+    with pytest.raises(ValueError, match="one or the other"):
+        run_jobs(jobs(1), data, scheduler="tcp://127.0.0.1:1", n_jobs=2)

@@ -1,0 +1,194 @@
+"""gradcore.experiments.runner and store: many jobs, in job order, the same bits, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gradcore import experiments as ex
+from gradcore.experiments import Job, ResultStore, SettingsMismatch, run_job, run_jobs
+
+
+def small_jobs(n_seeds: int = 3, epochs: int = 6) -> list[Job]:
+    """Jobs of different lengths, so they finish in another order than they start."""
+    return [Job(sizes=s, seed=seed, epochs=epochs * (1 + i), deltas=True)
+            for i, s in enumerate([(784, 30, 30, 30, 10), (784, 10, 10), (784, 30, 10)])
+            for seed in range(n_seeds)]
+
+
+def as_dicts(results):
+    return [r.to_dict() for r in results]
+
+
+@pytest.fixture(scope="module")
+def data(mnist1000):
+    X, y = mnist1000
+    return {"train": (X[:300], y[:300])}
+
+
+@pytest.fixture(scope="module")
+def serial(data):
+    return run_jobs(small_jobs(), data, n_jobs=1)
+
+
+def test_results_come_in_job_order_whatever_order_they_finished_in(data):
+    jobs = small_jobs()
+    finished = []
+    results = run_jobs(jobs, data, n_jobs=2, on_result=lambda i, r: finished.append(i))
+    assert [r.job for r in results] == jobs
+    assert sorted(finished) == list(range(len(jobs)))
+    assert finished != list(range(len(jobs)))  # the longest jobs were started first
+    for r in results:
+        assert r.ok and r.speeds.shape == (r.job.epochs, len(r.job.sizes) - 1)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_results_are_the_same_bits_for_any_number_of_jobs(data, serial, n_jobs):
+    assert as_dicts(run_jobs(small_jobs(), data, n_jobs=n_jobs)) == as_dicts(serial)
+
+
+def test_a_job_alone_gives_the_same_bits_as_in_a_sweep(data, serial):
+    job = small_jobs()[4]
+    assert run_job(job, data["train"]).to_dict() == serial[4].to_dict()
+
+
+def test_a_diverging_job_is_reported_and_the_others_run(data, serial):
+    jobs = small_jobs()
+    bad = Job(sizes=(784, 10, 10), seed=0, epochs=5, eta=1e300)
+    results = run_jobs([*jobs[:2], bad, *jobs[2:]], data, n_jobs=2)
+    assert not results[2].ok and "diverged" in results[2].error
+    assert results[2].speeds.shape[0] < 5
+    others = results[:2] + results[3:]
+    assert all(r.ok for r in others)
+    assert as_dicts(others) == as_dicts(serial)
+
+
+def test_a_job_that_fails_otherwise_stops_the_sweep(data):
+    with pytest.raises(KeyError):
+        run_jobs([Job(sizes=(784, 10), seed=0, data="nowhere")], data)
+    with pytest.raises(ValueError, match="sizes"):
+        run_jobs([*small_jobs(1), Job(sizes=(784, 0, 10), seed=0, epochs=1)], data)
+
+
+@pytest.mark.parametrize("n_jobs, exc", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                         (True, TypeError)])
+def test_bad_job_counts_are_refused(data, n_jobs, exc):
+    with pytest.raises(exc, match="n_jobs"):
+        run_jobs(small_jobs(1), data, n_jobs=n_jobs)
+
+
+def test_job_and_result_round_trip_through_json(serial):
+    for r in serial:
+        back = ex.JobResult.from_dict(json.loads(json.dumps(r.to_dict())))
+        assert back.to_dict() == r.to_dict() and back.job == r.job
+
+
+# ---------------------------------------------------------------- results folder
+
+
+def test_a_sweep_writes_each_job_and_a_rerun_skips_them(tmp_path, data, serial):
+    jobs = small_jobs()
+    store = ResultStore(tmp_path, "test", {"a": 1}, jobs)
+    assert as_dicts(run_jobs(jobs, data, store=store)) == as_dicts(serial)
+    files = sorted((tmp_path / "jobs").glob("0*.json"))
+    assert len(files) == len(jobs)
+    inodes = {p.name: p.stat().st_ino for p in files}
+    (tmp_path / "jobs" / "00004.json").unlink()  # as if job 4 had not finished
+    ran = []
+    again = run_jobs(jobs, data, store=ResultStore(tmp_path, "test", {"a": 1}, jobs),
+                     on_result=lambda i, r: ran.append(i))
+    assert ran == [4]
+    assert as_dicts(again) == as_dicts(serial)
+    for p in (tmp_path / "jobs").glob("0*.json"):
+        if p.name != "00004.json":
+            assert p.stat().st_ino == inodes[p.name]  # not written again
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_folder_of_other_settings_is_refused_naming_force(tmp_path, data):
+    jobs = small_jobs(1, epochs=1)
+    run_jobs(jobs, data, store=ResultStore(tmp_path, "test", {"seeds": 1}, jobs))
+    with pytest.raises(SettingsMismatch, match="--force") as info:
+        ResultStore(tmp_path, "test", {"seeds": 2}, jobs)
+    assert "seeds: 1 there, 2 here" in str(info.value)
+    with pytest.raises(SettingsMismatch, match="experiment 'test' there, 'other' here"):
+        ResultStore(tmp_path, "other", {"seeds": 1}, jobs)
+    with pytest.raises(SettingsMismatch, match="--force"):
+        ResultStore(tmp_path, "test", {"seeds": 1}, jobs[:1])
+    # force: the old results are gone, none of them is reused
+    store = ResultStore(tmp_path, "test", {"seeds": 2}, jobs, force=True)
+    assert store.finished() == {}
+    assert list((tmp_path / "jobs").glob("0*.json")) == []
+
+
+def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, data):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "00000.json").write_text("{}")
+    with pytest.raises(SettingsMismatch, match="no readable record"):
+        ResultStore(tmp_path, "test", {}, small_jobs(1))
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+
+def run_chapter5(out, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "gradcore", "chapter5", "--epochs", "60", "--seeds", "3",
+         "--no-figures", "--out", str(out), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent)
+
+
+def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(tmp_path):
+    out = tmp_path / "c5"
+    proc = run_chapter5(out)
+    deadline = time.monotonic() + 120
+    while not list((out / "jobs").glob("0*.json")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)  # running jobs stop at their next epoch
+    assert proc.returncode == 130, stderr
+    assert "interrupted:" in stderr and "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    kept = {p.name: p.stat().st_ino for p in (out / "jobs").glob("0*.json")}
+    assert 1 <= len(kept) < 9
+    assert not (out / "chapter5.json").exists()
+    assert not list(out.rglob("*.tmp"))
+
+    proc = run_chapter5(out)
+    _stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    for name, inode in kept.items():  # the finished jobs were not run again
+        assert (out / "jobs" / name).stat().st_ino == inode
+    doc = json.loads((out / "chapter5.json").read_text())
+    whole = ex.chapter5(None, seeds=3, epochs=60, n_jobs=1, progress=False)
+    for net in doc["nets"]:
+        assert net["speeds"] == whole.nets[net["hidden_layers"]].speeds.tolist()
+
+
+def test_the_same_command_with_other_settings_names_force(tmp_path):
+    out = tmp_path / "c5"
+    args = ["--epochs", "2", "--no-figures", "--out", str(out)]
+
+    def chapter5(*extra):
+        return subprocess.run([sys.executable, "-m", "gradcore", "chapter5", *extra, *args],
+                              capture_output=True, text=True, cwd=tmp_path)
+
+    assert chapter5().returncode == 0
+    proc = chapter5("--seeds", "2")
+    assert proc.returncode == 2
+    assert "--force" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = chapter5("--seeds", "2", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "chapter5.json").read_text())["settings"]["seeds"] == [0, 1]
+
+
+def test_default_jobs_is_the_cpus_this_process_may_use():
+    assert ex.default_jobs() == len(os.sched_getaffinity(0))
