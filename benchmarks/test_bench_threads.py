@@ -63,7 +63,3 @@ def test_two_nets(benchmark, impl, mnist):
     for seed in (1, 2):  # bit for bit: each net's results do not depend on the other thread
         assert np.array_equal(got[seed], want[seed])
 
-
-# chapter5 over a few seeds, 1 job against all jobs (group "chapter5, K seeds", impl "1-job"
-# and "all-jobs", baseline "1-job") belongs here once the experiment runner runs seeds as
-# parallel jobs. Until then there is nothing to time.
