@@ -50,13 +50,35 @@ def test_a_cluster_gives_the_same_bits_as_this_machine(client, data, local):
 
 
 def test_the_data_crosses_the_network_once_per_worker(client, data, local):
-    run_jobs(jobs(), data, scheduler=client)
+    # (functions defined in the test: they travel to the cluster by value)
+    def _job_dependencies(dask_scheduler):
+        """On the scheduler: the keys each gradcore job depends on."""
+        return {str(k): sorted(str(d.key) for d in ts.dependencies)
+                for k, ts in dask_scheduler.tasks.items()
+                if str(k).startswith("gradcore-job-")}
 
-    def incoming(dask_worker):
-        return [sorted(map(str, t["keys"])) for t in dask_worker.transfer_incoming_log]
+    def _incoming_keys(dask_worker):
+        """On a worker: every key it fetched from another worker."""
+        return [str(k) for t in dask_worker.transfer_incoming_log for k in t["keys"]]
 
-    # scattered to every worker up front, so no job made a worker fetch it again
-    assert all(log == [] for log in client.run(incoming).values())
+    seen: list[dict] = []
+
+    def look(i, result):  # while jobs are still pending on the scheduler
+        if not seen:
+            seen.append(client.run_on_scheduler(_job_dependencies))
+
+    before = client.run(_incoming_keys)
+    results = run_jobs(jobs(), data, scheduler=client, on_result=look)
+    assert [r.to_dict() for r in results] == local
+    # every job names the scattered data set by its key: the data travels with none of them
+    (deps,) = seen
+    assert deps and all(len(keys) == 1 for keys in deps.values()), deps
+    assert len({keys[0] for keys in deps.values()}) == 1
+    # and no worker received anything twice (a worker that started a job before its copy
+    # of the broadcast arrived fetches it once, itself)
+    for worker, keys in client.run(_incoming_keys).items():
+        new = keys[len(before.get(worker, [])):]
+        assert len(new) == len(set(new)) <= 1, (worker, new)
 
 
 def test_a_worker_killed_in_the_middle_of_a_sweep_loses_nothing(client, data, local):
