@@ -10,7 +10,6 @@ counts do not fit in an int64.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -113,8 +112,7 @@ _OUT_OF_MEMORY = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limit")
-@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""),
-                    reason="AddressSanitizer reserves more address space than the limit")
+@pytest.mark.memory_limits
 def test_a_real_out_of_memory_raises_memory_error(tmp_path):
     # a workspace per thread of ~1.5 GB each for a 2**20-wide layer, under a 2.5 GB limit
     out = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY], capture_output=True,

@@ -323,6 +323,7 @@ def test_console_script_entry_point():
 # ---------------------------------------------------------------- failures by kind
 
 
+@pytest.mark.memory_limits
 def test_a_network_too_large_for_memory_is_a_failed_run(tmp_path, mnist_dir):
     # valid sizes (within the limits), but more memory than this process may have
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"

@@ -297,6 +297,7 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _gzip_of_zeros(folder / "train-images-idx3-ubyte.gz", header, 1 << 30)
 
 
+@pytest.mark.memory_limits
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc of Linux")
 def test_gzip_bomb_is_read_no_further_than_its_header(bomb: Path, tmp_path: Path) -> None:
     assert bomb.stat().st_size < 6_000_000
@@ -312,6 +313,7 @@ def test_gzip_bomb_is_read_no_further_than_its_header(bomb: Path, tmp_path: Path
     assert peak_mb < 250, f"{peak_mb:.0f} MB for 47 MB of data"
 
 
+@pytest.mark.memory_limits
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS, /dev/zero and FIFOs of Linux")
 def test_special_files_are_refused_unread(tmp_path: Path) -> None:
     fifo = tmp_path / "train-images-idx3-ubyte"

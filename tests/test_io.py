@@ -579,6 +579,7 @@ def _sparse(path: Path, head: str, size: int) -> Path:
     return path
 
 
+@pytest.mark.memory_limits
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /dev/zero of Linux")
 def test_load_reads_no_more_than_the_network_can_need(tmp_path: Path) -> None:
     head = '{"sizes": [784, 30, 10], "weights": [[['

@@ -35,6 +35,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.memory_limits
 @pytest.mark.skipif(sys.platform != "linux", reason="VmHWM of /proc/self/status")
 def test_training_adds_at_most_50_mb_to_the_data(tmp_path):
     out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
@@ -51,6 +52,7 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.memory_limits
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_ten_thousand_calls_do_not_leak():
     rng = np.random.default_rng(0)
