@@ -10,8 +10,10 @@ peak (NumPy float64 2000x2000 matmul on one thread, measured in the same run) an
 speed-up over the NumPy reference; then float32 against float64 (also the range of the
 per-round ratios), the cost of the in-epoch monitor (gradcore.train against the bare kernel
 epoch) and full-batch gradient descent (m = n) on 1,000 and 50,000 images with 1 and 2
-threads, alternating. Full MNIST from --data or $GRADCORE_DATA; without it, the embedded
-1,000 images visited --n / 1,000 times each (fits the cache: faster than real).
+threads, alternating, on idle cores and again "under contention": with another process
+keeping one core busy (a Python loop). Full MNIST from --data or $GRADCORE_DATA; without
+it, the embedded 1,000 images visited --n / 1,000 times each (fits the cache: faster than
+real).
 
 The single-thread peak is measured in a child process with OpenBLAS's own CPU detection
 (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) and one thread, before and after the epochs (the
@@ -163,6 +165,20 @@ def full_batch_times(X, Y, n, pairs):
     return float(np.median(ts[1])), float(np.median(ts[2]))
 
 
+class BusyCore:
+    """Another process spinning (one core's worth of work) for the length of a with block."""
+
+    def __enter__(self) -> BusyCore:
+        code = "print(flush=True)\nwhile True: pass"
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        self.proc.stdout.readline()  # it is running
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("GRADCORE_DATA"))
@@ -284,11 +300,17 @@ def main(argv=None):
             t_bare.append(time.perf_counter() - t)
             t_train.append((train_time(3) - train_time(1)) / 2)
 
-    # full-batch gradient descent (m = n): 1 thread against 2, alternating, same process
+    # full-batch gradient descent (m = n): 1 thread against 2, alternating, same process;
+    # on idle cores, then with one core busy
     fb = {}
-    for n_fb in (1_000, 50_000):
-        n_fb = min(n_fb, len(X))
-        fb[n_fb] = full_batch_times(X, Y, n_fb, pairs=max(9, args.runs))
+    for load in ("idle", "under contention (one core busy)"):
+        for n_fb in (1_000, 50_000):
+            n_fb = min(n_fb, len(X))
+            if load == "idle":
+                fb[n_fb, load] = full_batch_times(X, Y, n_fb, pairs=max(9, args.runs))
+                continue
+            with BusyCore():
+                fb[n_fb, load] = full_batch_times(X, Y, n_fb, pairs=max(9, args.runs))
 
     pk2 = peak()
     print(f"Single-thread peak again after the runs: {pk2['gflops']:.1f} GFLOP/s "
@@ -312,10 +334,10 @@ def main(argv=None):
           f"kernel epoch {tb:.4f} s: {100 * (tt / tb - 1):+.1f} %")
     print(f"Full-batch gradient descent (m = n, float64), median epoch, "
           f"{gradcore.get_num_threads()} threads available:")
-    print("| images | 1 thread (ms) | 2 threads (ms) | speed-up |")
-    print("|---:|---:|---:|---:|")
-    for n_fb, (t1, t2) in fb.items():
-        print(f"| {n_fb:,} | {1e3 * t1:.2f} | {1e3 * t2:.2f} | {t1 / t2:.2f}x |")
+    print("| images | cores | 1 thread (ms) | 2 threads (ms) | speed-up |")
+    print("|---:|---|---:|---:|---:|")
+    for (n_fb, load), (t1, t2) in fb.items():
+        print(f"| {n_fb:,} | {load} | {1e3 * t1:.2f} | {1e3 * t2:.2f} | {t1 / t2:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 #                  each exports its table as gc_layers_<level>_<f64|f32>
 #   src/network.c  once per floating type (GC_FLOAT32 for float), with the list of that
 #                  type's tables in GC_LAYER_TABLES
-#   src/kernels.c, src/dispatch.c (GC_LEVELS_BUILT: how many levels), src/interrupt.c
+#   src/kernels.c, src/dispatch.c (GC_LEVELS_BUILT: how many levels), src/interrupt.c,
+#                  src/pool.c (GC_THREADS: with pthreads)
 # No -march=native, no -ffast-math.
 
 include(CheckCSourceCompiles)
@@ -20,7 +21,7 @@ include(CheckCCompilerFlag)
 
 option(GRADCORE_VECTOR_EXT "Blocked kernels (GCC/Clang vector extensions); off: naive only" ON)
 option(GRADCORE_X86_LEVELS "AVX2 and AVX-512 kernel levels on x86-64, chosen at run time" ON)
-option(GRADCORE_OPENMP "Use OpenMP threads when the compiler supports them" ON)
+option(GRADCORE_THREADS "Threads (pthreads) for large gradient sums; off: one thread" ON)
 option(GRADCORE_SANITIZE "Build with -fsanitize=address,undefined" OFF)
 option(GRADCORE_WERROR "Warnings in gradcore's C are errors" OFF)
 
@@ -33,8 +34,8 @@ function(gradcore_add_kernels target)
     set(gnu_like TRUE)
   endif()
 
-  # Flags of all of gradcore's C: warnings, vectorised `#pragma omp simd` loops without an
-  # OpenMP runtime, and the sanitizers when asked for.
+  # Flags of all of gradcore's C: warnings, vectorised `#pragma omp simd` loops (no OpenMP
+  # runtime: the simd pragma only), and the sanitizers when asked for.
   set(flags "")
   set(link_flags "")
   if(gnu_like)
@@ -72,8 +73,15 @@ function(gradcore_add_kernels target)
   list(LENGTH levels n_levels)
   message(STATUS "gradcore: kernel levels ${levels}")
 
-  if(GRADCORE_OPENMP)
-    find_package(OpenMP COMPONENTS C)
+  # Threads: gradcore's own pool (src/pool.c) on pthreads, with GCC or Clang. Without them
+  # (GRADCORE_THREADS=OFF, MSVC) every kernel call runs on its caller's thread.
+  set(threads FALSE)
+  if(GRADCORE_THREADS AND gnu_like)
+    set(THREADS_PREFER_PTHREAD_FLAG ON)
+    find_package(Threads)
+    if(CMAKE_USE_PTHREADS_INIT)
+      set(threads TRUE)
+    endif()
   endif()
 
   set(objects "")
@@ -100,8 +108,13 @@ function(gradcore_add_kernels target)
     list(APPEND objects ${obj})
   endforeach()
   set(obj ${target}_core)
-  add_library(${obj} OBJECT "${src}/kernels.c" "${src}/dispatch.c" "${src}/interrupt.c")
+  add_library(${obj} OBJECT "${src}/kernels.c" "${src}/dispatch.c" "${src}/interrupt.c"
+                            "${src}/pool.c")
   target_compile_definitions(${obj} PRIVATE GC_LEVELS_BUILT=${n_levels})
+  if(threads)
+    target_compile_definitions(${obj} PRIVATE GC_THREADS)
+    target_link_libraries(${obj} PRIVATE Threads::Threads)
+  endif()
   target_compile_options(${obj} PRIVATE ${flags})
   list(APPEND objects ${obj})
 
@@ -109,20 +122,15 @@ function(gradcore_add_kernels target)
     target_include_directories(${obj} PRIVATE "${src}")
     set_target_properties(${obj} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON
                                             POSITION_INDEPENDENT_CODE ON)
-    if(OpenMP_C_FOUND)
-      target_link_libraries(${obj} PRIVATE OpenMP::OpenMP_C)
-    endif()
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
   endforeach()
   target_include_directories(${target} PRIVATE "${src}")
 
-  # OpenMP (optional): threads for full-batch gradients and large mini-batches. Without it
-  # the kernels run on one thread and gc_get_num_threads() is 1.
-  if(OpenMP_C_FOUND)
-    target_link_libraries(${target} PRIVATE OpenMP::OpenMP_C)
-    message(STATUS "gradcore: OpenMP ${OpenMP_C_VERSION} threads enabled")
+  if(threads)
+    target_link_libraries(${target} PRIVATE Threads::Threads)
+    message(STATUS "gradcore: threads (pthreads) enabled")
   else()
-    message(STATUS "gradcore: no OpenMP, kernels run on one thread")
+    message(STATUS "gradcore: no threads, kernels run on their caller's thread")
   endif()
   if(GRADCORE_SANITIZE)
     target_compile_options(${target} PRIVATE ${flags})

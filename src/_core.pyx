@@ -88,19 +88,6 @@ from cpython.exc cimport PyErr_SetInterrupt
 COST_CODES = {"cross_entropy": 0, "quadratic": 1}
 
 
-_forked_child = False
-
-
-def _single_thread_after_fork():
-    # A fork()ed child inherits GNU OpenMP's record of its worker threads but not the
-    # threads, and its next parallel region would wait for them forever. Kernels in a child
-    # therefore run on one thread, whatever set_num_threads asks for later.
-    global _forked_child
-    _forked_child = True
-    gc_set_num_threads(1)
-
-
-_os.register_at_fork(after_in_child=_single_thread_after_fork)
 STATUS_OK = GC_OK
 STATUS_NONFINITE = GC_ERR_NONFINITE
 STATUS_INTERRUPTED = GC_ERR_INTERRUPTED
@@ -357,12 +344,14 @@ def _available_cpus():
 
 
 def set_num_threads(n):
-    """Threads for full-batch gradients and large mini-batches; returns the number set.
+    """Kernel threads for large gradient sums, for every thread; returns the number set.
 
-    ``n`` >= 1 asks for that many threads, 0 for the default (``OMP_NUM_THREADS``, else all
-    cores). More threads than the CPUs this process may run on never help, so ``n`` is
-    clamped to that number, with a RuntimeWarning saying so. In a process made by
-    ``os.fork`` after gradcore was imported the kernels always run on one thread.
+    ``n`` >= 1 asks for that many threads, 0 for the default: all the CPUs this process may
+    run on. More threads than that never help, so ``n`` is clamped to it, with a
+    RuntimeWarning saying so. Threads are used only where they pay: full-batch gradients
+    and mini-batches of 256 examples or more (smaller ones, e.g. m = 10, run on the calling
+    thread). The result does not depend on the number: every count gives the same bits. A
+    process made by ``os.fork`` starts without kernel threads and makes new ones as needed.
     """
     import numbers
     import warnings
@@ -376,14 +365,13 @@ def set_num_threads(n):
         warnings.warn(f"set_num_threads({n}): this process can run on {cpus} CPU(s); "
                       f"using {cpus} thread(s)", RuntimeWarning, stacklevel=2)
         n = cpus
-    if _forked_child:
-        n = 1
     gc_set_num_threads(int(n))
     return gc_get_num_threads()
 
 
 def get_num_threads():
-    """Most threads a kernel call made from this thread will use (1 without OpenMP)."""
+    """Most threads a kernel call made from this thread will use: set_num_threads's number
+    within this thread's :class:`thread_limit` (1 in a build without threads)."""
     return gc_get_num_threads()
 
 
@@ -392,7 +380,10 @@ class thread_limit:
 
     The limit belongs to the thread that enters the block (other threads keep theirs), so
     jobs running side by side in a thread pool can each keep to one kernel thread while
-    :func:`set_num_threads` stays as it is for everyone else. Blocks nest.
+    :func:`set_num_threads` stays as it is for everyone else. Blocks nest. Results do not
+    depend on the limit. (Kernel calls made at the same time from several threads share
+    one pool of kernel threads: one call at a time uses it, the others run on their own
+    thread.)
     """
 
     def __init__(self, n):

@@ -1,6 +1,6 @@
 /*
- * What the parts of gradcore's C core share beyond the public API (kernels.h): memory, the
- * chunk size, threads and the kernel level. Type-independent; see layers.h for the rest.
+ * What the parts of gradcore's C core share beyond the public API (kernels.h): memory and
+ * the chunk size. Type-independent; see layers.h for the layer kernels, pool.h for threads.
  */
 #ifndef GRADCORE_INTERNAL_H
 #define GRADCORE_INTERNAL_H
@@ -38,12 +38,8 @@ static inline int64_t gc_count(int64_t a, int64_t b, int64_t c)
  * the weights, small enough that a chunk's activations stay in the L1/L2 cache. */
 #define GC_CHUNK 64
 
-/* Threads for a job of n_chunks equal chunks (kernels.c): no more threads than chunks,
- * and no more than gc_get_num_threads() allows the calling thread. */
-int gc_threads_for(int64_t n_chunks);
-
 /* Start of part q of n items split into `parts` parts as even as possible: parts differ by
- * at most one (10 into 2 parts: 5 + 5; 1,000 rows on 2 threads: 500 + 500). */
+ * at most one (10 into 2 parts: 5 + 5; 1,000 rows into 4 parts: 4 x 250). */
 static inline int64_t gc_split(int64_t n, int64_t parts, int64_t q)
 {
     return q * (n / parts) + q * (n % parts) / parts; /* n q / parts, without overflow */

@@ -1,14 +1,12 @@
 /*
- * The type-independent part of gradcore's C core: architecture checks, the one allocator
- * of the kernels and the thread settings. See kernels.h for the contract of every public
- * function; network.c has the entry points that run networks, dispatch.c the kernel level.
+ * The type-independent part of gradcore's C core: architecture checks and the one
+ * allocator of the kernels. See kernels.h for the contract of every public function;
+ * network.c has the entry points that run networks, dispatch.c the kernel level, pool.c
+ * the threads.
  */
 #include "kernels.h"
 
 #include <stdlib.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "internal.h"
 
@@ -71,53 +69,3 @@ int64_t gc_alloc_fail_after(int64_t k)
 }
 
 int64_t gc_alloc_live(void) { return GC_ATOMIC_ADD(&alloc_live, 0); }
-
-/* ---------------------------------------------------------------- threads */
-
-/* Upper bound on the threads of one call. */
-#define GC_MAX_THREADS 256
-
-static volatile int gc_threads = 0; /* 0: the OpenMP default (OMP_NUM_THREADS or all cores) */
-
-#if defined(__GNUC__) || defined(__clang__)
-#define GC_THREAD_LOCAL __thread
-#elif defined(_MSC_VER)
-#define GC_THREAD_LOCAL __declspec(thread)
-#else
-#define GC_THREAD_LOCAL _Thread_local
-#endif
-/* Limit for the calls made from this thread (0: none), e.g. one thread per job. */
-static GC_THREAD_LOCAL int gc_thread_limit = 0;
-
-gc_status gc_set_thread_limit(int n)
-{
-    if (n < 0) return GC_ERR_ARGUMENT;
-    gc_thread_limit = n;
-    return GC_OK;
-}
-
-int gc_get_thread_limit(void) { return gc_thread_limit; }
-
-gc_status gc_set_num_threads(int n)
-{
-    if (n < 0) return GC_ERR_ARGUMENT;
-    gc_threads = n > GC_MAX_THREADS ? GC_MAX_THREADS : n;
-    return GC_OK;
-}
-
-int gc_get_num_threads(void)
-{
-#ifdef _OPENMP
-    int n = gc_threads > 0 ? gc_threads : omp_get_max_threads();
-    if (gc_thread_limit > 0 && n > gc_thread_limit) n = gc_thread_limit;
-    return n < 1 ? 1 : n > GC_MAX_THREADS ? GC_MAX_THREADS : n;
-#else
-    return 1;
-#endif
-}
-
-int gc_threads_for(int64_t n_chunks)
-{
-    int n = gc_get_num_threads();
-    return n_chunks < n ? (int)(n_chunks < 1 ? 1 : n_chunks) : n;
-}

@@ -129,14 +129,17 @@ int gc_kernel_level(void);
 gc_status gc_set_kernel_level(int level);
 
 /*
- * Threads. gc_gradient_* and mini-batches larger than 64 examples in gc_sgd_epoch_* split
- * their rows into even contiguous ranges, one per thread (when built with OpenMP; at most one
- * thread per 64 rows), each summed in chunks of 64; each thread sums its own gradient and the
- * sums are added in a fixed order, so a result depends on the number of threads but not on
- * timing. Mini-batches of <= 64 examples run on one thread.
- * gc_set_num_threads(n): n >= 1 threads, 0 = the OpenMP default (OMP_NUM_THREADS, else all
- * cores); GC_ERR_ARGUMENT if n < 0. gc_get_num_threads(): the number a call will use at most
- * (1 without OpenMP), within the calling thread's limit.
+ * Threads (src/pool.h). A gradient over n rows (gc_gradient_*, and each mini-batch of
+ * gc_sgd_epoch_* of more than 64 rows) is cut into parts whose number and rows depend on n
+ * and the network only: P = the largest power of two with P * 128 <= n, at most 32, and
+ * the partial sums of the parts past the first within 8 MiB. Each part is summed on its
+ * own, the partial sums are added in part order, so every thread count gives the same
+ * bits. From 256 rows on, the caller and up to gc_get_num_threads() - 1 pool threads claim
+ * the parts one at a time; smaller jobs (the usual m = 10) run on the calling thread.
+ * gc_set_num_threads(n): n >= 1 threads, 0 = the default (the CPUs the process may run
+ * on); GC_ERR_ARGUMENT if n < 0. gc_get_num_threads(): the number a call will use at most
+ * (1 in a build without threads), within the calling thread's limit. Safe across fork():
+ * a child starts without pool threads and makes new ones when a call needs them.
  */
 gc_status gc_set_num_threads(int n);
 int gc_get_num_threads(void);

@@ -12,12 +12,10 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "internal.h"
 #include "layers.h"
+#include "pool.h"
 
 /* ---------------------------------------------------------------- the kernel tables */
 
@@ -215,10 +213,38 @@ static double backward(workspace *ws, const network *net, const real *params, re
 /* ---------------------------------------------------------------- gradient sums */
 
 /*
- * One thread's share of a gradient sum: g (params layout) = the sum over rows
- * [begin, end) (rows idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of
- * their costs, taken GC_CHUNK rows at a time through ws. Stops early, returning
- * GC_ERR_INTERRUPTED, when *stop is set.
+ * A gradient sum over n rows is cut into parts: P contiguous ranges of rows (part q is
+ * rows gc_split(n, P, q) .. gc_split(n, P, q + 1) - 1), each summed on its own, GC_CHUNK
+ * rows at a time, into a partial sum of its own (part 0 into the result itself); the
+ * partial sums are then added in part order. P depends on n, the network and the type
+ * only, never on the threads, so every thread count gives the same bits:
+ *   P = the largest power of two with P * GC_PART_ROWS <= n, P <= GC_MAX_PARTS, and the
+ *       partial sums of parts 1 .. P-1 within GC_PARTIAL_BYTES
+ * (1,000 rows: 4 parts of 250; 50,000 rows of [784,30,30,10]: 32 parts of 1,562 or 1,563).
+ * Powers of two divide evenly among 2, 4, 8 threads; the pool hands the parts out one at
+ * a time, so a thread that runs slowly (descheduled, or sharing its core) takes fewer.
+ * A part of GC_PART_ROWS or more rows costs far more than setting up and adding its partial
+ * sum. Threads are used only from GC_THREAD_ROWS rows on: below that, waking a thread
+ * costs more than it saves.
+ */
+#define GC_PART_ROWS 128
+#define GC_MAX_PARTS 32
+#define GC_PARTIAL_BYTES ((int64_t)8 << 20)
+#define GC_THREAD_ROWS 256
+
+static int64_t parts_for(int64_t n, const network *net)
+{
+    const int64_t fit = GC_PARTIAL_BYTES / (net->n_params * (int64_t)sizeof(real)) + 1;
+    int64_t p = 1;
+    while (2 * p <= GC_MAX_PARTS && 2 * p <= fit && 2 * p * GC_PART_ROWS <= n) p *= 2;
+    return p;
+}
+
+/*
+ * One part of a gradient sum: g (params layout) = the sum over rows [begin, end) (rows
+ * idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of their costs, taken
+ * GC_CHUNK rows at a time through ws. Stops early, returning GC_ERR_INTERRUPTED, when
+ * *stop is set.
  */
 static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *net,
                           const real *params, const real *X, const real *Y,
@@ -242,44 +268,62 @@ static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *n
 }
 
 /*
- * The threads of gradient sums: up to n_threads, each with its own workspace, gradient
- * buffer (thread 0 sums into the caller's) and results. Everything is allocated here,
- * before any thread starts.
+ * The memory of gradient sums of up to n rows, all allocated before any thread starts: a
+ * workspace per thread that may work on a sum, and the partial sums of parts 1 .. P-1.
  */
 typedef struct {
-    workspace ws; /* GC_CHUNK rows */
-    double cost;
-    gc_status status;
-} thread_share;
+    int n_slots;     /* threads that may work on one sum (the caller's included) */
+    workspace *ws;   /* n_slots workspaces of GC_CHUNK rows */
+    real *partial;   /* (P - 1, n_params): the partial sums of parts 1 .. P-1 */
+} sum_space;
 
-typedef struct {
-    int n_threads;
-    thread_share *share; /* n_threads */
-    real *extra;         /* (n_threads - 1) gradient buffers of n_params */
-} threads;
-
-static void threads_free(threads *th)
+static void sum_space_free(sum_space *sp)
 {
-    for (int t = 0; th->share && t < th->n_threads; t++) workspace_free(&th->share[t].ws);
-    gc_free(th->share);
-    gc_free(th->extra);
-    th->share = NULL;
-    th->extra = NULL;
+    for (int t = 0; sp->ws && t < sp->n_slots; t++) workspace_free(&sp->ws[t]);
+    gc_free(sp->ws);
+    gc_free(sp->partial);
+    sp->ws = NULL;
+    sp->partial = NULL;
 }
 
-static gc_status threads_init(threads *th, const network *net, int n_threads)
+static gc_status sum_space_init(sum_space *sp, const network *net, int64_t n)
 {
-    th->n_threads = n_threads;
-    th->share = (thread_share *)gc_alloc(n_threads, sizeof(thread_share));
-    if (!th->share) return GC_ERR_NOMEM;
-    memset(th->share, 0, (size_t)n_threads * sizeof(thread_share));
-    th->extra = NULL;
-    if (n_threads > 1)
-        th->extra = (real *)gc_alloc(gc_count(n_threads - 1, net->n_params, 0), sizeof(real));
-    if (n_threads > 1 && !th->extra) return GC_ERR_NOMEM;
-    for (int t = 0; t < n_threads; t++)
-        if (workspace_init(&th->share[t].ws, net, GC_CHUNK) != GC_OK) return GC_ERR_NOMEM;
+    const int64_t parts = parts_for(n, net);
+    const int threads = gc_get_num_threads();
+    sp->n_slots = n < GC_THREAD_ROWS ? 1 : parts < threads ? (int)parts : threads;
+    sp->partial = NULL;
+    sp->ws = (workspace *)gc_alloc(sp->n_slots, sizeof(workspace));
+    if (!sp->ws) return GC_ERR_NOMEM;
+    memset(sp->ws, 0, (size_t)sp->n_slots * sizeof(workspace));
+    if (parts > 1)
+        sp->partial = (real *)gc_alloc(gc_count(parts - 1, net->n_params, 0), sizeof(real));
+    if (parts > 1 && !sp->partial) return GC_ERR_NOMEM;
+    for (int t = 0; t < sp->n_slots; t++)
+        if (workspace_init(&sp->ws[t], net, GC_CHUNK) != GC_OK) return GC_ERR_NOMEM;
     return GC_OK;
+}
+
+/* A gradient sum as the pool runs it: what every part reads, and what each part gives. */
+typedef struct {
+    real *grad;
+    const sum_space *sp;
+    const network *net;
+    const real *params, *X, *Y;
+    const int64_t *idx;
+    int64_t n, parts;
+    gc_stop_flag *stop;
+    double cost[GC_MAX_PARTS];
+    gc_status status[GC_MAX_PARTS];
+} sum_job;
+
+/* The pool's task: part q of the sum, on the workspace of the thread's slot. */
+static void sum_part(void *ctx, int64_t q, int slot)
+{
+    sum_job *j = (sum_job *)ctx;
+    real *g = q == 0 ? j->grad : j->sp->partial + (q - 1) * j->net->n_params;
+    j->status[q] = sum_rows(g, &j->cost[q], &j->sp->ws[slot], j->net, j->params, j->X, j->Y,
+                            j->idx, gc_split(j->n, j->parts, q), gc_split(j->n, j->parts, q + 1),
+                            j->stop);
 }
 
 /* grad += g for n values */
@@ -291,41 +335,22 @@ static void add_to(real *grad, const real *g, int64_t n)
 
 /*
  * Sum over n rows of the gradient: grad (params layout) = the sum of dC/dparams, *cost =
- * the sum of the costs. Row i is X[idx[i]] (X[i] if idx is NULL). With T threads (at most
- * one per chunk of GC_CHUNK rows, at most th->n_threads) the rows are split into T even
- * contiguous ranges (1,000 rows on 2 threads: 500 + 500), range t summed by sum_rows into
- * its own buffer (grad itself for t = 0), and the buffers added in the order t = 0..T-1:
- * the result depends on T but not on scheduling.
+ * the sum of the costs. Row i is X[idx[i]] (X[i] if idx is NULL). The parts (see
+ * parts_for) run on up to sp->n_slots threads; the partial sums and the costs are added
+ * in part order.
  */
-static gc_status gradient_sum(real *grad, double *cost, threads *th, const network *net,
-                              const real *params, const real *X, const real *Y,
-                              const int64_t *idx, int64_t n, gc_stop_flag *stop)
+static gc_status gradient_sum(real *grad, double *cost, const sum_space *sp,
+                              const network *net, const real *params, const real *X,
+                              const real *Y, const int64_t *idx, int64_t n, gc_stop_flag *stop)
 {
-    const int64_t np = net->n_params;
-    int T = gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0));
-    if (T > th->n_threads) T = th->n_threads;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T) if (T > 1)
-#endif
-    {
-        int t0 = 0, dt = 1;
-#ifdef _OPENMP
-        t0 = omp_get_thread_num();
-        dt = omp_get_num_threads();
-#endif
-        for (int t = t0; t < T; t += dt) { /* one range per thread, whatever the team size */
-            thread_share *sh = &th->share[t];
-            real *g = t == 0 ? grad : th->extra + (int64_t)(t - 1) * np;
-            sh->status = sum_rows(g, &sh->cost, &sh->ws, net, params, X, Y, idx,
-                                  gc_split(n, T, t), gc_split(n, T, t + 1), stop);
-        }
-    }
-    gc_status st = GC_OK;
-    double c = 0.0;
-    for (int t = 0; t < T; t++) {
-        c += th->share[t].cost;
-        if (th->share[t].status != GC_OK) st = th->share[t].status;
-        if (t > 0) add_to(grad, th->extra + (int64_t)(t - 1) * np, np);
+    sum_job j = {grad, sp, net, params, X, Y, idx, n, parts_for(n, net), stop, {0}, {GC_OK}};
+    gc_pool_run(sum_part, &j, j.parts, n < GC_THREAD_ROWS ? 1 : sp->n_slots);
+    gc_status st = j.status[0];
+    double c = j.cost[0];
+    for (int64_t q = 1; q < j.parts; q++) {
+        c += j.cost[q];
+        if (j.status[q] != GC_OK) st = j.status[q];
+        add_to(grad, sp->partial + (q - 1) * net->n_params, net->n_params);
     }
     *cost = c;
     return st;
@@ -406,20 +431,19 @@ gc_status gc_gradient_f64(
     const real *Y, int64_t n, gc_stop_flag *stop)
 {
     network net = {0};
-    threads th = {0};
+    sum_space sp = {0};
     double c = 0.0;
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
     if (n < 1) return GC_ERR_ARGUMENT;
     st = network_init(&net, arch);
-    if (st == GC_OK)
-        st = threads_init(&th, &net, gc_threads_for(n / GC_CHUNK + (n % GC_CHUNK != 0)));
+    if (st == GC_OK) st = sum_space_init(&sp, &net, n);
     if (st == GC_OK) {
-        st = gradient_sum(grad, &c, &th, &net, params, X, Y, NULL, n, stop);
+        st = gradient_sum(grad, &c, &sp, &net, params, X, Y, NULL, n, stop);
         for (int64_t p = 0; p < net.n_params; p++) grad[p] /= (real)n;
         *cost_sum = c;
     }
-    threads_free(&th);
+    sum_space_free(&sp);
     network_free(&net);
     return st;
 }
@@ -435,7 +459,7 @@ gc_status gc_sgd_epoch_f64(
 {
     network net = {0};
     workspace ws = {0}; /* mini-batches of at most GC_CHUNK rows */
-    threads th = {0};   /* larger ones: their gradient summed by threads into grad */
+    sum_space sp = {0}; /* larger ones: their gradient summed into grad (by threads) */
     real *grad = NULL;
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
@@ -448,8 +472,7 @@ gc_status gc_sgd_epoch_f64(
     if (st == GC_OK && fused) st = workspace_init(&ws, &net, m);
     if (st == GC_OK && !fused) {
         grad = (real *)gc_alloc(net.n_params, sizeof(real));
-        st = grad ? threads_init(&th, &net, gc_threads_for(m / GC_CHUNK + (m % GC_CHUNK != 0)))
-                  : GC_ERR_NOMEM;
+        st = grad ? sum_space_init(&sp, &net, m) : GC_ERR_NOMEM;
     }
     const real decay = (real)(1.0 - opt->eta * opt->lmbda / (double)n_train);
     double c = 0.0;
@@ -464,7 +487,7 @@ gc_status gc_sgd_epoch_f64(
             break;
         }
         if (fused) cb = sgd_chunk(params, speed_sum, &ws, &net, X, Y, perm + k, s, mb);
-        else st = gradient_sum(grad, &cb, &th, &net, params, X, Y, perm + k, mb, stop);
+        else st = gradient_sum(grad, &cb, &sp, &net, params, X, Y, perm + k, mb, stop);
         if (st != GC_OK) break; /* interrupted: this update not applied */
         if (!fused) apply_gradient(params, speed_sum, grad, &net, s, mb);
         c += cb;
@@ -482,7 +505,7 @@ gc_status gc_sgd_epoch_f64(
         report->batches_done = done;
     }
     gc_free(grad);
-    threads_free(&th);
+    sum_space_free(&sp);
     workspace_free(&ws);
     network_free(&net);
     return st;

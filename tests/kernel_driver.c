@@ -5,7 +5,8 @@
  * m = 130) of a [65, 33, 31, 10] network on pseudo-random data, at every kernel level up to
  * the best one this build and CPU have, each against the naive level; prints the best
  * level and the largest relative differences, and exits 1 if they exceed 1e-12 (float64) or
- * 2e-5 (float32).
+ * 2e-5 (float32). Then gradients and a full-batch SGD step of NT rows (several parts, so
+ * several threads) with 1 to 4 threads: exits 1 unless every count gives the same bits.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "kernels.h"
 
 #define N 130
+#define NT 1100
 static const int32_t SIZES[] = {65, 33, 31, 10};
 
 static double rnd(unsigned long long *s)
@@ -58,6 +60,33 @@ static double rel_diff(const double *a, const double *b, int64_t n)
         free(p); free(g); free(x); free(y);                                                  \
     } while (0)
 
+/* Gradient and one full-batch SGD step of NT rows of x, y (float64, best level) with 1 .. 4
+ * threads: 1 if any count gives other bits than 1 thread. */
+static int threads_differ(const gc_arch *arch, const double *params, int64_t np,
+                          const double *x, const double *y)
+{
+    double *g = malloc(2 * np * sizeof(double)), *g1 = malloc(2 * np * sizeof(double));
+    int64_t *perm = malloc(NT * sizeof(int64_t));
+    int differ = 0;
+    for (int64_t i = 0; i < NT; i++) perm[i] = (i * 7) % NT;
+    for (int t = 1; t <= 4; t++) {
+        double c = 0, sp[74] = {0};
+        const gc_sgd_options opt = {NT, 0.5, 1.0, -1};
+        gc_sgd_report rep;
+        gc_set_num_threads(t);
+        memcpy(g + np, params, np * sizeof(double));
+        if (gc_gradient_f64(g, &c, arch, params, x, y, NT, NULL) != GC_OK ||
+            gc_sgd_epoch_f64(g + np, sp, &rep, arch, &opt, x, y, NT, perm, NT, NULL) != GC_OK)
+            differ = 1;
+        if (t == 1) memcpy(g1, g, 2 * np * sizeof(double));
+        else differ |= memcmp(g, g1, 2 * np * sizeof(double)) != 0;
+        printf("threads %d (%d) %s\n", t, gc_get_num_threads(), differ ? "differ" : "same");
+    }
+    gc_set_num_threads(0);
+    free(g); free(g1); free(perm);
+    return differ;
+}
+
 int main(void)
 {
     const gc_arch arch = {3, SIZES, GC_COST_CROSS_ENTROPY};
@@ -89,6 +118,11 @@ int main(void)
         printf(" f32 %.3g\n", d);
         bad |= !(d <= 2e-5);
     }
+    double *xt = malloc(NT * 65 * sizeof(double)), *yt = calloc(NT * 10, sizeof(double));
+    for (int64_t i = 0; i < NT * 65; i++) xt[i] = rnd(&s);
+    for (int64_t i = 0; i < NT; i++) yt[i * 10 + (int64_t)(rnd(&s) * 10)] = 1;
+    bad |= threads_differ(&arch, params, np, xt, yt);
+    free(xt); free(yt);
     printf(bad ? "FAIL\n" : "ok\n");
     return bad;
 }

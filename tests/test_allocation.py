@@ -4,12 +4,16 @@ The kernels allocate through one function with a private test hook (``_core._all
 the k-th allocation from now fails) and a count of live allocations (``_core._alloc_live``).
 Each test makes the 1st, 2nd, ... allocation of one call fail in turn, until the call makes
 fewer allocations than that: every failure must raise MemoryError and free what the call had
-allocated. Then a real out-of-memory case under an address-space limit, and sizes whose
+allocated, with one kernel thread or several: a threaded call allocates its threads'
+workspaces and its partial sums before any thread starts; the pool keeps its threads in a
+fixed table (no allocation), and a thread that cannot be started leaves its share to the
+others. Then a real out-of-memory case under an address-space limit, and sizes whose
 counts do not fit in an int64.
 """
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 import sys
 import textwrap
@@ -21,6 +25,9 @@ import gradcore
 from gradcore import _core
 
 SIZES = [13, 9, 7, 3]
+LIB = ctypes.CDLL(_core.__file__)
+LIB.gc_set_num_threads.argtypes = [ctypes.c_int]
+LIB.gc_get_num_threads.restype = ctypes.c_int
 
 
 @pytest.fixture(autouse=True)
@@ -66,25 +73,33 @@ def test_feedforward(dtype):
         lambda: _core.feedforward(net.params, net._sizes32, 0, X, z, a)) >= 1
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+def kernel_threads(n: int) -> int:
+    """n kernel threads, even beyond the CPUs; the number a call gets (1 without threads)."""
+    LIB.gc_set_num_threads(n)
+    return int(LIB.gc_get_num_threads())
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gradient(threads, dtype):
-    gradcore.set_num_threads(threads)
-    threads = gradcore.get_num_threads()  # 1 without OpenMP
-    net, X, Y = problem(200, dtype)  # 4 chunks of rows: enough for 2 threads
+    threads = kernel_threads(threads)
+    net, X, Y = problem(1_000, dtype)  # 4 parts: a thread for each of up to 4
     grad = np.empty_like(net.params)
+    want = _core.gradient(net.params, net._sizes32, 0, X, Y, grad)
     sites = fail_each_allocation(
         lambda: _core.gradient(net.params, net._sizes32, 0, X, Y, grad))
-    assert sites >= threads  # a workspace per thread at least
+    assert _core.gradient(net.params, net._sizes32, 0, X, Y, grad) == want
+    # the layer table, the threads' workspaces and their table, the partial sums
+    assert sites >= threads + 3
 
 
-@pytest.mark.parametrize("batch_size", [10, 100], ids=lambda m: f"m{m}")
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch_size", [10, 100, 600], ids=lambda m: f"m{m}")
+@pytest.mark.parametrize("threads", [1, 2, 4])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sgd_epoch(batch_size, threads, dtype):
-    gradcore.set_num_threads(threads)
-    net, X, Y = problem(300, dtype)
-    perm = np.random.default_rng(1).permutation(300).astype(np.int64)
+    kernel_threads(threads)
+    net, X, Y = problem(1_000, dtype)  # m = 600: 4 parts a mini-batch, run by the threads
+    perm = np.random.default_rng(1).permutation(1_000).astype(np.int64)
     p0 = net.params.copy()
 
     def epoch():

@@ -1,14 +1,15 @@
 """The kernels built in other configurations than the installed one, checked stand-alone.
 
 tests/kernel_driver.c runs gradients and SGD epochs at every kernel level of its build that
-the CPU runs and compares each with the naive level. tests/CMakeLists.txt builds it with the
-C core of this source tree (cmake/kernels.cmake, as the Python module is built) as: the
-default build with GCC and with Clang, without the vector extensions
-(GRADCORE_VECTOR_EXT=OFF: what a compiler such as MSVC gets, the naive level only), without
-the x86 levels (the portable level alone, also for plain x86-64 SSE2), with OpenMP threads,
-and, when a cross compiler and qemu-user are installed, for aarch64 and for an emulated
-x86-64 CPU without AVX (the default build, whose run-time dispatch must fall back to the
-portable level). Skipped without cmake, the compiler or the source tree.
+the CPU runs and compares each with the naive level, then checks that 1 to 4 threads give
+the same bits. tests/CMakeLists.txt builds it with the C core of this source tree
+(cmake/kernels.cmake, as the Python module is built) as: the default build with GCC and with
+Clang, without the vector extensions (GRADCORE_VECTOR_EXT=OFF: what a compiler such as MSVC
+gets, the naive level only), without the x86 levels (the portable level alone, also for
+plain x86-64 SSE2), without threads (GRADCORE_THREADS=OFF: every call on its caller's
+thread, as with MSVC), and, when a cross compiler and qemu-user are installed, for aarch64
+and for an emulated x86-64 CPU without AVX (the default build, whose run-time dispatch must
+fall back to the portable level). Skipped without cmake, the compiler or the source tree.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ VARIANTS = {
     "gcc-no-x86-levels": ("gcc", NO_X86, [], 1),
     "gcc-no-x86-levels-sse2": ("gcc", [*NO_X86, "-DCMAKE_C_FLAGS=-march=x86-64 -mtune=generic"],
                                [], 1),
-    "gcc-openmp": ("gcc", ["-DGRADCORE_OPENMP=ON"], [], None),
+    "gcc-no-threads": ("gcc", ["-DGRADCORE_THREADS=OFF"], [], None),
     "aarch64": ("aarch64-linux-gnu-gcc", AARCH64,
                 ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"], 1),
     # the default build on an emulated x86-64 without AVX: run-time dispatch must fall back
@@ -61,14 +62,11 @@ def test_build_variant_matches_naive(variant, tmp_path):
             [cc, "-dumpmachine"], capture_output=True, text=True, env=env).stdout:
         pytest.skip("x86-64 only")
     build = tmp_path / "build"
-    openmp = "-DGRADCORE_OPENMP=ON" if variant.endswith("openmp") else "-DGRADCORE_OPENMP=OFF"
     configure = subprocess.run(
         ["cmake", "-S", str(PROJECT.parent), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}",
-         "-DCMAKE_BUILD_TYPE=Release", "-DGRADCORE_WERROR=ON", openmp, *options],
+         "-DCMAKE_BUILD_TYPE=Release", "-DGRADCORE_WERROR=ON", *options],
         capture_output=True, text=True, env=env)
     assert configure.returncode == 0, configure.stdout + configure.stderr
-    if variant.endswith("openmp") and "OpenMP 4" not in configure.stdout + configure.stderr:
-        pytest.skip("no OpenMP runtime for this compiler")
     made = subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True,
                           text=True, env=env)
     assert made.returncode == 0, made.stdout + made.stderr
@@ -79,6 +77,10 @@ def test_build_variant_matches_naive(variant, tmp_path):
     compared = [int(line.split()[1]) for line in run.stdout.splitlines()
                 if line.startswith("level ") and " f64 " in line]
     assert compared == list(range(best + 1))  # every level up to the best, each against naive
+    # 1 to 4 threads, the same bits (without threads: 1 thread whatever is asked)
+    counts = [int(line.split()[2].strip("()")) for line in run.stdout.splitlines()
+              if line.startswith("threads ")]
+    assert counts == ([1, 1, 1, 1] if variant.endswith("no-threads") else [1, 2, 3, 4])
     if want_level is not None:
         assert best == want_level
     elif shutil.which("qemu-x86_64") is None:  # native x86-64: the levels this CPU runs
