@@ -225,6 +225,7 @@ _FORK_DURING_CALLS = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork")
+@pytest.mark.fork_with_busy_threads
 def test_forks_while_another_thread_runs_threaded_kernels(tmp_path):
     out = subprocess.run([sys.executable, "-c", _FORK_DURING_CALLS], capture_output=True,
                          text=True, cwd=tmp_path, timeout=300)
