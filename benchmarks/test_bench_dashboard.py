@@ -39,7 +39,7 @@ def _page_run() -> np.ndarray:
 @pytest.mark.parametrize("impl", ["train", "run_training"])
 def test_training_step(benchmark, impl):
     benchmark.group = f"dashboard run, {SETTINGS.epochs} epochs of [784,30,30,30,10]"
-    speeds = benchmark.pedantic(_plain_train if impl == "train" else _page_run, rounds=5,
+    speeds = benchmark.pedantic(_plain_train if impl == "train" else _page_run, rounds=9,
                                 iterations=1)
     np.testing.assert_allclose(speeds, _plain_train(), rtol=1e-12)
 
