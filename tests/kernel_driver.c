@@ -7,8 +7,12 @@
  * level and the largest relative differences, and exits 1 if they exceed 1e-12 (float64) or
  * 2e-5 (float32). Then gradients and a full-batch SGD step of NT rows (several parts, so
  * several threads) with 1 to 4 threads: exits 1 unless every count gives the same bits.
+ * Last, CALLERS threads call gradients at the same time (they share the pool: one call at a
+ * time uses it, the others run on their own thread): exits 1 unless each gets those bits.
+ * (tests/test_build_variants.py also runs it built with ThreadSanitizer.)
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +91,56 @@ static int threads_differ(const gc_arch *arch, const double *params, int64_t np,
     return differ;
 }
 
+/* CALLERS threads, each computing the gradient of NT rows ROUNDS times at once. */
+#define CALLERS 3
+#define ROUNDS 20
+
+typedef struct {
+    const gc_arch *arch;
+    const double *params, *x, *y, *want; /* want: the gradient with 1 thread */
+    int64_t np;
+    int differ;
+} caller;
+
+static void *call_gradients(void *arg)
+{
+    caller *c = (caller *)arg;
+    double *g = malloc(c->np * sizeof(double)), cost = 0;
+    for (int r = 0; r < ROUNDS && g; r++)
+        if (gc_gradient_f64(g, &cost, c->arch, c->params, c->x, c->y, NT, NULL) != GC_OK ||
+            memcmp(g, c->want, c->np * sizeof(double)) != 0)
+            c->differ = 1;
+    if (!g) c->differ = 1;
+    free(g);
+    return NULL;
+}
+
+/* 1 if any of CALLERS simultaneous callers (2 pool threads allowed) gets other bits than the
+ * gradient with one thread, or a thread cannot start. */
+static int callers_differ(const gc_arch *arch, const double *params, int64_t np,
+                          const double *x, const double *y)
+{
+    double *want = malloc(np * sizeof(double)), cost = 0;
+    caller c[CALLERS];
+    pthread_t t[CALLERS];
+    int differ = 0;
+    gc_set_num_threads(1);
+    if (!want || gc_gradient_f64(want, &cost, arch, params, x, y, NT, NULL) != GC_OK) return 1;
+    gc_set_num_threads(2);
+    for (int i = 0; i < CALLERS; i++) {
+        c[i] = (caller){arch, params, x, y, want, np, 0};
+        if (pthread_create(&t[i], NULL, call_gradients, &c[i]) != 0) c[i].differ = 2;
+    }
+    for (int i = 0; i < CALLERS; i++) {
+        if (c[i].differ != 2) pthread_join(t[i], NULL);
+        differ |= c[i].differ != 0;
+    }
+    gc_set_num_threads(0);
+    printf("callers %d %s\n", CALLERS, differ ? "differ" : "same");
+    free(want);
+    return differ;
+}
+
 int main(void)
 {
     const gc_arch arch = {3, SIZES, GC_COST_CROSS_ENTROPY};
@@ -122,6 +176,7 @@ int main(void)
     for (int64_t i = 0; i < NT * 65; i++) xt[i] = rnd(&s);
     for (int64_t i = 0; i < NT; i++) yt[i * 10 + (int64_t)(rnd(&s) * 10)] = 1;
     bad |= threads_differ(&arch, params, np, xt, yt);
+    bad |= callers_differ(&arch, params, np, xt, yt);
     free(xt); free(yt);
     printf(bad ? "FAIL\n" : "ok\n");
     return bad;

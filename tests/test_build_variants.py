@@ -7,7 +7,8 @@ the same bits. tests/CMakeLists.txt builds it with the C core of this source tre
 Clang, without the vector extensions (GRADCORE_VECTOR_EXT=OFF: what a compiler such as MSVC
 gets, the naive level only), without the x86 levels (the portable level alone, also for
 plain x86-64 SSE2), without threads (GRADCORE_THREADS=OFF: every call on its caller's
-thread, as with MSVC), and, when a cross compiler and qemu-user are installed, for aarch64
+thread, as with MSVC), with ThreadSanitizer (the pool, also with three callers at once),
+and, when a cross compiler and qemu-user are installed, for aarch64
 and for an emulated x86-64 CPU without AVX (the default build, whose run-time dispatch must
 fall back to the portable level). Skipped without cmake, the compiler or the source tree.
 """
@@ -37,6 +38,9 @@ VARIANTS = {
     "gcc-no-x86-levels-sse2": ("gcc", [*NO_X86, "-DCMAKE_C_FLAGS=-march=x86-64 -mtune=generic"],
                                [], 1),
     "gcc-no-threads": ("gcc", ["-DGRADCORE_THREADS=OFF"], [], None),
+    # the pool under ThreadSanitizer: a data race in it fails the run (TSAN_OPTIONS below)
+    "gcc-thread-sanitizer": ("gcc", ["-DCMAKE_C_FLAGS=-fsanitize=thread -g",
+                                     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread"], [], None),
     "aarch64": ("aarch64-linux-gnu-gcc", AARCH64,
                 ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"], 1),
     # the default build on an emulated x86-64 without AVX: run-time dispatch must fall back
@@ -47,8 +51,11 @@ X86_ONLY = ("gcc-no-x86-levels-sse2", "gcc-no-avx-cpu")
 
 def _clean_env() -> dict[str, str]:
     # the tools and the driver are plain programs: keep a sanitizer runtime preloaded for
-    # the test process (tools/sanitize.sh) out of them and out of qemu
-    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    # the test process (tools/sanitize.sh) out of them and out of qemu; a ThreadSanitizer
+    # build stops at its first report, with a failing exit code
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env["TSAN_OPTIONS"] = "halt_on_error=1:exitcode=66"
+    return env
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -81,6 +88,7 @@ def test_build_variant_matches_naive(variant, tmp_path):
     counts = [int(line.split()[2].strip("()")) for line in run.stdout.splitlines()
               if line.startswith("threads ")]
     assert counts == ([1, 1, 1, 1] if variant.endswith("no-threads") else [1, 2, 3, 4])
+    assert "callers 3 same" in run.stdout  # three callers at once, each the same bits
     if want_level is not None:
         assert best == want_level
     elif shutil.which("qemu-x86_64") is None:  # native x86-64: the levels this CPU runs
