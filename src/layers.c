@@ -446,11 +446,15 @@ static void dense_backward_delta(real *dprev, const real *delta, const real *w,
  * with decay = 1 - eta*lmbda/n, step = eta/m the weights are updated without their
  * gradient ever being stored; decay = 1, step = -1 adds the gradient to out.
  *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
+ *   ahead: NULL, or m_ahead row pointers of n_in, rows the caller will read next (the next
+ *   mini-batch's inputs), for the blocked kernel to bring into the cache as it goes
  */
 static void dense_backward_weights_naive(real *out, const real *delta, const real *const *in,
                                          real decay, real step, int64_t m, int64_t n_in,
-                                         int64_t n_out)
+                                         int64_t n_out, const real *const *ahead,
+                                         int64_t m_ahead)
 {
+    (void)ahead, (void)m_ahead; /* a hint the plain loops do without */
     for (int64_t j = 0; j < n_out; j++)
         for (int64_t k = 0; k < n_in; k++) {
             real g = 0;
@@ -509,6 +513,21 @@ weights_strip(real *out, const real *d, const real *const *x, real decay, real s
 }
 
 /*
+ * Values k0 .. k1-1 of m rows asked into the L2 cache, a line at a time. Spread over the
+ * strips of a weight-gradient pass, the next mini-batch's rows arrive while the weights are
+ * computed (rows of a large data set, visited at random, come from DRAM). Into L2, not L1:
+ * the rows of the current mini-batch are using L1 (one epoch of [784,30,30,10] on 50,000
+ * images, m = 10: 130 ms with L2 hints, 137 ms with L1 hints, 143 ms without).
+ */
+static inline void prefetch_strip(const real *const *rows, int64_t m, int64_t k0, int64_t k1)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const char *p = (const char *)(rows[i] + k0), *end = (const char *)(rows[i] + k1);
+        for (p -= (uintptr_t)p % 64; p < end; p += 64) __builtin_prefetch(p, 0, 2);
+    }
+}
+
+/*
  * Weight gradient of one layer applied as an SGD step (same contract as
  * dense_backward_weights_naive):
  *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
@@ -520,17 +539,18 @@ weights_strip(real *out, const real *d, const real *const *x, real decay, real s
  */
 static void dense_backward_weights(real *out, const real *delta, const real *const *in,
                                    real decay, real step, int64_t m, int64_t n_in,
-                                   int64_t n_out)
+                                   int64_t n_out, const real *const *ahead, int64_t m_ahead)
 {
     const int64_t ng = n_parts(n_out, NMAX), nvec = (n_in + VL - 1) / VL;
     const int overlap = n_in % VL != 0;
     if (n_in < VL) {
-        dense_backward_weights_naive(out, delta, in, decay, step, m, n_in, n_out);
+        dense_backward_weights_naive(out, delta, in, decay, step, m, n_in, n_out, NULL, 0);
         return;
     }
     for (int64_t v = 0, kv; v < nvec; v += kv) {
         kv = nvec - v < KV ? nvec - v : KV;
         if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
+        if (ahead) prefetch_strip(ahead, m_ahead, vstart(v, n_in), vstart(v + kv - 1, n_in) + VL);
         for (int64_t q = 0; q < ng; q++) {
             const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
             real *o = out + j * n_in;

@@ -29,10 +29,11 @@ typedef struct {
     /* dprev = (delta . w) * a_prev (1 - a_prev): dprev, a_prev (m, n_in); delta (m, n_out) */
     void (*dense_backward_delta)(real *dprev, const real *delta, const real *w,
                                  const real *a_prev, int64_t m, int64_t n_in, int64_t n_out);
-    /* the SGD step out = decay out - step dW of dW = delta^T . in: out (n_out, n_in) */
+    /* the SGD step out = decay out - step dW of dW = delta^T . in: out (n_out, n_in);
+     * ahead (or NULL): m_ahead rows of n_in to bring into the cache meanwhile */
     void (*dense_backward_weights)(real *out, const real *delta, const real *const *in,
                                    real decay, real step, int64_t m, int64_t n_in,
-                                   int64_t n_out);
+                                   int64_t n_out, const real *const *ahead, int64_t m_ahead);
     /* db = sum over the m rows of delta: db (n), delta (m, n) */
     void (*dense_backward_bias)(real *db, const real *delta, int64_t m, int64_t n);
     /* delta = dC/dz of the output layer and the cost summed over the rows (returned):

@@ -90,6 +90,7 @@ typedef struct {
     real **delta;       /* delta[l], l = 1..L: (cap, sizes[l]) dC/dz */
     real *z_out;        /* (cap, sizes[L]) output pre-activations */
     real *y;            /* (cap, sizes[L]) the rows' targets */
+    const real **ahead; /* cap pointers: the next mini-batch's input rows (see sgd_chunk) */
     real *db;           /* (widest) bias gradient of one layer */
     void *block;        /* the one allocation everything above points into */
 } workspace;
@@ -108,7 +109,8 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     for (int l = 0; l < L; l++) /* act, delta */
         per_row = gc_count(2, net->layers[l].n_out, per_row);
     const int64_t nreal = gc_count(cap, per_row, net->widest); /* + db */
-    const int64_t nptr = gc_count(L, cap + 1, 2 * (int64_t)(L + 1)); /* act, delta, in, rows */
+    /* act, delta (L + 1 each); in (L); rows (L cap) and ahead (cap) */
+    const int64_t nptr = gc_count(L + 1, cap + 1, 2 * (int64_t)(L + 1));
     const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
     char *p = (char *)gc_alloc(bytes, 1);
     ws->block = p;
@@ -118,6 +120,7 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     ws->delta = (real **)p; p += (L + 1) * sizeof(real *);
     ws->in = (const real ***)p; p += L * sizeof(real **);
     const real **rows = (const real **)p; p += (size_t)L * cap * sizeof(real *);
+    ws->ahead = (const real **)p; p += (size_t)cap * sizeof(real *);
     p += (64 - ((uintptr_t)p % 64)) % 64; /* align the numbers */
     real *r = (real *)p;
     ws->act[0] = ws->delta[0] = NULL;
@@ -187,10 +190,12 @@ static void step_biases(real *out, double *speed, const real *db, const network 
  * layer's gradient goes into `out` (the parameters, or a gradient buffer; same layout) by
  * the step s, after the layer's weights gave the delta below (so out may be params).
  * speed (or NULL): the learning-speed monitor, see step_biases.
+ * m_ahead > 0: the first layer's pass also brings the m_ahead rows of ws->ahead (the next
+ * mini-batch's) into the cache.
  * Returns the sum over the rows of the cost.
  */
 static double backward(workspace *ws, const network *net, const real *params, real *out,
-                       double *speed, sgd_step s, int64_t m)
+                       double *speed, sgd_step s, int64_t m, int64_t m_ahead)
 {
     const int L = net->n_layers;
     const layer *top = &net->layers[L - 1];
@@ -205,7 +210,8 @@ static double backward(workspace *ws, const network *net, const real *params, re
         net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
         step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
         net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
-                                       ly->n_in, ly->n_out);
+                                       ly->n_in, ly->n_out, l == 0 ? ws->ahead : NULL,
+                                       l == 0 ? m_ahead : 0);
     }
     return cost;
 }
@@ -261,7 +267,7 @@ static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *n
         }
         load_rows(ws, net, X, Y, idx, k, m);
         forward(ws, net, params, m);
-        c += backward(ws, net, params, g, NULL, SUM, m);
+        c += backward(ws, net, params, g, NULL, SUM, m, 0);
     }
     *cost = c;
     return st;
@@ -370,15 +376,18 @@ static void apply_gradient(real *params, double *speed_sum, const real *grad,
     }
 }
 
-/* A mini-batch of at most GC_CHUNK rows: the SGD step applied to the parameters layer by
- * layer as the backward pass forms the gradient. Returns the rows' cost sum. */
+/* A mini-batch of m <= GC_CHUNK rows: the SGD step applied to the parameters layer by
+ * layer as the backward pass forms the gradient, while the first layer's pass brings the
+ * next mini-batch's m_next rows (rows[m] ..) into the cache. Returns the rows' cost sum. */
 static double sgd_chunk(real *params, double *speed_sum, workspace *ws, const network *net,
                         const real *X, const real *Y, const int64_t *rows, sgd_step s,
-                        int64_t m)
+                        int64_t m, int64_t m_next)
 {
+    const int64_t n_in = net->layers[0].n_in;
+    for (int64_t i = 0; i < m_next; i++) ws->ahead[i] = X + rows[m + i] * n_in;
     load_rows(ws, net, X, Y, rows, 0, m);
     forward(ws, net, params, m);
-    return backward(ws, net, params, params, speed_sum, s, m);
+    return backward(ws, net, params, params, speed_sum, s, m, m_next);
 }
 
 static int all_finite(const real *x, int64_t n)
@@ -486,7 +495,8 @@ gc_status gc_sgd_epoch_f64(
             st = GC_ERR_INTERRUPTED;
             break;
         }
-        if (fused) cb = sgd_chunk(params, speed_sum, &ws, &net, X, Y, perm + k, s, mb);
+        const int64_t next = n_perm - k - mb < m ? n_perm - k - mb : m; /* its rows */
+        if (fused) cb = sgd_chunk(params, speed_sum, &ws, &net, X, Y, perm + k, s, mb, next);
         else st = gradient_sum(grad, &cb, &sp, &net, params, X, Y, perm + k, mb, stop);
         if (st != GC_OK) break; /* interrupted: this update not applied */
         if (!fused) apply_gradient(params, speed_sum, grad, &net, s, mb);
