@@ -175,14 +175,20 @@ _FORK_SET_THREADS = textwrap.dedent("""
 """)
 
 
+def _run_script(tmp_path, source: str, timeout: float) -> str:
+    """Run source as a script file of its own (multiprocessing's fork pool needs one) in a
+    fresh interpreter; return what it printed, stripped, after checking it exited 0."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 def test_a_forked_worker_gets_the_threads_it_asks_for_and_the_same_bits(tmp_path):
-    script = tmp_path / "fork_threads.py"
-    script.write_text(_FORK_SET_THREADS)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True True"
+    assert _run_script(tmp_path, _FORK_SET_THREADS, timeout=120) == "True True"
 
 
 _FORK_DURING_CALLS = textwrap.dedent("""
@@ -227,10 +233,7 @@ _FORK_DURING_CALLS = textwrap.dedent("""
 @pytest.mark.skipif(sys.platform != "linux", reason="fork")
 @pytest.mark.fork_with_busy_threads
 def test_forks_while_another_thread_runs_threaded_kernels(tmp_path):
-    out = subprocess.run([sys.executable, "-c", _FORK_DURING_CALLS], capture_output=True,
-                         text=True, cwd=tmp_path, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "20"
+    assert _run_script(tmp_path, _FORK_DURING_CALLS, timeout=300) == "20"
 
 
 def test_a_thread_limit_holds_for_its_own_thread_only():
@@ -309,12 +312,7 @@ _FORK_CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 def test_forked_workers_after_threaded_kernels_do_not_hang(tmp_path):
-    script = tmp_path / "fork_child.py"
-    script.write_text(_FORK_CHILD)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"
+    assert _run_script(tmp_path, _FORK_CHILD, timeout=120) == "True"
 
 
 # A threaded gradient that would take many seconds (2 parts, so 2 threads): stopping it must
