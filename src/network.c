@@ -84,7 +84,6 @@ static void network_free(network *net)
 
 /* The activations and deltas of up to cap rows (a chunk) on their way through the layers. */
 typedef struct {
-    int64_t cap;        /* rows the buffers hold */
     const real ***in;   /* in[l], l = 0..L-1: cap pointers to the input rows of layer l */
     real **act;         /* act[l], l = 1..L: (cap, sizes[l]) activations */
     real **delta;       /* delta[l], l = 1..L: (cap, sizes[l]) dC/dz */
@@ -115,7 +114,6 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     char *p = (char *)gc_alloc(bytes, 1);
     ws->block = p;
     if (!p) return GC_ERR_NOMEM;
-    ws->cap = cap;
     ws->act = (real **)p; p += (L + 1) * sizeof(real *);
     ws->delta = (real **)p; p += (L + 1) * sizeof(real *);
     ws->in = (const real ***)p; p += L * sizeof(real **);
@@ -210,7 +208,7 @@ static double backward(workspace *ws, const network *net, const real *params, re
         net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
         step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
         net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
-                                       ly->n_in, ly->n_out, l == 0 ? ws->ahead : NULL,
+                                       ly->n_in, ly->n_out, l == 0 && m_ahead ? ws->ahead : NULL,
                                        l == 0 ? m_ahead : 0);
     }
     return cost;
@@ -292,11 +290,18 @@ static void sum_space_free(sum_space *sp)
     sp->partial = NULL;
 }
 
+/* Threads that may work on a sum of n rows in `parts` parts: 1 below GC_THREAD_ROWS rows,
+ * otherwise one per part up to the thread count. */
+static int slots_for(int64_t n, int64_t parts)
+{
+    const int threads = gc_get_num_threads();
+    return n < GC_THREAD_ROWS ? 1 : parts < threads ? (int)parts : threads;
+}
+
 static gc_status sum_space_init(sum_space *sp, const network *net, int64_t n)
 {
     const int64_t parts = parts_for(n, net);
-    const int threads = gc_get_num_threads();
-    sp->n_slots = n < GC_THREAD_ROWS ? 1 : parts < threads ? (int)parts : threads;
+    sp->n_slots = slots_for(n, parts);
     sp->partial = NULL;
     sp->ws = (workspace *)gc_alloc(sp->n_slots, sizeof(workspace));
     if (!sp->ws) return GC_ERR_NOMEM;
@@ -332,13 +337,6 @@ static void sum_part(void *ctx, int64_t q, int slot)
                             j->stop);
 }
 
-/* grad += g for n values */
-static void add_to(real *grad, const real *g, int64_t n)
-{
-#pragma omp simd
-    for (int64_t p = 0; p < n; p++) grad[p] += g[p];
-}
-
 /*
  * Sum over n rows of the gradient: grad (params layout) = the sum of dC/dparams, *cost =
  * the sum of the costs. Row i is X[idx[i]] (X[i] if idx is NULL). The parts (see
@@ -350,13 +348,16 @@ static gc_status gradient_sum(real *grad, double *cost, const sum_space *sp,
                               const real *Y, const int64_t *idx, int64_t n, gc_stop_flag *stop)
 {
     sum_job j = {grad, sp, net, params, X, Y, idx, n, parts_for(n, net), stop, {0}, {GC_OK}};
-    gc_pool_run(sum_part, &j, j.parts, n < GC_THREAD_ROWS ? 1 : sp->n_slots);
+    /* (a last mini-batch shorter than the others may need fewer slots than sp has) */
+    const int slots = slots_for(n, j.parts);
+    gc_pool_run(sum_part, &j, j.parts, slots < sp->n_slots ? slots : sp->n_slots);
     gc_status st = j.status[0];
     double c = j.cost[0];
     for (int64_t q = 1; q < j.parts; q++) {
         c += j.cost[q];
         if (j.status[q] != GC_OK) st = j.status[q];
-        add_to(grad, sp->partial + (q - 1) * net->n_params, net->n_params);
+        net->k->sgd_update(grad, sp->partial + (q - 1) * net->n_params, SUM.decay, SUM.step,
+                           net->n_params);
     }
     *cost = c;
     return st;
