@@ -6,12 +6,11 @@ import os
 import signal
 
 import pytest
+from dask import distributed
 
-distributed = pytest.importorskip("dask.distributed")
-
-from gradcore import experiments as ex  # noqa: E402
-from gradcore.cli import main  # noqa: E402
-from gradcore.experiments import Job, run_jobs  # noqa: E402
+from gradcore import experiments as ex
+from gradcore.cli import main
+from gradcore.experiments import Job, run_jobs
 
 
 @pytest.fixture(scope="module")

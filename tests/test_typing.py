@@ -6,13 +6,10 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_mypy_strict_passes(tmp_path):
-    pytest.importorskip("mypy", reason="mypy comes with the test extra")
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"),
          "--config-file", str(ROOT / "pyproject.toml")],
