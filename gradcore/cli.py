@@ -46,10 +46,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
 
 
-class _UsageError(Exception):
-    """A bad argument found after parsing; reported like an argparse error (status 2)."""
-
-
 class _RunFailed(Exception):
     """A run that could not complete what it was asked (status 1)."""
 
@@ -215,11 +211,8 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
           f"eta = 0.1, lambda = 5.0); {_plural(len(hidden) * len(seeds), 'training')}, "
           f"{_where(args)}", flush=True)
     t0 = time.perf_counter()
-    try:
-        result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
-                             figures=not args.no_figures, **_sweep_kwargs(args))
-    except ex.SweepInterrupted as exc:
-        return _interrupted(exc, args)
+    result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
+                         figures=not args.no_figures, **_sweep_kwargs(args))
     _print_initial_table(result, len(seeds))
     _print_training_table(result)
     _report_failures(result.failures)
@@ -362,11 +355,8 @@ def _cmd_depth(args: argparse.Namespace) -> int:
           f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
           f"{_where(args)}")
     data = _load(args.data)
-    try:
-        res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
-                       **_sweep_kwargs(args))
-    except ex.SweepInterrupted as exc:
-        return _interrupted(exc, args)
+    res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
+                   **_sweep_kwargs(args))
     print()
     sd_note = "" if args.seeds > 1 else " (one seed: no sd)"
     print(f"Validation accuracy, mean +/- sd over {_plural(len(res.seeds), 'seed')}{sd_note}: "
@@ -441,11 +431,8 @@ def _cmd_phase(args: argparse.Namespace) -> int:
           f"at initialisation{after}, on the first 1,000 MNIST training images; "
           f"{_plural(n, 'job')}, {_where(args)}", flush=True)
     t0 = time.perf_counter()
-    try:
-        res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
-                       out_dir=args.out, figures=not args.no_figures, **_sweep_kwargs(args))
-    except ex.SweepInterrupted as exc:
-        return _interrupted(exc, args)
+    res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
+                   out_dir=args.out, figures=not args.no_figures, **_sweep_kwargs(args))
     for e in res.measured_epochs:
         when = "at initialisation" if e == 0 else f"after {_plural(e, 'epoch')}"
         print(f"\nlog10(speed of hidden 1 / speed of the last hidden layer), {when}, median "
@@ -719,14 +706,16 @@ def _run(args: argparse.Namespace) -> int:
     disk, memory): status 1. Ctrl-C: 130. Anything else is a bug in gradcore and keeps its
     traceback.
     """
-    from .experiments import SettingsMismatch
+    from .experiments import SettingsMismatch, SweepInterrupted
 
     prog = f"gradcore {args.command}"
     try:
         return int(args.func(args))
-    except (_UsageError, SettingsMismatch) as exc:  # e.g. --out holds other settings
+    except SettingsMismatch as exc:  # e.g. --out holds other settings
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept
+        return _interrupted(exc, args)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
