@@ -14,12 +14,14 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Callable
+from typing import BinaryIO
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["not_a_regular_file", "create_temporary", "open_regular", "regular_file_mode",
-           "fsync_directory"]
+__all__ = ["not_a_regular_file", "create_temporary", "write_temporary", "open_regular",
+           "regular_file_mode", "fsync_directory"]
 
 #: The name of a temporary file of create_temporary; group 1 is the creating pid.
 _TEMPORARY = re.compile(r"\.gradcore-([0-9]{1,10})-[0-9a-f]{12}\.tmp")
@@ -146,6 +148,34 @@ def regular_file_mode(path: str) -> int | None:
     if not stat.S_ISREG(st.st_mode):
         raise not_a_regular_file(path, st.st_mode)
     return stat.S_IMODE(st.st_mode)
+
+
+def write_temporary(directory: str, write: Callable[[BinaryIO], object],
+                    mode: int | None) -> str:
+    """A new temporary file in ``directory`` (see :func:`create_temporary`) holding what
+    ``write(file)`` wrote, flushed to disk, with permission bits ``mode`` (None: as
+    created); returns its path, for the caller to rename over its destination. On any
+    failure the file is removed and the error raised."""
+    fd, tmp = create_temporary(directory)
+    try:
+        try:
+            f = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return tmp
 
 
 def fsync_directory(directory: str) -> None:

@@ -30,15 +30,15 @@ import json
 import math
 import os
 import re
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from ._files import (
-    create_temporary,
     fsync_directory,
     open_regular,
     regular_file_mode,
+    write_temporary,
 )
 from ._layout import layer_views, param_count
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
@@ -138,20 +138,15 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
     if os.path.islink(target):
         target = os.path.realpath(target)
     directory = os.path.dirname(os.path.abspath(target))
-    mode = regular_file_mode(target)
-    fd, tmp = create_temporary(directory)
+
+    def write(f: BinaryIO) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8")
+        json.dump(data, text, allow_nan=False)
+        text.flush()
+        text.detach()
+
+    tmp = write_temporary(directory, write, regular_file_mode(target))
     try:
-        try:
-            f = os.fdopen(fd, "w", encoding="utf-8")
-        except BaseException:
-            os.close(fd)
-            raise
-        with f:
-            json.dump(data, f, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -263,3 +264,16 @@ def test_train_mnist_interrupted_keeps_the_network_and_the_epochs_done():
 def test_train_mnist_refuses_non_mnist_sizes():
     with pytest.raises(ValueError, match="784"):
         ex.train_mnist([100, 10], tiny_mnist())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_results_written_again_keep_their_permission_bits(tmp_path):
+    from gradcore.experiments.output import write_files
+
+    write_files(tmp_path, {"a.json": b"{}", "b.csv": b"x\n"})
+    (tmp_path / "a.json").chmod(0o640)
+    write_files(tmp_path, {"a.json": b"[]", "b.csv": b"y\n"})
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "a.json").read_bytes() == b"[]"
+    assert (tmp_path / "b.csv").read_bytes() == b"y\n"
+    assert not list(tmp_path.glob(".gradcore-*.tmp"))

@@ -11,17 +11,18 @@ floats.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from .._files import create_temporary, fsync_directory, regular_file_mode
+from .._files import fsync_directory, regular_file_mode, write_temporary
 from .book import BOOK_INITIAL_SPEEDS, book_speed_ratio
 from .results import Chapter5Result, PhaseResult, SpeedsOverSeeds
 
@@ -59,26 +60,27 @@ def check_writable(folder: PathLike) -> pathlib.Path:
     return p
 
 
+def _write_bytes(content: bytes, f: BinaryIO) -> None:
+    f.write(content)
+
+
 def write_files(folder: PathLike, files: Mapping[str, bytes]) -> dict[str, pathlib.Path]:
     """Write ``{name: content}`` into ``folder`` atomically, as one set.
 
     All contents go to temporary files first (flushed to disk); only once every one is
     written are they renamed over their destinations. On failure the temporary files are
     removed and the destinations are as they were. A destination that exists must be a
-    regular file: a directory, FIFO or device there is refused (OSError naming it).
+    regular file: a directory, FIFO or device there is refused (OSError naming it); one
+    that is replaced keeps its permission bits.
     """
     directory = os.path.abspath(folder)
-    for name in files:
-        regular_file_mode(os.path.join(directory, name))
+    modes = {name: regular_file_mode(os.path.join(directory, name)) for name in files}
     staged: list[tuple[str, pathlib.Path]] = []
     try:
         for name, content in files.items():
-            fd, tmp = create_temporary(directory)
+            tmp = write_temporary(directory, functools.partial(_write_bytes, content),
+                                  modes[name])
             staged.append((tmp, pathlib.Path(directory, name)))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(content)
-                fh.flush()
-                os.fsync(fh.fileno())
         while staged:
             tmp, final = staged[0]
             os.replace(tmp, final)
