@@ -213,7 +213,7 @@ class _TrainingRun:
     def epoch(self, epoch: int) -> None:
         """Run one epoch and record it; raise what stopped it."""
         net, n = self.net, self.X.shape[0]
-        perm = self.rng.permutation(n).astype(np.int64)
+        perm = self.rng.permutation(n).astype(np.int64, copy=False)
         snapshot = net.params.copy()
         speed_sum = np.zeros(sum(net.sizes[1:]))
         st, cost_sum, done = _core.sgd_epoch(net.params, net._sizes32, net._cost_code(),

@@ -22,7 +22,7 @@ from bokeh.plotting import figure
 
 from ..plotting import LAYER_COLOURS
 from .settings import LIMITS, Settings
-from .training import Snapshot, Update
+from .training import BAR_NEURONS, Snapshot, Update
 
 __all__ = ["HIDDEN_COLOURS", "OUTPUT_COLOUR", "KEPT_DASHES", "RunCurves", "Figures",
            "speed_columns"]
@@ -177,7 +177,7 @@ class Figures:
         for j, item in enumerate(self.current_items[:-1]):
             item.visible = j < settings.hidden
         self.current_items[-1].visible = True
-        n = min(settings.width, 6)
+        n = min(settings.width, BAR_NEURONS)
         self.bars.x_range.factors = [(f"hidden {j + 1}", str(i + 1))
                                      for j in range(settings.hidden) for i in range(n)]
         self.bar_source.data = _bar_data(None)

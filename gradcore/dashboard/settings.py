@@ -80,7 +80,7 @@ FIELDS: dict[str, str] = {
     "lmbda": f"λ, L2 regularisation (0–{LIMITS.max_lmbda:g})",
     "batch_size": "Mini-batch size (\"full\" or 1–images)",
     "epochs": f"Epochs (1–{LIMITS.max_epochs})",
-    "seed": "Seed (0–4294967295)",
+    "seed": f"Seed (0–{LIMITS.max_seed})",
     "images": f"Training images ({LIMITS.min_images}–{LIMITS.max_images})",
 }
 

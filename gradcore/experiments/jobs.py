@@ -18,6 +18,7 @@ import numpy as np
 
 from .._core import StopFlag, thread_limit
 from .._errors import DivergenceError
+from .._layout import param_count
 from .._network import Network
 from .._training import History, train
 
@@ -83,8 +84,7 @@ class Job:
 
     def cost_estimate(self, n_examples: int) -> float:
         """Relative cost (multiply-adds), to start the longest jobs first."""
-        params = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        return float(params) * n_examples * (self.epochs + 1)
+        return float(param_count(self.sizes)) * n_examples * (self.epochs + 1)
 
 
 @dataclass
