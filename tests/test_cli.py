@@ -287,6 +287,18 @@ def test_download_failure_is_status_1(tmp_path, capsys, monkeypatch):
     ["chain", "--weight", "x"],
     ["download", "--dir", __file__],
     ["download", "--bogus"],
+    ["phase", "--depths", "0,1"],
+    ["phase", "--depths", "1,1"],
+    ["phase", "--depths", "x"],
+    ["phase", "--scales", "0"],
+    ["phase", "--scales", "inf"],
+    ["phase", "--scales", "1,,2"],
+    ["phase", "--seeds", "0"],
+    ["phase", "--epochs", "-1"],
+    ["phase", "--jobs", "0"],
+    ["chapter5", "--seeds", "0"],
+    ["chapter5", "--jobs", "x"],
+    ["depth", "--jobs", "-2"],
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert main(argv) == 2

@@ -130,24 +130,3 @@ def test_chain_with_a_small_weight_says_no_input_makes_the_factor_1(capsys):
     assert "below 1 for every input a" in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------- bad arguments
-
-
-@pytest.mark.parametrize("argv", [
-    ["phase", "--depths", "0,1"],
-    ["phase", "--depths", "1,1"],
-    ["phase", "--depths", "x"],
-    ["phase", "--scales", "0"],
-    ["phase", "--scales", "inf"],
-    ["phase", "--scales", "1,,2"],
-    ["phase", "--seeds", "0"],
-    ["phase", "--epochs", "-1"],
-    ["phase", "--jobs", "0"],
-    ["chapter5", "--seeds", "0"],
-    ["chapter5", "--jobs", "x"],
-    ["depth", "--jobs", "-2"],
-])
-def test_bad_sweep_arguments_exit_2_with_one_line(argv, capsys):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith(f"gradcore {argv[0]}: error:")

@@ -290,31 +290,6 @@ def test_two_threads_train_in_parallel_with_identical_results(mnist1000):
             assert np.array_equal(serial[s], parallel[s])
 
 
-_FORK_CHILD = textwrap.dedent("""
-    import multiprocessing as mp
-    import numpy as np
-    import gradcore
-    from gradcore.datasets import mnist_first_1000
-
-    X, y = mnist_first_1000()
-    net = gradcore.Network([784, 30, 10], seed=0)
-
-    def work(_):
-        return net.gradient(X, y)[0][0].sum()
-
-    if __name__ == "__main__":
-        here = net.gradient(X, y)[0][0].sum()   # full batch: threads in the parent first
-        with mp.get_context("fork").Pool(2) as pool:
-            there = pool.map(work, range(4))
-        print(all(abs(t - here) <= 1e-12 * abs(here) for t in there))
-""")
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
-def test_forked_workers_after_threaded_kernels_do_not_hang(tmp_path):
-    assert _run_script(tmp_path, _FORK_CHILD, timeout=120) == "True"
-
-
 # A threaded gradient that would take many seconds (2 parts, so 2 threads): stopping it must
 # take a part's next chunk of rows at most, far less.
 _LONG_SIZES = [100, 1000, 1000, 10]
