@@ -40,10 +40,6 @@ def connect(scheduler: Any) -> tuple[Any, bool]:
                     f"'tcp://host:8786', got {scheduler!r}")
 
 
-def _run_on_worker(job: Job, train_data: Data, evaluation_data: Data | None) -> JobResult:
-    return run_job(job, train_data, evaluation_data)
-
-
 class DaskBackend:
     """Jobs submitted to a Dask cluster, the data scattered once to every worker."""
 
@@ -56,7 +52,7 @@ class DaskBackend:
     def start(self, items: Sequence[tuple[int, Job]]) -> None:
         for i, job in items:
             evaluation = None if job.evaluation is None else self.data[job.evaluation]
-            fut = self.client.submit(_run_on_worker, job, self.data[job.data], evaluation,
+            fut = self.client.submit(run_job, job, self.data[job.data], evaluation,
                                      key=f"gradcore-job-{self.tag}-{i}", pure=False)
             self.futures[fut] = i
 

@@ -156,9 +156,7 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
     bar = _bar(len(jobs), len(results), desc) if progress else None
     try:
         if todo:
-            _run(todo, prepared, n_jobs, scheduler, store, results, bar, on_result)
-    except SweepInterrupted as exc:
-        raise SweepInterrupted(exc.finished, len(jobs)) from None
+            _run(todo, prepared, n_jobs, scheduler, store, results, bar, on_result, len(jobs))
     finally:
         if bar is not None:
             bar.close()
@@ -167,7 +165,7 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
 
 def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
          scheduler: Any, store: ResultStore | None, results: dict[int, JobResult],
-         bar: Any, on_result: Callable[[int, JobResult], None] | None) -> None:
+         bar: Any, on_result: Callable[[int, JobResult], None] | None, total: int) -> None:
     with _backend(data, n_jobs, scheduler, len(todo)) as backend:
         backend.start(todo)
 
@@ -187,7 +185,7 @@ def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
             for i, result in backend.cancel():
                 if i not in results:
                     keep(i, result)
-            raise SweepInterrupted(len(results), len(results)) from None
+            raise SweepInterrupted(len(results), total) from None
         except BaseException:
             backend.cancel()
             raise
