@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "internal.h"
 
 /*
  * The SGD step with L2 weight decay (network2.py's update_mini_batch), on a number or a
@@ -243,11 +243,9 @@ static void sigmoid_inplace(real *v, int64_t n)
 #define NMAX 6
 #define KD 4
 
-/* Sizes of part q of n split into parts of at most `most`, as even as possible (so that 10
- * examples make two tiles of 5, not 4 + 4 + 2): parts differ by at most one. (gc_split
- * without its guard against overflow: n q fits here, n being at most a layer's width.) */
+/* The number of parts of at most `most` items that n items need; gc_split (internal.h)
+ * gives their starts, as even as possible (10 examples make two tiles of 5, not 4 + 4 + 2). */
 static inline int64_t n_parts(int64_t n, int64_t most) { return (n + most - 1) / most; }
-static inline int64_t part_start(int64_t n, int64_t parts, int64_t q) { return n * q / parts; }
 #endif /* GC_NAIVE */
 
 /* ---------------------------------------------------------------- dense layer: forward */
@@ -342,7 +340,7 @@ static void dense_forward(real *z, real *a, const real *const *in, const real *w
 {
     const int64_t np = n_parts(m, EMAX);
     for (int64_t q = 0; q < np; q++) {
-        const int64_t i = part_start(m, np, q), E = part_start(m, np, q + 1) - i;
+        const int64_t i = gc_split(m, np, q), E = gc_split(m, np, q + 1) - i;
         real *zr = a + i * n_out;
         const real *const *x = in + i;
         switch (E) {
@@ -552,7 +550,7 @@ static void dense_backward_weights(real *out, const real *delta, const real *con
         if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
         if (ahead) prefetch_strip(ahead, m_ahead, vstart(v, n_in), vstart(v + kv - 1, n_in) + VL);
         for (int64_t q = 0; q < ng; q++) {
-            const int64_t j = part_start(n_out, ng, q), N = part_start(n_out, ng, q + 1) - j;
+            const int64_t j = gc_split(n_out, ng, q), N = gc_split(n_out, ng, q + 1) - j;
             real *o = out + j * n_in;
             const real *d = delta + j;
             switch (kv) {
