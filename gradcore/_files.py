@@ -7,6 +7,7 @@ loadable without it (``tools/make_embedded_mnist.py``).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -170,10 +171,8 @@ def write_temporary(directory: str, write: Callable[[BinaryIO], object],
         if mode is not None:
             os.chmod(tmp, mode)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return tmp
 

@@ -25,6 +25,7 @@ before reading it whole.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -149,10 +150,8 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
     try:
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     fsync_directory(directory)
 

@@ -10,6 +10,7 @@ floats.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -87,10 +88,8 @@ def write_files(folder: PathLike, files: Mapping[str, bytes]) -> dict[str, pathl
             staged.pop(0)
     finally:
         for tmp, _ in staged:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
     fsync_directory(directory)
     return {name: pathlib.Path(directory, name) for name in files}
 
