@@ -170,12 +170,14 @@ def _spread(med: float, lo: float, hi: float, n: int) -> str:
     return _fmt(med) if n == 1 else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]"
 
 
-def _where(args: argparse.Namespace) -> str:
+def _where(args: argparse.Namespace, trainings: int) -> str:
+    """Where a sweep of this many trainings runs (never more jobs side by side than
+    trainings, as the runner does)."""
     if getattr(args, "scheduler", None):
         return f"on the Dask cluster at {args.scheduler}"
     from . import experiments as ex
 
-    n = args.jobs or ex.default_jobs()
+    n = min(args.jobs or ex.default_jobs(), trainings)
     return f"{_plural(n, 'job')} side by side on this machine"
 
 
@@ -209,7 +211,7 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
           f"{_plural(len(seeds), 'seed')} ({_seed_range(seeds)})")
     print(f"{_plural(args.epochs, 'epoch')} of full-batch gradient descent each (m = 1000, "
           f"eta = 0.1, lambda = 5.0); {_plural(len(hidden) * len(seeds), 'training')}, "
-          f"{_where(args)}", flush=True)
+          f"{_where(args, len(hidden) * len(seeds))}", flush=True)
     t0 = time.perf_counter()
     result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
                          figures=not args.no_figures, **_sweep_kwargs(args))
@@ -353,7 +355,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     nets = ex.DEPTH_SIZES
     print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(args.seeds, 'seed')} x "
           f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
-          f"{_where(args)}")
+          f"{_where(args, len(nets) * args.seeds)}")
     data = _load(args.data)
     res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
                    **_sweep_kwargs(args))
@@ -429,7 +431,7 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     print(f"gradcore {__version__} phase: hidden layers {_list(args.depths)} x weight scales "
           f"{_list(args.scales)} x {_plural(args.seeds, 'seed')}: the speed of every layer "
           f"at initialisation{after}, on the first 1,000 MNIST training images; "
-          f"{_plural(n, 'job')}, {_where(args)}", flush=True)
+          f"{_plural(n, 'job')}, {_where(args, n)}", flush=True)
     t0 = time.perf_counter()
     res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
                    out_dir=args.out, figures=not args.no_figures, **_sweep_kwargs(args))

@@ -59,6 +59,13 @@ def test_help_shows_percent_signs_once(command, capsys):
 PLURAL_OF_ONE = re.compile(r"\b1 (epochs|seeds|layers|jobs|trainings|nets)\b|\(s\)")
 
 
+def test_the_jobs_announced_are_never_more_than_the_trainings(tmp_path, capsys):
+    # 3 trainings (one seed, 3 nets): --jobs 16 runs 3 side by side, and says so
+    assert main(["chapter5", "--epochs", "1", "--no-figures", "--jobs", "16", "--out",
+                 str(tmp_path / "c5")]) == 0
+    assert "3 trainings, 3 jobs side by side on this machine" in capsys.readouterr().out
+
+
 def test_counts_of_one_are_singular(tmp_path, capsys, fake_mnist):
     assert main(["chapter5", "--epochs", "1", "--no-figures", "--jobs", "1", "--out",
                  str(tmp_path / "c5")]) == 0
