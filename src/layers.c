@@ -364,14 +364,138 @@ forward_rows(real *zr, const real *const *x, const real *w, const real *b, int64
 }
 
 /*
+ * Narrow layers. When the rows are only a few vectors long (the 30 inputs of a hidden layer
+ * of 30), the dot products above spend more on adding up their lanes (hsum) and masking
+ * the last vector than on multiply-adds. Such a layer goes the other way round: its
+ * weights are copied transposed into a small block, and each example's outputs are formed
+ * a vector at a time,
+ *   z[i, j..] = b[j..] + sum_k in[i][k] w[j.., k]    (each output summed as the plain loop)
+ * with the sigmoid applied in registers. Outputs go in groups of up to NCV vectors (the
+ * group's last vector overlapping the one before it when the group's width is not a
+ * multiple of VL; a group narrower than a vector is padded with zeros and stored in part),
+ * examples in tiles of up to NE.
+ */
+#if VBYTES >= 64
+#define NE 4
+#else
+#define NE 2
+#endif
+#define NCV 4
+#define WTS (NCV * VL) /* the row stride of a group's transposed weights */
+#define NARROW_IN 64   /* the longest rows that go the narrow way */
+
+/* Whether the narrow way pays for a layer: short rows, and at least 3/4 of the vector lanes
+ * used by outputs (a layer of 10 outputs in vectors of 8 or 16 lanes gained nothing). Not
+ * the number of examples, so that an example's outputs are the same bits whatever the
+ * examples beside it (for 30x30 the transposition costs more than it saves below 6
+ * examples: 1 example, AVX-512 double, takes 500 ns instead of 375). */
+static int narrow_pays(int64_t n_in, int64_t n_out)
+{
+    const int64_t lanes = (n_out + VL - 1) / VL * VL;
+    return n_in <= NARROW_IN && 4 * n_out >= 3 * lanes;
+}
+
+/*
+ * Narrow tile: E examples (<= NE) x T vectors (<= NCV) of a group's outputs:
+ *   a, z (z may be NULL): the tile's first outputs, E rows of stride n_out; vector t goes
+ *      to column cs[t], or, in a group narrower than a vector (T = 1), its first wg lanes
+ *   x: E input rows of n_in; wt: (n_in, WTS) the group's weights transposed; bt: (WTS)
+ */
+static inline __attribute__((always_inline)) void
+narrow_tile(real *z, real *a, int64_t n_out, const int64_t *cs, int64_t wg,
+            const real *const *x, const real *wt, const real *bt, int64_t n_in, const int E,
+            const int T)
+{
+    vec acc[NE][NCV];
+    for (int e = 0; e < E; e++)
+        for (int t = 0; t < T; t++) acc[e][t] = vload(bt + t * VL);
+    for (int64_t k = 0; k < n_in; k++) {
+        vec wv[NCV];
+        for (int t = 0; t < T; t++) wv[t] = vload(wt + k * WTS + t * VL);
+        for (int e = 0; e < E; e++) {
+            const vec xe = vsplat(x[e][k]);
+            for (int t = 0; t < T; t++) acc[e][t] += xe * wv[t];
+        }
+    }
+    for (int e = 0; e < E; e++)
+        for (int t = 0; t < T; t++) {
+            const vec av = sigmoid_lanes(acc[e][t]);
+            if (T == 1 && wg < VL) {
+                if (z) vstore_part(z + e * n_out, acc[e][t], wg);
+                vstore_part(a + e * n_out, av, wg);
+            } else {
+                if (z) vstore(z + e * n_out + cs[t], acc[e][t]);
+                vstore(a + e * n_out + cs[t], av);
+            }
+        }
+}
+
+/* All m examples against one group of T output vectors (T a constant after inlining). */
+static inline __attribute__((always_inline)) void
+narrow_group(real *z, real *a, const real *const *in, const real *wt, const real *bt,
+             const int64_t *cs, int64_t wg, int64_t m, int64_t n_in, int64_t n_out, const int T)
+{
+    const int64_t np = n_parts(m, NE);
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t i = gc_split(m, np, q), E = gc_split(m, np, q + 1) - i;
+        real *zi = z ? z + i * n_out : NULL, *ai = a + i * n_out;
+        switch (E) {
+#if NE >= 4
+        case 4: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 4, T); break;
+        case 3: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 3, T); break;
+#endif
+        case 2: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 2, T); break;
+        default: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 1, T); break;
+        }
+    }
+}
+
+/*
+ * Forward pass of a narrow layer (n_in <= NARROW_IN; the contract of dense_forward_naive):
+ *   a, z: (m, n_out), z may be NULL; in: m row pointers of n_in; w: (n_out, n_in); b: (n_out)
+ * Per group of wg <= WTS outputs from j0: column c of the group (output j0 + cs[t] + l,
+ * c = t VL + l) becomes column c of wt (n_in, WTS) and entry c of bt, zeros past wg.
+ */
+static void dense_forward_narrow(real *z, real *a, const real *const *in, const real *w,
+                                 const real *b, int64_t m, int64_t n_in, int64_t n_out)
+{
+    real wt[NARROW_IN * WTS], bt[WTS];
+    for (int64_t j0 = 0, wg; j0 < n_out; j0 += wg) {
+        wg = n_out - j0 < WTS ? n_out - j0 : WTS;
+        const int64_t T = (wg + VL - 1) / VL;
+        int64_t cs[NCV];
+        for (int64_t t = 0; t < T; t++) cs[t] = wg < VL ? 0 : vstart(t, wg);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t l = 0; l < VL; l++) {
+                const int64_t j = j0 + cs[t] + l, c = t * VL + l;
+                const int pad = cs[t] + l >= wg;
+                for (int64_t k = 0; k < n_in; k++) wt[k * WTS + c] = pad ? 0 : w[j * n_in + k];
+                bt[c] = pad ? 0 : b[j];
+            }
+        real *zg = z ? z + j0 : NULL;
+        switch (T) {
+        case 4: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 4); break;
+        case 3: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 3); break;
+        case 2: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 2); break;
+        default: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 1); break;
+        }
+    }
+}
+
+/*
  * Forward pass of one dense sigmoid layer (same contract as dense_forward_naive):
  *   a: (m, n_out); z: (m, n_out) or NULL; in: m row pointers of n_in; w: (n_out, n_in)
- * Tiles of up to EMAX examples x 4 neurons write z = x.w + b into a; one vectorised pass
- * then squashes the whole (m, n_out) block.
+ * Narrow layers where that pays (narrow_pays) go the narrow way; otherwise tiles of up to
+ * EMAX examples x 4 neurons write z = x.w + b into a, and one vectorised pass then squashes
+ * the whole (m, n_out) block.
  */
 static void dense_forward(real *z, real *a, const real *const *in, const real *w,
                           const real *b, int64_t m, int64_t n_in, int64_t n_out)
 {
+    if (narrow_pays(n_in, n_out)) {
+        dense_forward_narrow(z, a, in, w, b, m, n_in, n_out);
+        return;
+    }
     const int64_t np = n_parts(m, EMAX);
     for (int64_t q = 0; q < np; q++) {
         const int64_t i = gc_split(m, np, q), E = gc_split(m, np, q + 1) - i;

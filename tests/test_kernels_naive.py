@@ -89,6 +89,21 @@ def test_feedforward_and_gradient(level, sizes, dtype):
 
 
 @pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_examples_outputs_do_not_depend_on_the_examples_beside_it(level, dtype):
+    # every layer shape of SIZES, narrow and wide, in chunks of 1 to 64 examples: the same bits
+    rows = []
+    for sizes in SIZES:
+        net, X, _ = problem(sizes, 70, dtype)
+        whole = with_level(level, lambda: net.feedforward(X))
+        one_by_one = np.vstack([with_level(level, lambda: net.feedforward(X[i:i + 1]))
+                                for i in range(len(X))])
+        shifted = with_level(level, lambda: net.feedforward(X[3:]))
+        rows.append(np.array_equal(whole, one_by_one) and np.array_equal(whole[3:], shifted))
+    assert all(rows), rows
+
+
+@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("sizes", SIZES, ids=ids)
 @pytest.mark.parametrize("batch_size", [1, 7, 13, 64, 65, 130], ids=lambda m: f"m{m}")
 def test_sgd_epoch(level, sizes, batch_size):
