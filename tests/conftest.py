@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 
 import numpy as np
 import pytest
@@ -16,6 +17,14 @@ _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "gradcore"
 if pathlib.Path(gradcore.__file__).resolve().parent == _SOURCE:  # pragma: no cover
     raise RuntimeError("tests imported gradcore from the source folder, not the installed "
                        "package: install it (pip install .) and run pytest from the checkout")
+
+# The tests that press Ctrl-C send SIGINT to a child process, as a terminal would. A run
+# started in the background by a script (`pytest &`, nohup) has SIGINT ignored, and an
+# ignored signal stays ignored in every child; a handler does not (exec resets it to the
+# default). So with a handler here every child sees Ctrl-C as in a terminal. (Nothing here
+# sends SIGINT to this process.)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

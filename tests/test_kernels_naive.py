@@ -95,10 +95,10 @@ def test_an_examples_outputs_do_not_depend_on_the_examples_beside_it(level, dtyp
     rows = []
     for sizes in SIZES:
         net, X, _ = problem(sizes, 70, dtype)
-        whole = with_level(level, lambda: net.feedforward(X))
-        one_by_one = np.vstack([with_level(level, lambda: net.feedforward(X[i:i + 1]))
+        whole = with_level(level, partial(net.feedforward, X))
+        one_by_one = np.vstack([with_level(level, partial(net.feedforward, X[i:i + 1]))
                                 for i in range(len(X))])
-        shifted = with_level(level, lambda: net.feedforward(X[3:]))
+        shifted = with_level(level, partial(net.feedforward, X[3:]))
         rows.append(np.array_equal(whole, one_by_one) and np.array_equal(whole[3:], shifted))
     assert all(rows), rows
 
