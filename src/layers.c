@@ -116,6 +116,49 @@ static inline real hsum(vec v)
     return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
+/*
+ * The lane sums of four vectors at once, as a vector of four: the same additions as hsum,
+ * in the same order (so the same bits), four at a time. Lanes i and i + VL/2 of x and y
+ * are folded into one vector, those of z and w into another; then the two halves of each
+ * half, from both vectors into one; then within that vector, down to one lane each. Where
+ * the compiler has two-source shuffles (Clang; GCC from 12) and a vector holds at least
+ * four lanes; forward_tile uses it for its tiles of 4 neurons (the first layer's forward
+ * pass of an epoch, AVX-512: 65.0 -> 60.9 Mcycles in float, 120.7 -> 118.6 in double).
+ */
+#ifdef GC_FLOAT32
+#define VLANES (VBYTES / 4)
+#else
+#define VLANES (VBYTES / 8)
+#endif
+#if (defined(__clang__) || __GNUC__ >= 12) && VLANES >= 4
+#define HAVE_HSUM4 1
+typedef real v4 __attribute__((vector_size(4 * sizeof(real))));
+typedef real v8 __attribute__((vector_size(8 * sizeof(real))));
+#define SHUF __builtin_shufflevector
+static inline v4 hsum4(vec x, vec y, vec z, vec w)
+{
+#if VLANES == 16
+    const vec a = SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                  SHUF(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    const vec c = SHUF(z, w, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                  SHUF(z, w, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    const vec u = SHUF(a, c, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                  SHUF(a, c, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    const v8 h = SHUF(u, u, 0, 1, 4, 5, 8, 9, 12, 13) + SHUF(u, u, 2, 3, 6, 7, 10, 11, 14, 15);
+    return SHUF(h, h, 0, 2, 4, 6) + SHUF(h, h, 1, 3, 5, 7);
+#elif VLANES == 8
+    const vec a = SHUF(x, y, 0, 1, 2, 3, 8, 9, 10, 11) + SHUF(x, y, 4, 5, 6, 7, 12, 13, 14, 15);
+    const vec c = SHUF(z, w, 0, 1, 2, 3, 8, 9, 10, 11) + SHUF(z, w, 4, 5, 6, 7, 12, 13, 14, 15);
+    const vec u = SHUF(a, c, 0, 1, 4, 5, 8, 9, 12, 13) + SHUF(a, c, 2, 3, 6, 7, 10, 11, 14, 15);
+    return SHUF(u, u, 0, 2, 4, 6) + SHUF(u, u, 1, 3, 5, 7);
+#else
+    const vec a = SHUF(x, y, 0, 1, 4, 5) + SHUF(x, y, 2, 3, 6, 7);
+    const vec c = SHUF(z, w, 0, 1, 4, 5) + SHUF(z, w, 2, 3, 6, 7);
+    return SHUF(a, c, 0, 2, 4, 6) + SHUF(a, c, 1, 3, 5, 7);
+#endif
+}
+#endif
+
 /* Lanes q >= VL - rem set (all ones), the others zero: the new lanes of an overlapping last
  * vector whose first VL - rem lanes were already taken by the vector before it. */
 static inline ivec tail_mask(int64_t rem)
@@ -306,7 +349,8 @@ static void dense_forward_naive(real *z, real *a, const real *const *in, const r
 
 /*
  * Forward tile: E examples x N neurons of pre-activations (E <= EMAX, N <= 4, constants after
- * inlining). Per vector step along k, E + N loads feed E*N multiply-adds.
+ * inlining). Per vector step along k, E + N loads feed E*N multiply-adds. Each example's
+ * 4 sums of a full tile are added up across lanes together (hsum4), one store per example.
  *   zt: rows of ld values, the tile's first entry at [0], gets x.w + b
  *   x: E input rows; w: N weight rows of n_in (row stride n_in); b: N biases
  */
@@ -335,6 +379,17 @@ forward_tile(real *zt, int64_t ld, const real *const *x, const real *w, const re
             for (int r = 0; r < N; r++) acc[e][r] += vselect(mask, xv[e] * wv[r], (vec){0});
         k = n_in;
     }
+#ifdef HAVE_HSUM4
+    if (N == 4 && k == n_in) { /* (rows shorter than a vector end in the scalar loop below) */
+        v4 bv;
+        memcpy(&bv, b, sizeof bv);
+        for (int e = 0; e < E; e++) {
+            const v4 s = hsum4(acc[e][0], acc[e][1], acc[e][2], acc[e][3]) + bv;
+            memcpy(zt + e * ld, &s, sizeof s);
+        }
+        return;
+    }
+#endif
     for (int e = 0; e < E; e++)
         for (int r = 0; r < N; r++) {
             real sum = hsum(acc[e][r]);
