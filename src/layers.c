@@ -117,13 +117,10 @@ static inline real hsum(vec v)
 }
 
 /*
- * The lane sums of four vectors at once, as a vector of four: the same additions as hsum,
- * in the same order (so the same bits), four at a time. Lanes i and i + VL/2 of x and y
- * are folded into one vector, those of z and w into another; then the two halves of each
- * half, from both vectors into one; then within that vector, down to one lane each. Where
- * the compiler has two-source shuffles (Clang; GCC from 12) and a vector holds at least
- * four lanes; forward_tile uses it for its tiles of 4 neurons (the first layer's forward
- * pass of an epoch, AVX-512: 65.0 -> 60.9 Mcycles in float, 120.7 -> 118.6 in double).
+ * Two-source shuffles (__builtin_shufflevector: Clang; GCC from 12), where a vector holds
+ * at least four lanes (VLANES: VL as a preprocessor number). Without them (older GCC, or
+ * double in 16-byte vectors) the kernels use hsum and scalar copies instead, with the same
+ * results.
  */
 #ifdef GC_FLOAT32
 #define VLANES (VBYTES / 4)
@@ -131,10 +128,19 @@ static inline real hsum(vec v)
 #define VLANES (VBYTES / 8)
 #endif
 #if (defined(__clang__) || __GNUC__ >= 12) && VLANES >= 4
-#define HAVE_HSUM4 1
+#define HAVE_SHUFFLES 1
+#define SHUF __builtin_shufflevector
 typedef real v4 __attribute__((vector_size(4 * sizeof(real))));
 typedef real v8 __attribute__((vector_size(8 * sizeof(real))));
-#define SHUF __builtin_shufflevector
+
+/*
+ * The lane sums of four vectors at once, as a vector of four: the same additions as hsum,
+ * in the same order (so the same bits), four at a time. Lanes i and i + VL/2 of x and y
+ * are folded into one vector, those of z and w into another; then the two halves of each
+ * half, from both vectors into one; then within that vector, down to one lane each.
+ * forward_tile uses it for its tiles of 4 neurons (the first layer's forward pass of an
+ * epoch, AVX-512: 65.0 -> 60.9 Mcycles in float, 120.7 -> 118.6 in double).
+ */
 static inline v4 hsum4(vec x, vec y, vec z, vec w)
 {
 #if VLANES == 16
@@ -155,6 +161,44 @@ static inline v4 hsum4(vec x, vec y, vec z, vec w)
     const vec a = SHUF(x, y, 0, 1, 4, 5) + SHUF(x, y, 2, 3, 6, 7);
     const vec c = SHUF(z, w, 0, 1, 4, 5) + SHUF(z, w, 2, 3, 6, 7);
     return SHUF(a, c, 0, 2, 4, 6) + SHUF(a, c, 1, 3, 5, 7);
+#endif
+}
+
+/*
+ * A square block of VL vectors transposed in registers: afterwards r[q] holds lane q of
+ * every former vector. log2(VL) stages; stage b pairs r[i] with r[i + b] (i without bit b)
+ * and interleaves their lanes in runs of b (TIDX: where lane p of the first result comes
+ * from; the second takes the next run). narrow_weights transposes a layer's weights so:
+ * a 30x30 forward pass, AVX-512, m = 10, took 1,030 ns in double and 677 ns in float with
+ * one scalar copy per weight, 905 and 467 ns with these blocks.
+ */
+#define TIDX(p, b) ((((p) / (b)) % 2 ? VLANES : 0) + (p) / (2 * (b)) * 2 * (b) + (p) % (b))
+#define TIDX_HI(p, b) (TIDX(p, b) + (b))
+#if VLANES == 16
+#define LANES(F, b) F(0, b), F(1, b), F(2, b), F(3, b), F(4, b), F(5, b), F(6, b), F(7, b), \
+                    F(8, b), F(9, b), F(10, b), F(11, b), F(12, b), F(13, b), F(14, b), F(15, b)
+#elif VLANES == 8
+#define LANES(F, b) F(0, b), F(1, b), F(2, b), F(3, b), F(4, b), F(5, b), F(6, b), F(7, b)
+#else
+#define LANES(F, b) F(0, b), F(1, b), F(2, b), F(3, b)
+#endif
+#define TRANSPOSE_STAGE(r, b)                                                               \
+    for (int i = 0; i < VLANES; i++)                                                        \
+        if (!(i & (b))) {                                                                   \
+            const vec lo = SHUF(r[i], r[i + (b)], LANES(TIDX, b));                          \
+            const vec hi = SHUF(r[i], r[i + (b)], LANES(TIDX_HI, b));                       \
+            r[i] = lo;                                                                      \
+            r[i + (b)] = hi;                                                                \
+        }
+static inline void transpose(vec r[VLANES])
+{
+    TRANSPOSE_STAGE(r, 1)
+    TRANSPOSE_STAGE(r, 2)
+#if VLANES >= 8
+    TRANSPOSE_STAGE(r, 4)
+#endif
+#if VLANES >= 16
+    TRANSPOSE_STAGE(r, 8)
 #endif
 }
 #endif
@@ -379,7 +423,7 @@ forward_tile(real *zt, int64_t ld, const real *const *x, const real *w, const re
             for (int r = 0; r < N; r++) acc[e][r] += vselect(mask, xv[e] * wv[r], (vec){0});
         k = n_in;
     }
-#ifdef HAVE_HSUM4
+#ifdef HAVE_SHUFFLES
     if (N == 4 && k == n_in) { /* (rows shorter than a vector end in the scalar loop below) */
         v4 bv;
         memcpy(&bv, b, sizeof bv);
@@ -506,10 +550,45 @@ narrow_group(real *z, real *a, const real *const *in, const real *wt, const real
 }
 
 /*
+ * A group's weights and biases as narrow_tile reads them: column c = t VL + l of
+ * wt (n_in, WTS) is weight row cs[t] + l of w (rows of n_in; zeros past wg), entry c of bt
+ * its bias. With shuffles, a group of at least one vector is copied in VL x VL blocks
+ * transposed in registers (a row's last block overlapping the one before it, as vstart
+ * places it); otherwise one value at a time.
+ *   wt: (n_in, WTS); bt: (WTS); w: the group's first row; b: its first bias
+ */
+static void narrow_weights(real *wt, real *bt, const real *w, const real *b, const int64_t *cs,
+                           int64_t T, int64_t wg, int64_t n_in)
+{
+#ifdef HAVE_SHUFFLES
+    if (wg >= VL && n_in >= VL) {
+        for (int64_t t = 0; t < T; t++) {
+            const real *wr = w + cs[t] * n_in;
+            for (int64_t kb = 0; kb < (n_in + VL - 1) / VL; kb++) {
+                const int64_t ks = vstart(kb, n_in);
+                vec r[VLANES];
+                for (int l = 0; l < VLANES; l++) r[l] = vload(wr + l * n_in + ks);
+                transpose(r);
+                for (int q = 0; q < VLANES; q++) vstore(wt + (ks + q) * WTS + t * VL, r[q]);
+            }
+            memcpy(bt + t * VL, b + cs[t], sizeof(vec));
+        }
+        return;
+    }
+#endif
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t l = 0; l < VL; l++) {
+            const int64_t j = cs[t] + l, c = t * VL + l;
+            const int pad = j >= wg;
+            for (int64_t k = 0; k < n_in; k++) wt[k * WTS + c] = pad ? 0 : w[j * n_in + k];
+            bt[c] = pad ? 0 : b[j];
+        }
+}
+
+/*
  * Forward pass of a narrow layer (n_in <= NARROW_IN; the contract of dense_forward_naive):
  *   a, z: (m, n_out), z may be NULL; in: m row pointers of n_in; w: (n_out, n_in); b: (n_out)
- * Per group of wg <= WTS outputs from j0: column c of the group (output j0 + cs[t] + l,
- * c = t VL + l) becomes column c of wt (n_in, WTS) and entry c of bt, zeros past wg.
+ * Outputs in groups of wg <= WTS from j0, vector t of a group at column cs[t] of it.
  */
 static void dense_forward_narrow(real *z, real *a, const real *const *in, const real *w,
                                  const real *b, int64_t m, int64_t n_in, int64_t n_out)
@@ -520,13 +599,7 @@ static void dense_forward_narrow(real *z, real *a, const real *const *in, const 
         const int64_t T = (wg + VL - 1) / VL;
         int64_t cs[NCV];
         for (int64_t t = 0; t < T; t++) cs[t] = wg < VL ? 0 : vstart(t, wg);
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t l = 0; l < VL; l++) {
-                const int64_t j = j0 + cs[t] + l, c = t * VL + l;
-                const int pad = cs[t] + l >= wg;
-                for (int64_t k = 0; k < n_in; k++) wt[k * WTS + c] = pad ? 0 : w[j * n_in + k];
-                bt[c] = pad ? 0 : b[j];
-            }
+        narrow_weights(wt, bt, w + j0 * n_in, b + j0, cs, T, wg, n_in);
         real *zg = z ? z + j0 : NULL;
         switch (T) {
         case 4: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 4); break;
