@@ -88,28 +88,30 @@ static inline vec vselect(ivec mask, vec a, vec b)
 typedef real vhalf __attribute__((vector_size(VBYTES >= 32 ? VBYTES / 2 : 16)));
 typedef real vquarter __attribute__((vector_size(VBYTES >= 64 ? VBYTES / 4 : 16)));
 
+/* The lanes of v folded onto its first 16 bytes with OP (+ or |), as a vector of type Q:
+ * while the vector is wider than 16 bytes, its upper half OP-ed onto its lower one (H: the
+ * type of half of v). hsum and any_lane share it. */
+#define FOLD_HALF(v, H, OP)                                                                 \
+    ({                                                                                      \
+        H lo_, hi_;                                                                         \
+        memcpy(&lo_, &(v), sizeof lo_);                                                     \
+        memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_);                          \
+        lo_ OP hi_;                                                                         \
+    })
+#if VBYTES >= 64
+#define FOLD_TO_16_BYTES(v, H, Q, OP) ({ const H h_ = FOLD_HALF(v, H, OP); FOLD_HALF(h_, Q, OP); })
+#elif VBYTES >= 32
+#define FOLD_TO_16_BYTES(v, H, Q, OP) FOLD_HALF(v, H, OP)
+#else
+#define FOLD_TO_16_BYTES(v, H, Q, OP) (v)
+#endif
+
 /* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL): the upper half
  * added to the lower one while the vector is wider than 16 bytes, then the same on the
  * lanes of the last 16 bytes. */
 static inline real hsum(vec v)
 {
-    vquarter q;
-#if VBYTES >= 32
-    vhalf h0, h1;
-    memcpy(&h0, &v, sizeof h0);
-    memcpy(&h1, (char *)&v + sizeof h0, sizeof h1);
-    h0 += h1;
-#if VBYTES >= 64
-    vquarter q1;
-    memcpy(&q, &h0, sizeof q);
-    memcpy(&q1, (char *)&h0 + sizeof q, sizeof q1);
-    q += q1;
-#else
-    q = h0;
-#endif
-#else
-    q = v;
-#endif
+    const vquarter q = FOLD_TO_16_BYTES(v, vhalf, vquarter, +);
     real t[16 / sizeof(real)];
     memcpy(t, &q, sizeof t);
     if (sizeof(real) == sizeof(double)) return t[0] + t[1];
@@ -294,29 +296,13 @@ static inline vec vexp(vec t)
 
 /* ---------------------------------------------------------------- sigmoid */
 
-/* Whether any lane of a comparison's mask is set: its halves or-ed together, as hsum adds
+/* Whether any lane of a comparison's mask is set: its halves or-ed together as hsum adds
  * them (a few vector operations, not one test per lane). */
 typedef ireal ihalf __attribute__((vector_size(VBYTES >= 32 ? VBYTES / 2 : 16)));
 typedef ireal iquarter __attribute__((vector_size(VBYTES >= 64 ? VBYTES / 4 : 16)));
 static inline int any_lane(ivec mask)
 {
-    iquarter q;
-#if VBYTES >= 32
-    ihalf h0, h1;
-    memcpy(&h0, &mask, sizeof h0);
-    memcpy(&h1, (char *)&mask + sizeof h0, sizeof h1);
-    h0 |= h1;
-#if VBYTES >= 64
-    iquarter q1;
-    memcpy(&q, &h0, sizeof q);
-    memcpy(&q1, (char *)&h0 + sizeof q, sizeof q1);
-    q |= q1;
-#else
-    q = h0;
-#endif
-#else
-    q = mask;
-#endif
+    const iquarter q = FOLD_TO_16_BYTES(mask, ihalf, iquarter, |);
     ireal any = 0;
     for (int i = 0; i < (int)(16 / sizeof(ireal)); i++) any |= q[i];
     return any != 0;
