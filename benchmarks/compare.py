@@ -49,7 +49,7 @@ import time
 import numpy as np
 
 import gradcore
-from gradcore import _core
+from gradcore import _core, kernels
 from gradcore import reference as ref
 from gradcore.datasets import load_mnist, mnist_first_1000
 
@@ -141,7 +141,7 @@ def full_batch_times(X, Y, n, pairs):
     net = gradcore.Network(SIZES, seed=1)
     p0 = net.params.copy()
     pm = np.arange(n, dtype=np.int64)
-    Xn, Yn = np.ascontiguousarray(X[:n]), np.ascontiguousarray(Y[:n])
+    Xn, Yn = kernels.aligned(X[:n]), kernels.aligned(Y[:n])
 
     def full_batch():
         net.params[...] = p0
@@ -212,7 +212,7 @@ def main(argv=None):
 
     def native(dtype):
         net = gradcore.Network(SIZES, seed=1, dtype=dtype)
-        Xc, Yc = X.astype(dtype), Y.astype(dtype)
+        Xc, Yc = kernels.aligned(X, dtype), kernels.aligned(Y, dtype)  # as train() has them
         p0 = net.params.copy()
 
         def run():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gradcore
-from gradcore import _core
+from gradcore import _core, kernels
 from gradcore import reference as ref
 
 NETS = [[784, 30, 10], [784, 30, 30, 10], [784, 30, 30, 30, 10], [784, 30, 30, 30, 30, 10]]
@@ -95,7 +95,7 @@ def test_sgd_epoch(benchmark, sizes, n, impl, mnist):
     else:
         net = _net(sizes, impl)
         p0 = net.params.copy()
-        Xc, Yc = X.astype(net.dtype), Y.astype(net.dtype)
+        Xc, Yc = kernels.aligned(X, net.dtype), kernels.aligned(Y, net.dtype)
 
         def epoch():
             net.params[...] = p0
