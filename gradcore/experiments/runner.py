@@ -21,8 +21,11 @@ ones stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
@@ -66,6 +69,27 @@ class Backend(Protocol):
     def cancel(self) -> list[tuple[int, JobResult]]: ...
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[threading.Event]:
+    """While active in the main thread, Ctrl-C sets the event yielded instead of raising
+    KeyboardInterrupt wherever the thread happens to be; the caller raises it where that is
+    safe. concurrent.futures.wait takes every future's lock before it looks at them: a
+    KeyboardInterrupt raised in between left a lock held, and the pool's shutdown then
+    waited for ever for the job thread that needed it. Elsewhere (another thread, or a
+    SIGINT handler other than Python's default) nothing changes and the event stays clear.
+    """
+    hit = threading.Event()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield hit
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class ThreadBackend:
     """A pool of ``n`` threads in this process; every job gets its own StopFlag."""
 
@@ -84,15 +108,21 @@ class ThreadBackend:
             self.futures[fut] = i
 
     def results(self) -> Iterator[tuple[int, JobResult]]:
+        """Results as jobs finish. Ctrl-C is raised as KeyboardInterrupt here, between
+        waits (at most 0.2 s late) or between results, never inside the wait."""
         pending = set(self.futures)
-        try:
-            while pending:
-                # a timeout, so that Ctrl-C reaches this (the main) thread promptly
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield self.futures[fut], fut.result()
-        finally:
-            self.pool.shutdown(wait=not pending, cancel_futures=True)
+        with _ctrl_c_deferred() as ctrl_c:
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        if ctrl_c.is_set():
+                            raise KeyboardInterrupt
+                        yield self.futures[fut], fut.result()
+                    if ctrl_c.is_set():
+                        raise KeyboardInterrupt
+            finally:
+                self.pool.shutdown(wait=not pending, cancel_futures=True)
 
     def cancel(self) -> list[tuple[int, JobResult]]:
         """Stop every job; return the results of those that finished meanwhile."""
