@@ -5,9 +5,9 @@ for l = 0 … L−1, Wₗ of shape (n_{l+1}, n_l) row-major, then bₗ of shape 
 kernels use the same layout (``gc_param_count`` in ``src/kernels.h``).
 
 It also owns where such buffers start in memory: at a multiple of :data:`ALIGNMENT` bytes
-(:func:`aligned_zeros`, :func:`as_aligned`). The kernels load a vector of 64 bytes at a time;
-rows of 784 numbers are a whole number of 64-byte lines, so when a buffer starts on a line
-every vector does, and when it does not, every vector load touches two lines. NumPy places
+(:func:`aligned_zeros`, :func:`as_aligned`). With AVX-512 the kernels load 64 bytes at a
+time; rows of 784 numbers are a whole number of 64-byte lines, so when a buffer starts on a
+line every vector does, and when it does not, every vector load touches two lines. NumPy places
 large arrays 16 bytes past a line. On an Intel Xeon with AVX-512 (two 512-bit FMA units),
 one SGD epoch of [784, 30, 30, 10] on 50,000 images (m = 10) took 1.29x as long in float64
 (127.5 against 99.3 ms) and 1.24x in float32 with the images 16 bytes off a line, and

@@ -23,11 +23,12 @@ a mismatch raises TypeError or ValueError naming the argument):
     ``"cross_entropy"`` or ``"quadratic"``.
 
 Speed: the kernels read arrays fastest when their data starts at a 64-byte boundary, where
-a vector load touches one cache line instead of two. NumPy places large arrays 16 bytes
-past one; :func:`aligned` gives an aligned copy. gradcore's loaders (``gradcore.datasets``),
-:attr:`gradcore.Network.params` and :func:`gradcore.train` use aligned arrays already. On an
-Intel Xeon with AVX-512, an SGD epoch of [784, 30, 30, 10] took 1.29x as long with X 16
-bytes off (float32: 1.24x). Results are the same bits either way.
+a 64-byte vector load touches one cache line instead of two. NumPy places large arrays 16
+bytes past one; :func:`aligned` gives an aligned copy. The arrays gradcore makes are aligned
+(the images of ``gradcore.datasets``, :attr:`gradcore.Network.params`, the copies
+:func:`gradcore.train` makes to convert data); an array of the right type is used as it is.
+On an Intel Xeon with AVX-512, an SGD epoch of [784, 30, 30, 10] took 1.29x as long with X
+16 bytes off (float32: 1.24x). Results are the same bits either way.
 
 Every neuron is sigmoid. The kernels release the GIL while they run; calls on different
 ``params`` buffers may run in parallel threads. A kernel must not run while another thread
