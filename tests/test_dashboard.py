@@ -401,7 +401,10 @@ def test_leaving_the_page_in_its_tab_stops_its_training(page: Page):
 def test_keep_this_run_overlays_it_beside_a_new_one(page: Page):
     page.type("epochs", "40")
     page.click("start")
-    page.wait(lambda s: s["points"] == 40, "the first run's 40 epochs")
+    # 40 points alone can be the page's first run passing epoch 40 before the server has
+    # started the new one (seen under ASan): wait for the 40-epoch run's own row
+    page.wait(lambda s: s["points"] == 40 and "<td>40 / 40</td><td>finished</td>" in s["runs"],
+              "the first run's 40 epochs, finished")
     page.choose("init", "large")
     page.click("keep")
     state = page.wait(lambda s: s["kept"][0] == 40 and "kept 1" in s["runs"], "a kept run")
