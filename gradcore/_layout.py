@@ -7,11 +7,9 @@ kernels use the same layout (``gc_param_count`` in ``src/kernels.h``).
 It also owns where such buffers start in memory: at a multiple of :data:`ALIGNMENT` bytes
 (:func:`aligned_zeros`, :func:`as_aligned`). With AVX-512 the kernels load 64 bytes at a
 time; rows of 784 numbers are a whole number of 64-byte lines, so when a buffer starts on a
-line every vector does, and when it does not, every vector load touches two lines. NumPy places
-large arrays 16 bytes past a line. On an Intel Xeon with AVX-512 (two 512-bit FMA units),
-one SGD epoch of [784, 30, 30, 10] on 50,000 images (m = 10) took 1.29x as long in float64
-(127.5 against 99.3 ms) and 1.24x in float32 with the images 16 bytes off a line, and
-1.12x / 1.14x with the parameters 32 bytes off. Results do not depend on alignment.
+line every vector does, and when it does not, every vector load touches two lines. NumPy
+places large arrays 16 bytes past a line (what that costs: ``gradcore.kernels`` and the
+README's Performance section). Results do not depend on alignment.
 """
 
 from __future__ import annotations
@@ -87,10 +85,12 @@ def is_aligned(arr: np.ndarray) -> bool:
     return arr.ctypes.data % ALIGNMENT == 0
 
 
-def as_aligned(arr: np.ndarray) -> np.ndarray:
-    """``arr`` itself if it is C-contiguous and aligned, else an aligned copy of it."""
-    if arr.flags.c_contiguous and is_aligned(arr):
+def as_aligned(arr: np.ndarray, dtype: object = None) -> np.ndarray:
+    """``arr`` as a C-contiguous, aligned array of ``dtype`` (None: its own): ``arr`` itself
+    if it already is one, else a copy converted straight into an aligned buffer."""
+    dt = arr.dtype if dtype is None else np.dtype(dtype)  # type: ignore[call-overload]
+    if arr.dtype == dt and arr.flags.c_contiguous and is_aligned(arr):
         return arr
-    out = aligned_empty(arr.shape, arr.dtype)
+    out = aligned_empty(arr.shape, dt)
     out[...] = arr
     return out

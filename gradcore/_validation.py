@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from ._layout import aligned_empty, param_count
+from ._layout import as_aligned, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
 MAX_LAYER_SIZE = 1 << 20
@@ -514,10 +514,9 @@ def as_inputs(X: Any, n_in: int, dtype: np.dtype, name: str = "X") -> np.ndarray
         raise ValueError(f"{name} must have {n_in} columns (the network's input size), "
                          f"got shape {arr.shape}")
     out = arr
-    if arr.dtype != dtype or not arr.flags.c_contiguous:
-        out = aligned_empty(arr.shape, dtype)
+    if arr.dtype != dtype or not arr.flags.c_contiguous:  # a copy either way: an aligned one
         with np.errstate(over="ignore"):  # values beyond float32's range are reported below
-            out[...] = arr
+            out = as_aligned(arr, dtype)
     if not _all_finite(out):
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)"

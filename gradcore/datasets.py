@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._files import create_temporary, open_regular
-from ._layout import aligned_empty
+from ._layout import as_aligned
 from ._validation import validated
 
 __all__ = [
@@ -394,9 +394,7 @@ def _how_to_point_at_local_files() -> str:
 def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Flatten uint8 images to (n, pixels) and scale them as ``byte / 256``, in an array
     at a 64-byte boundary (``_layout.ALIGNMENT``: the kernels read it fastest so)."""
-    flat = images.reshape(len(images), -1)
-    X = aligned_empty(flat.shape, dtype)
-    X[...] = flat
+    X = as_aligned(images.reshape(len(images), -1), dtype)
     X *= dtype.type(1.0 / 256.0)  # a power of two: exact in every float type
     return X
 

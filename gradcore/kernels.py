@@ -123,12 +123,7 @@ def aligned(arr: object, dtype: object = None) -> np.ndarray:
 
     For X (and params) that the kernels read many times, e.g. every epoch of a training loop.
     """
-    a = np.asarray(arr)
-    if dtype is None or a.dtype == np.dtype(dtype):  # type: ignore[call-overload]
-        return _layout.as_aligned(a)
-    out = _layout.aligned_empty(a.shape, dtype)  # converted straight into the aligned copy
-    out[...] = a
-    return out
+    return _layout.as_aligned(np.asarray(arr), dtype)
 
 
 @validated("kernels.param_count")
