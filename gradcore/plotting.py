@@ -18,6 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from ._band import BAND, band
+
 __all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
            "save_figure", "LAYER_COLOURS", "BAND"]
 
@@ -26,8 +28,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: One colour per hidden layer, first layer first.
 LAYER_COLOURS: tuple[str, ...] = ("#1f5fa8", "#e8a21b", "#d9472b", "#3d9a4b", "#7b4fa6",
                                   "#5b5b5b")
-#: The percentiles of the band drawn around the median.
-BAND = (10.0, 90.0)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -46,7 +46,7 @@ def _median_band(ax: object, x: np.ndarray, runs: np.ndarray, colour: str,
     if runs.shape[0] == 1:
         ax.plot(x, runs[0], color=colour, linewidth=1.6, label=label)  # type: ignore[attr-defined]
         return
-    lo, mid, hi = np.percentile(runs, [BAND[0], 50.0, BAND[1]], axis=0)
+    mid, lo, hi = band(runs)
     ax.fill_between(x, lo, hi, color=colour, alpha=0.25, linewidth=0)  # type: ignore[attr-defined]
     ax.plot(x, mid, color=colour, linewidth=1.6, label=label)  # type: ignore[attr-defined]
 

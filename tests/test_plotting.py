@@ -125,3 +125,32 @@ def test_plotting_does_not_import_the_experiments():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd="/").stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"),
+                                           (".pdf", b"%PDF")])
+def test_save_figure_writes_the_format_of_the_suffix(tmp_path, suffix, magic):
+    fig = plotting.speeds_figure(speeds(3))
+    path = plotting.save_figure(fig, tmp_path / f"speeds{suffix}")
+    assert path == tmp_path / f"speeds{suffix}"
+    assert path.read_bytes().startswith(magic)
+
+
+def test_save_figure_uses_the_dpi_it_is_given(tmp_path):
+    fig = plotting.speeds_figure(speeds(1))  # a PNG of its size in inches times the dpi
+    width, height = fig.get_size_inches()
+    for dpi in (50, 100):
+        data = plotting.save_figure(fig, tmp_path / f"s{dpi}.png", dpi=dpi).read_bytes()
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # IHDR
+        assert (w, h) == (round(width * dpi), round(height * dpi))
+
+
+def test_the_figures_and_the_tables_share_one_band():
+    from gradcore.experiments import results
+
+    assert plotting.BAND == results.BAND == (10.0, 90.0)
+    s = speeds(9)[:, :, 0]
+    mid, lo, hi = results.band(s)
+    assert np.array_equal(mid, np.median(s, axis=0))
+    assert np.array_equal(lo, np.percentile(s, 10, axis=0))
+    assert np.array_equal(hi, np.percentile(s, 90, axis=0))

@@ -13,20 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .._band import BAND, band
 from .book import BOOK_DEPTH_ACCURACY, BOOK_INITIAL_SPEEDS, layer_names
 from .jobs import JobResult
 
-__all__ = ["SpeedsOverSeeds", "Chapter5Result", "DepthResult", "PhaseResult", "band"]
-
-#: The percentiles of the band drawn and tabulated around the median.
-BAND = (10.0, 90.0)
-
-
-def band(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(median, 10th percentile, 90th percentile) of ``values`` along ``axis``."""
-    v = np.asarray(values, dtype=np.float64)
-    lo, mid, hi = np.percentile(v, [BAND[0], 50.0, BAND[1]], axis=axis)
-    return np.asarray(mid), np.asarray(lo), np.asarray(hi)
+__all__ = ["SpeedsOverSeeds", "Chapter5Result", "DepthResult", "PhaseResult", "band", "BAND"]
 
 
 @dataclass
