@@ -22,7 +22,7 @@ from .._layout import param_count
 from .._network import Network
 from .._training import History, train
 
-__all__ = ["Data", "Job", "JobResult", "run_job", "fingerprint", "prepare_data", "seed_list"]
+__all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data", "seed_list"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -200,6 +200,14 @@ def fingerprint(data: Mapping[str, Data]) -> str:
     return h.hexdigest()
 
 
+def mean_deltas(net: Network, X: np.ndarray, y: np.ndarray
+                ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The mean δˡ = ∂C/∂bˡ over the data of every neuron at ``net``'s weights (one float64
+    array per layer with weights, output last), and the norm of each: the layers' speeds."""
+    deltas = [np.array(g, dtype=np.float64) for g in net.gradient(X, y)[1]]
+    return deltas, np.array([np.linalg.norm(g) for g in deltas])
+
+
 def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
             stop: StopFlag | None = None) -> JobResult:
     """Run one job on one kernel thread and return what it measured.
@@ -211,8 +219,7 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
     X, y = train_data
     with thread_limit(1):
         net = Network(job.sizes, cost=job.cost, init=job.init, seed=job.seed)
-        deltas = [np.array(g, dtype=np.float64) for g in net.gradient(X, y)[1]]
-        initial = np.array([np.linalg.norm(g) for g in deltas])
+        deltas, initial = mean_deltas(net, X, y)
         history, error = _train(net, job, train_data, evaluation_data, stop)
         final = net.learning_speeds(X, y) if history.epochs else initial
     return JobResult(

@@ -17,7 +17,7 @@ from .. import datasets
 from .._network import Network
 from .._training import History, train
 from .book import layer_names
-from .jobs import Data
+from .jobs import Data, mean_deltas
 
 __all__ = ["SpeedsRun", "initial_speeds", "initial_deltas", "speeds_during_training",
            "embedded_or"]
@@ -65,8 +65,7 @@ def initial_deltas(sizes: Sequence[int], data: Data | None = None, *, seed: int 
     with weights, output last; the norm of each is that layer's speed.
     """
     X, y = embedded_or(data)
-    _, nabla_b = Network(sizes, cost=cost, init=init, seed=seed).gradient(X, y)
-    return [np.array(g, dtype=np.float64) for g in nabla_b]
+    return mean_deltas(Network(sizes, cost=cost, init=init, seed=seed), X, y)[0]
 
 
 @dataclass
@@ -147,9 +146,7 @@ def speeds_during_training(sizes: Sequence[int], data: Data | None = None, *,
     """
     X, y = embedded_or(data)
     net = Network(sizes, cost=cost, init=init, seed=seed)
-    _, nabla_b = net.gradient(X, y)
-    deltas = [np.array(g, dtype=np.float64) for g in nabla_b]
-    speeds0 = np.array([np.linalg.norm(g) for g in deltas])
+    deltas, speeds0 = mean_deltas(net, X, y)
     m = len(X) if batch_size is None else batch_size
     result = train(net, X, y, epochs=epochs, batch_size=m, eta=eta, lmbda=lmbda, seed=seed,
                    callback=callback)
