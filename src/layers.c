@@ -902,19 +902,6 @@ static inline vec xent_lanes(vec z, vec y)
     return y * neg + ((real)1 - y) * pos + (real)2 * sv * q;
 }
 
-/* The cross-entropy delta and cost of fewer than VL outputs, as one padded vector. */
-static double output_backward_short(real *delta, const real *z, const real *a, const real *y,
-                                    int64_t nt)
-{
-    for (int64_t q = 0; q < nt; q++) delta[q] = a[q] - y[q];
-    vec c = xent_lanes(vload_part(z, nt), vload_part(y, nt));
-    for (int64_t q = nt; q < VL; q++) c[q] = 0;
-    const dvec acc = add_wide((dvec){0}, c);
-    double sum = 0.0;
-    for (int w = 0; w < DL; w++) sum += acc[w];
-    return sum;
-}
-
 /*
  * Output-layer delta and cost (same contract as output_backward_naive). The (m*n) block of
  * outputs goes VL at a time through xent_lanes (full vectors, then one overlapping the one
@@ -927,8 +914,13 @@ static double output_backward(real *delta, const real *z, const real *a, const r
     const int64_t nt = m * n;
     dvec acc = (dvec){0};
     if (cost != GC_COST_CROSS_ENTROPY) return output_backward_naive(delta, z, a, y, cost, m, n);
-    if (nt < VL) return output_backward_short(delta, z, a, y, nt);
-    for (int64_t i0 = 0; i0 < nt; i0 += VL) {
+    if (nt < VL) { /* one vector padded with zeros, the padding's costs dropped */
+        const vec yv = vload_part(y, nt);
+        vstore_part(delta, vload_part(a, nt) - yv, nt);
+        const vec c = xent_lanes(vload_part(z, nt), yv);
+        acc = add_wide(acc, vselect(tail_mask(VL - nt), (vec){0}, c));
+    }
+    for (int64_t i0 = 0; nt >= VL && i0 < nt; i0 += VL) {
         const int64_t k = i0 + VL <= nt ? i0 : nt - VL;
         const vec yv = vload(y + k);
         vstore(delta + k, vload(a + k) - yv);
