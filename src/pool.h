@@ -4,10 +4,11 @@
  *
  * A job is n_tasks tasks. The calling thread runs tasks too; pool threads join it, each
  * claiming the next task with an atomic counter until none is left, so a thread that the
- * OS deschedules holds up at most the task it is running. No thread ever spins: a worker
- * with nothing to do sleeps on a condition variable, and the caller, once no task is left
- * to claim, sleeps until the tasks that other threads hold are finished (its core is then
- * free for them).
+ * OS deschedules holds up at most the task it is running. No thread waits by spinning for
+ * long: a worker with nothing to do polls for a new job for at most 0.1 ms (GC_POLL_NS in
+ * pool.c), then sleeps on a condition variable; the caller, once no task is left to claim,
+ * polls as briefly, then sleeps until the tasks that other threads hold are finished (its
+ * core is then free for them).
  *
  * Which thread runs a task changes from call to call; what a task computes must not depend
  * on it (gradcore's gradient sums: one partial sum per task, added in task order). The

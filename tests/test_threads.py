@@ -300,6 +300,34 @@ def _long_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _problem(_LONG_SIZES, _LONG_ROWS, np.float32)
 
 
+_IDLE_AFTER_JOBS = textwrap.dedent("""
+    import ctypes, time
+    import numpy as np
+    import gradcore
+    from gradcore import _core, kernels
+
+    ctypes.CDLL(_core.__file__).gc_set_num_threads(4)  # more threads than cores, too
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((1_000, 784)), np.eye(10)[rng.integers(0, 10, 1_000)]
+    params = gradcore.Network([784, 30, 10], seed=0).params
+    for _ in range(20):  # jobs back to back: the workers poll for the next one
+        kernels.gradient(params, [784, 30, 10], X, Y)
+    cpu, wall = time.process_time(), time.perf_counter()
+    time.sleep(0.5)
+    print(time.process_time() - cpu, time.perf_counter() - wall)
+""")
+
+
+def test_pool_threads_poll_briefly_then_sleep(tmp_path):
+    # a worker polls for the next job for at most 0.1 ms before it sleeps; unbounded
+    # polling by 3 workers would use about 1.5 s of CPU in the 0.5 s of sleep
+    out = subprocess.run([sys.executable, "-c", _IDLE_AFTER_JOBS], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cpu, wall = map(float, out.stdout.split())
+    assert wall >= 0.5 and cpu < 0.05, (cpu, wall)
+
+
 def test_a_stop_flag_stops_a_threaded_gradient_promptly(kernel_threads):
     kernel_threads(2)
     params, X, Y = _long_problem()
