@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 import gradcore
 from gradcore import datasets
+from gradcore import experiments as ex
 from gradcore.datasets import mnist_first_1000
 
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "gradcore"
@@ -88,3 +93,48 @@ def fake_mnist(monkeypatch, tmp_path) -> list:
 
     monkeypatch.setattr(datasets, "load_mnist", load)
     return asked
+
+
+def _chapter5_ctrl_c_then_resume(out: pathlib.Path, *extra: str) -> None:
+    """`gradcore chapter5 ... --out out *extra` gets Ctrl-C once a job is saved: it must exit
+    130 within 60 s keeping the finished jobs; the same command then finishes without
+    running them again, with the bits of a run in one go."""
+
+    def chapter5() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gradcore", "chapter5", "--epochs", "60", "--seeds", "3",
+             "--no-figures", "--out", str(out), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent)
+
+    proc = chapter5()
+    deadline = time.monotonic() + 120
+    while not list((out / "jobs").glob("0*.json")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)  # the jobs still running stop or are left
+    assert proc.returncode == 130, stderr
+    assert "interrupted:" in stderr and "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    kept = {p.name: p.stat().st_ino for p in (out / "jobs").glob("0*.json")}
+    assert 1 <= len(kept) < 9
+    assert not (out / "chapter5.json").exists()
+    assert not list(out.rglob("*.tmp"))
+
+    proc = chapter5()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    for name, inode in kept.items():  # the finished jobs were not run again
+        assert (out / "jobs" / name).stat().st_ino == inode
+    doc = json.loads((out / "chapter5.json").read_text())
+    whole = ex.chapter5(None, seeds=3, epochs=60, n_jobs=1, progress=False)
+    for net in doc["nets"]:
+        assert net["speeds"] == whole.nets[net["hidden_layers"]].speeds.tolist()
+
+
+@pytest.fixture
+def chapter5_ctrl_c_then_resume():
+    """check(out, *extra_args): Ctrl-C in `gradcore chapter5`, then the same command again
+    (see _chapter5_ctrl_c_then_resume)."""
+    return _chapter5_ctrl_c_then_resume

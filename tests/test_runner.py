@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -138,40 +136,9 @@ def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, 
 # ---------------------------------------------------------------- Ctrl-C
 
 
-def run_chapter5(out, *extra):
-    return subprocess.Popen(
-        [sys.executable, "-m", "gradcore", "chapter5", "--epochs", "60", "--seeds", "3",
-         "--no-figures", "--out", str(out), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out.parent)
-
-
-def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(tmp_path):
-    out = tmp_path / "c5"
-    proc = run_chapter5(out)
-    deadline = time.monotonic() + 120
-    while not list((out / "jobs").glob("0*.json")):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)  # running jobs stop at their next epoch
-    assert proc.returncode == 130, stderr
-    assert "interrupted:" in stderr and "run the same command again to resume" in stderr
-    assert "Traceback" not in stderr
-    kept = {p.name: p.stat().st_ino for p in (out / "jobs").glob("0*.json")}
-    assert 1 <= len(kept) < 9
-    assert not (out / "chapter5.json").exists()
-    assert not list(out.rglob("*.tmp"))
-
-    proc = run_chapter5(out)
-    _stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
-    for name, inode in kept.items():  # the finished jobs were not run again
-        assert (out / "jobs" / name).stat().st_ino == inode
-    doc = json.loads((out / "chapter5.json").read_text())
-    whole = ex.chapter5(None, seeds=3, epochs=60, n_jobs=1, progress=False)
-    for net in doc["nets"]:
-        assert net["speeds"] == whole.nets[net["hidden_layers"]].speeds.tolist()
+def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(
+        tmp_path, chapter5_ctrl_c_then_resume):
+    chapter5_ctrl_c_then_resume(tmp_path / "c5")  # running jobs stop at their next epoch
 
 
 _CTRL_C_IN_WAIT = textwrap.dedent("""
