@@ -122,15 +122,16 @@ static int64_t claim_task(const job *j)
 }
 
 /*
- * A short poll before sleeping. Waking a thread that sleeps on a condition variable took
- * 40-60 us on a 2-core KVM guest (an interrupt to the other virtual CPU): a caller asleep
- * for its helpers' last task, and a worker asleep when the next job comes (the next epoch
- * of a full-batch training, a few tens of us later), each lost that much per job, about 90
- * of the 600 us of a job of two 500 us tasks. So a thread first polls for at most
- * GC_POLL_NS, reading one atomic word and pausing in between, and only then sleeps as
- * before: what it waits for is rechecked under the lock either way, so polling changes
- * when a thread notices, never what it does. Bounded, it costs another process on the
- * same core at most GC_POLL_NS per job.
+ * A worker that finished its tasks polls for the next job before it sleeps. Waking a
+ * thread that sleeps on a condition variable took 40-60 us on a 2-core KVM guest (an
+ * interrupt to the other virtual CPU); the next job (the next epoch of a full-batch
+ * training, say) often comes a few tens of us later. So a worker first reads the claim
+ * word for at most GC_POLL_NS, pausing in between, and only then sleeps as before: the job
+ * is checked under the lock either way, so polling changes when a worker notices a job,
+ * never what it does. Bounded, it costs another process on the worker's core at most
+ * GC_POLL_NS per job. The caller does not poll: once nothing is left to claim it sleeps at
+ * once, so that its core is free for a worker the OS descheduled (a caller that polled as
+ * well gained little more on idle cores and, measured on busy ones, was no better).
  */
 #define GC_POLL_NS 100000
 
@@ -150,27 +151,14 @@ static inline void cpu_pause(void)
 #endif
 }
 
-/* Polls until done(arg) or GC_POLL_NS have passed. */
-static void poll_until(int (*done)(const void *), const void *arg)
+/* Polls for up to GC_POLL_NS until a job after generation gen is posted. */
+static void poll_for_job(uint32_t gen)
 {
     const int64_t end = now_ns() + GC_POLL_NS;
-    for (int i = 1; !done(arg); i++) {
+    for (int i = 1; (uint32_t)(__atomic_load_n(&pool.claim, __ATOMIC_ACQUIRE) >> 32) == gen; i++) {
         if (i % 64 == 0 && now_ns() > end) return;
         cpu_pause();
     }
-}
-
-/* Whether a job after generation *gen was posted (what a worker that finished waits for). */
-static int posted_after(const void *gen)
-{
-    return (uint32_t)(__atomic_load_n(&pool.claim, __ATOMIC_ACQUIRE) >> 32) !=
-           *(const uint32_t *)gen;
-}
-
-/* Whether *n tasks have finished (what a caller with nothing left to claim waits for). */
-static int all_finished(const void *n)
-{
-    return __atomic_load_n(&pool.finished, __ATOMIC_ACQUIRE) >= *(const int64_t *)n;
 }
 
 /* Runs tasks of j until none is left to claim; the last task finished wakes the caller. */
@@ -200,7 +188,7 @@ static void *worker_main(void *arg)
         pool.seats--;
         pthread_mutex_unlock(&pool_lock);
         work(&j, slot);
-        poll_until(posted_after, &j.gen);
+        poll_for_job(j.gen);
         pthread_mutex_lock(&pool_lock);
     }
     return NULL;
@@ -276,7 +264,6 @@ void gc_pool_run(gc_task task, void *ctx, int64_t n_tasks, int n_slots)
         return;
     }
     work(&j, 0);
-    poll_until(all_finished, &n_tasks);
     pthread_mutex_lock(&pool_lock);
     while (__atomic_load_n(&pool.finished, __ATOMIC_ACQUIRE) < n_tasks)
         pthread_cond_wait(&pool_done, &pool_lock);

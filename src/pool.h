@@ -7,8 +7,8 @@
  * OS deschedules holds up at most the task it is running. No thread waits by spinning for
  * long: a worker with nothing to do polls for a new job for at most 0.1 ms (GC_POLL_NS in
  * pool.c), then sleeps on a condition variable; the caller, once no task is left to claim,
- * polls as briefly, then sleeps until the tasks that other threads hold are finished (its
- * core is then free for them).
+ * sleeps until the tasks that other threads hold are finished (its core is then free for
+ * them).
  *
  * Which thread runs a task changes from call to call; what a task computes must not depend
  * on it (gradcore's gradient sums: one partial sum per task, added in task order). The
