@@ -264,8 +264,7 @@ class Network:
         δˡ = ∂C/∂bˡ, so this is the norm of each layer's mean bias gradient: the speed at
         which layer l learns ("Neural Networks and Deep Learning", chapter 5).
         """
-        _, nabla_b = self.gradient(X, y)
-        return np.array([np.linalg.norm(g.astype(np.float64)) for g in nabla_b])
+        return speeds_of(self.gradient(X, y)[1])
 
     def _gradient_buffer(self, X: Any, y: Any) -> np.ndarray:
         Xc = self._inputs(X)
@@ -330,6 +329,11 @@ def evaluate(net: Network, X: np.ndarray, Y: np.ndarray,
     f64 = [np.asarray(v, dtype=np.float64) for v in (z, a, Y)]
     c = float(np.mean(_ref.cost_per_example(net.cost, *f64)))
     return c + l2_term(net, lmbda, int(X.shape[0])), a
+
+
+def speeds_of(nabla_b: Sequence[np.ndarray]) -> np.ndarray:
+    """The speed of every layer, ‖δˡ‖ in float64, from its mean bias gradient δˡ."""
+    return np.array([np.linalg.norm(np.asarray(g, dtype=np.float64)) for g in nabla_b])
 
 
 def l2_term(net: Network, lmbda: float, n: int) -> float:

@@ -919,14 +919,15 @@ static double output_backward(real *delta, const real *z, const real *a, const r
         vstore_part(delta, vload_part(a, nt) - yv, nt);
         const vec c = xent_lanes(vload_part(z, nt), yv);
         acc = add_wide(acc, vselect(tail_mask(VL - nt), (vec){0}, c));
-    }
-    for (int64_t i0 = 0; nt >= VL && i0 < nt; i0 += VL) {
-        const int64_t k = i0 + VL <= nt ? i0 : nt - VL;
-        const vec yv = vload(y + k);
-        vstore(delta + k, vload(a + k) - yv);
-        vec c = xent_lanes(vload(z + k), yv);
-        if (k != i0) c = vselect(tail_mask(nt - i0), c, (vec){0});
-        acc = add_wide(acc, c);
+    } else {
+        for (int64_t i0 = 0; i0 < nt; i0 += VL) {
+            const int64_t k = i0 + VL <= nt ? i0 : nt - VL;
+            const vec yv = vload(y + k);
+            vstore(delta + k, vload(a + k) - yv);
+            vec c = xent_lanes(vload(z + k), yv);
+            if (k != i0) c = vselect(tail_mask(nt - i0), c, (vec){0});
+            acc = add_wide(acc, c);
+        }
     }
     double sum = 0.0;
     for (int w = 0; w < DL; w++) sum += acc[w];

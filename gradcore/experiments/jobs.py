@@ -19,10 +19,11 @@ import numpy as np
 from .._core import StopFlag, thread_limit
 from .._errors import DivergenceError
 from .._layout import param_count
-from .._network import Network
+from .._network import Network, speeds_of
 from .._training import History, train
 
-__all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data", "seed_list"]
+__all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data",
+           "seed_list"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -205,7 +206,7 @@ def mean_deltas(net: Network, X: np.ndarray, y: np.ndarray
     """The mean δˡ = ∂C/∂bˡ over the data of every neuron at ``net``'s weights (one float64
     array per layer with weights, output last), and the norm of each: the layers' speeds."""
     deltas = [np.array(g, dtype=np.float64) for g in net.gradient(X, y)[1]]
-    return deltas, np.array([np.linalg.norm(g) for g in deltas])
+    return deltas, speeds_of(deltas)
 
 
 def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
