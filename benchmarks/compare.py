@@ -145,7 +145,7 @@ def full_batch_times(X, Y, n, pairs):
 
     def full_batch():
         net.params[...] = p0
-        _core.sgd_epoch(net.params, net._sizes32, 0, Xn, Yn, pm, n, ETA, LMBDA,
+        _core.sgd_epoch(net.architecture.core(), net.params, Xn, Yn, pm, n, ETA, LMBDA,
                         np.zeros(sum(SIZES[1:])))
 
     reps = max(1, 20_000 // n)
@@ -217,7 +217,7 @@ def main(argv=None):
 
         def run():
             net.params[...] = p0
-            _core.sgd_epoch(net.params, net._sizes32, 0, Xc, Yc, perm, M, ETA, LMBDA,
+            _core.sgd_epoch(net.architecture.core(), net.params, Xc, Yc, perm, M, ETA, LMBDA,
                             np.zeros(sum(SIZES[1:])))
         return run
 

@@ -101,7 +101,7 @@ def test_sgd_epoch(benchmark, sizes, n, impl, mnist):
 
         def epoch():
             net.params[...] = p0
-            _core.sgd_epoch(net.params, net._sizes32, 0, Xc, Yc, perm, M, ETA, LMBDA,
+            _core.sgd_epoch(net.architecture.core(), net.params, Xc, Yc, perm, M, ETA, LMBDA,
                             np.zeros(sum(sizes[1:])))
             return net.weights
     got_w = benchmark(epoch)
@@ -139,12 +139,12 @@ def test_sgd_epoch_alignment(benchmark, impl, dtype, mnist):
 
     def epoch():
         p[...] = start
-        _core.sgd_epoch(p, net._sizes32, 0, Xc, Yc, perm, M, ETA, LMBDA,
+        _core.sgd_epoch(net.architecture.core(), p, Xc, Yc, perm, M, ETA, LMBDA,
                         np.zeros(sum(sizes[1:])))
         return p
 
     got = benchmark(epoch)
     net.params[...] = start  # the same epoch from aligned arrays: the same bits
-    _core.sgd_epoch(net.params, net._sizes32, 0, kernels.aligned(Xc), kernels.aligned(Yc),
+    _core.sgd_epoch(net.architecture.core(), net.params, kernels.aligned(Xc), kernels.aligned(Yc),
                     perm, M, ETA, LMBDA, np.zeros(sum(sizes[1:])))
     assert np.array_equal(got, net.params)

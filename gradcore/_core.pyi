@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 COST_CODES: dict[str, int]
+ACT_CODES: dict[str, int]
 STATUS_OK: int
 STATUS_NONFINITE: int
 STATUS_INTERRUPTED: int
@@ -16,28 +17,41 @@ class StopFlag:
 
 _Float = np.float64 | np.float32
 
+class Arch:
+    sizes: npt.NDArray[np.int32]
+    acts: npt.NDArray[np.int8]
+    n_params: int
+    n_layers: int
+    n_biases: int
+    def __init__(self, sizes: object, acts: object, cost: int) -> None: ...
+
 def param_count(sizes: npt.NDArray[np.int32]) -> int: ...
 def feedforward(
+    arch: Arch,
     params: npt.NDArray[_Float],
-    sizes: npt.NDArray[np.int32],
-    cost: int,
+    X: npt.NDArray[_Float],
+    z_out: npt.NDArray[_Float],
+    a_out: npt.NDArray[_Float],
+) -> None: ...
+def forward_layers(
+    arch: Arch,
+    params: npt.NDArray[_Float],
     X: npt.NDArray[_Float],
     z_out: npt.NDArray[_Float],
     a_out: npt.NDArray[_Float],
 ) -> None: ...
 def gradient(
+    arch: Arch,
     params: npt.NDArray[_Float],
-    sizes: npt.NDArray[np.int32],
-    cost: int,
     X: npt.NDArray[_Float],
     Y: npt.NDArray[_Float],
     grad_out: npt.NDArray[_Float],
+    sq_sum: npt.NDArray[np.float64] | None = None,
     stop: StopFlag | None = None,
 ) -> tuple[int, float]: ...
 def sgd_epoch(
+    arch: Arch,
     params: npt.NDArray[_Float],
-    sizes: npt.NDArray[np.int32],
-    cost: int,
     X: npt.NDArray[_Float],
     Y: npt.NDArray[_Float],
     perm: npt.NDArray[np.int64],
@@ -45,6 +59,7 @@ def sgd_epoch(
     eta: float,
     lmbda: float,
     speed_sum: npt.NDArray[np.float64],
+    sq_sum: npt.NDArray[np.float64] | None = None,
     max_batches: int = -1,
     stop: StopFlag | None = None,
 ) -> tuple[int, float, int]: ...

@@ -9,7 +9,10 @@ one JSON object::
      "cost": "CrossEntropyCost"}   # or "QuadraticCost"
 
 gradcore writes exactly that, plus a ``"dtype"`` key ("float64" or "float32") that
-network2's ``load`` ignores, so a file goes both ways. Floats are written with Python's
+network2's ``load`` ignores, so a file goes both ways. A network that is not all sigmoid
+also has ``"activation"`` (one name per hidden layer), ``"output"`` (``"softmax"``, with
+the cost ``"LogLikelihoodCost"``) and, with PReLU layers, ``"slopes"`` (per hidden layer
+the list of its slopes, or null); a file without them (network2's) is all sigmoid. Floats are written with Python's
 ``repr``, which reads back to the same float64 bit for bit (a float32 parameter is written
 as its exact float64 value, so it reads back exactly too).
 
@@ -41,13 +44,15 @@ from ._files import (
     regular_file_mode,
     write_temporary,
 )
-from ._layout import layer_views, param_count
+from ._arch import architecture
+from ._layout import layer_views
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
 
 __all__ = ["NetworkFileError", "NetworkRecord", "read_network", "save_network"]
 
 #: gradcore's cost names and the names of network2's cost classes, both ways.
-_COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCost"}
+_COST_TO_FILE = {"cross_entropy": "CrossEntropyCost", "quadratic": "QuadraticCost",
+                 "log_likelihood": "LogLikelihoodCost"}
 _COST_FROM_FILE = {v: k for k, v in _COST_TO_FILE.items()}
 _REQUIRED_KEYS = ("sizes", "weights", "biases", "cost")
 
@@ -86,25 +91,38 @@ class NetworkFileError(ValueError):
 
 # ---------------------------------------------------------------------------------- save
 class NetworkRecord(NamedTuple):
-    """What a network file holds: sizes, cost name, dtype and the flat parameter buffer
-    (the layout of :mod:`gradcore._layout`)."""
+    """What a network file holds: sizes, cost name, dtype, the flat parameter buffer (the
+    layout of :mod:`gradcore._arch`: weights and biases, then PReLU slopes), and the
+    activations of the hidden layers and the output."""
 
     sizes: tuple[int, ...]
     cost: str
     dtype: np.dtype[Any]
     params: np.ndarray
+    activations: tuple[str, ...] = ()
+    output: str = "sigmoid"
 
 
 def record_to_dict(net: NetworkRecord) -> dict[str, Any]:
-    """The JSON-ready dict of a network in network2's layout (plus ``"dtype"``)."""
+    """The JSON-ready dict of a network in network2's layout (plus ``"dtype"``, and the
+    activations of a network that is not all sigmoid)."""
     weights, biases = layer_views(net.params, net.sizes)
-    return {
+    out = {
         "sizes": [int(s) for s in net.sizes],
         "weights": [np.asarray(w, dtype=np.float64).tolist() for w in weights],
         "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in biases],
         "cost": _COST_TO_FILE[net.cost],
         "dtype": np.dtype(net.dtype).name,
     }
+    acts = net.activations or ("sigmoid",) * (len(net.sizes) - 2)
+    if any(a != "sigmoid" for a in acts) or net.output != "sigmoid":
+        out["activation"] = list(acts)
+        out["output"] = net.output
+    arch = architecture(net.sizes, acts, net.output, net.cost)
+    if arch.prelu_layers:
+        out["slopes"] = [None if v is None else np.asarray(v, dtype=np.float64).tolist()
+                         for v in arch.slope_views(net.params)]
+    return out
 
 
 def save_network(net: NetworkRecord, path: PathLike) -> None:
@@ -164,13 +182,37 @@ def read_network(path: PathLike, *, dtype: Any = None) -> NetworkRecord:
         dtype = check_dtype(dtype)
     data = _parse(fname, _read_network_file(fname))
     sizes, cost, file_dtype, weights, biases = _check_contents(fname, data)
+    arch = _check_architecture(fname, data, sizes, cost)
     dt = dtype if dtype is not None else file_dtype
-    params = np.zeros(param_count(sizes), dtype=dt)
+    params = np.zeros(arch.n_params, dtype=dt)
     w_views, b_views = layer_views(params, sizes)
     for l, (w, b) in enumerate(zip(weights, biases)):
         w_views[l][...] = _as_array(fname, f"weights[{l}]", w, dt)
         b_views[l][...] = _as_array(fname, f"biases[{l}]", b, dt).reshape(-1)
-    return NetworkRecord(sizes, cost, dt, params)
+    for l, view in enumerate(arch.slope_views(params)):
+        if view is not None:
+            _check_matrix(fname, f"slopes[{l}]", [data["slopes"][l]], 1, view.shape[0],
+                          f"the PReLU slopes of hidden layer {l}")
+            view[...] = _as_array(fname, f"slopes[{l}]", data["slopes"][l], dt)
+    return NetworkRecord(sizes, cost, dt, params, arch.activations, arch.output)
+
+
+def _check_architecture(fname: str, data: dict[str, Any], sizes: tuple[int, ...],
+                        cost: str) -> Any:
+    """The file's activations, output and cost as an Architecture (network2's files, which
+    name none, are all sigmoid)."""
+    try:
+        arch = architecture(sizes, data.get("activation", "sigmoid"),
+                            data.get("output", "sigmoid"), cost)
+    except (TypeError, ValueError) as exc:
+        raise NetworkFileError(fname, str(exc)) from exc
+    if arch.prelu_layers:
+        slopes = data.get("slopes")
+        if not isinstance(slopes, list) or len(slopes) != len(sizes) - 2:
+            raise NetworkFileError(fname, f"'slopes' must be a list with one entry per hidden "
+                                          f"layer ({len(sizes) - 2}), the PReLU layers' "
+                                          f"slopes, got {_short(slopes)}")
+    return arch
 
 
 def _read_network_file(fname: str) -> bytes:

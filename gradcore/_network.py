@@ -1,4 +1,4 @@
-"""Network: a fully connected sigmoid network over one contiguous parameter buffer."""
+"""Network: a fully connected network over one contiguous parameter buffer."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any, overload
 
 import numpy as np
 
-from . import _core
+from . import kernels as _kernels
 from . import reference as _ref
+from ._arch import PRELU_INITIAL_SLOPE, Architecture, architecture
 from ._io import NetworkRecord, read_network, save_network
-from ._layout import aligned_zeros, layer_views, param_count
+from ._layout import aligned_zeros, layer_views
 from ._validation import as_array, as_inputs, as_targets, check, validated
 
 __all__ = ["Network", "load"]
@@ -64,18 +65,32 @@ class _LayerArrays(Sequence[np.ndarray]):
 
 
 class Network:
-    """A fully connected network of sigmoid neurons (output layer included).
+    """A fully connected network: sigmoid neurons by default, or another activation.
 
     Parameters
     ----------
     sizes : sequence of int
         Neurons per layer, inputs first, e.g. ``[784, 30, 30, 10]``.
-    cost : {"cross_entropy", "quadratic"}
-        Cross-entropy (δᴸ = aᴸ − y) or quadratic (δᴸ = (aᴸ − y)·σ'(zᴸ)).
-    init : {"default", "large"} or float
+    activation : str or sequence of str
+        The activation of every hidden layer, or one per hidden layer: ``"sigmoid"`` (the
+        default, the book's), ``"tanh"``, ``"softsign"`` (z/(1+|z|)), ``"relu"``,
+        ``"leaky_relu"`` (slope 0.01 below 0), ``"elu"`` (α = 1), ``"prelu"`` (one learnt
+        slope per neuron, starting at 0.25, never decayed by λ) or ``"linear"``. Their
+        formulas and papers: :mod:`gradcore.reference`.
+    output : {"sigmoid", "softmax"}
+        The output layer: sigmoid neurons (the book's chapters 1–3 and 5), or a softmax
+        layer (chapter 3; Glorot & Bengio 2010's set-up).
+    cost : {"cross_entropy", "quadratic", "log_likelihood"} or None
+        Cross-entropy (δᴸ = aᴸ − y) or quadratic (δᴸ = (aᴸ − y)·σ'(zᴸ)) with a sigmoid output;
+        log-likelihood (C = −ln aᴸ_y, δᴸ = aᴸ − y) with a softmax output. None: cross-entropy,
+        or log-likelihood for a softmax output.
+    init : str, float, Gaussian or Orthogonal
         "default": weights of a layer with n_in inputs ~ N(0, 1/n_in), biases ~ N(0, 1).
         "large": weights ~ N(0, 1), biases ~ N(0, 1).
         A number s > 0: weights ~ N(0, s²/n_in), biases ~ N(0, 1) (s = 1 is "default").
+        Also "glorot", "glorot_standard", "lecun", "he", "orthogonal", "sparse" and the
+        mean-field forms :class:`gradcore.Gaussian` and :class:`gradcore.Orthogonal`: see
+        :mod:`gradcore.init` for each scheme and its paper.
     seed : int, numpy.random.SeedSequence or None
         Seed of the initialisation (None: fresh entropy).
     dtype : numpy.float64 or numpy.float32
@@ -86,9 +101,10 @@ class Network:
     Attributes
     ----------
     sizes : tuple of int
-        Read-only, as are ``dtype`` and ``n_layers``.
+        Read-only, as are ``dtype``, ``n_layers``, ``activations`` (one name per hidden
+        layer), ``output`` and ``architecture``.
     cost : str
-        May be changed to the other cost.
+        May be changed to another cost its output takes.
     params : ndarray
         The whole parameter buffer (W₀, b₀, W₁, b₁, … flattened). Assigning an array of
         the same length writes its values into the buffer (checked first).
@@ -99,25 +115,26 @@ class Network:
     biases : sequence of arrays
         ``biases[l]`` is ``(sizes[l+1],)``, a view on the parameter buffer, assigned the same
         way.
+    slopes : list of arrays or None
+        Per hidden layer, the view of its PReLU slopes ``(sizes[l+1],)`` on the parameter
+        buffer (after the last layer's biases), or None for a layer that is not PReLU.
     """
 
     @validated("Network")
-    def __init__(self, sizes: Sequence[int], *, cost: str = "cross_entropy",
-                 init: str | float = "default",
+    def __init__(self, sizes: Sequence[int], *, activation: str | Sequence[str] = "sigmoid",
+                 output: str = "sigmoid", cost: str | None = None, init: Any = "default",
                  seed: int | np.random.SeedSequence | None = None,
                  dtype: Any = np.float64) -> None:
-        self._setup(sizes, cost, dtype)
-        rng = np.random.default_rng(seed)
-        for w, b in zip(self.weights, self.biases):
-            scale = 1.0 if init == "large" else _weight_scale(init) / np.sqrt(w.shape[1])
-            w[...] = rng.standard_normal(w.shape) * scale
-            b[...] = rng.standard_normal(b.shape)
+        self._setup(architecture(sizes, activation, output, cost, dtype))
+        _initialize(self, init, np.random.default_rng(seed))
 
     @classmethod
     @validated("Network.from_params")
-    def from_params(cls, sizes: Sequence[int], params: Any, *, cost: str = "cross_entropy",
-                    dtype: Any = None) -> Network:
-        """A network holding a copy of ``params`` (W₀, b₀, W₁, b₁, … flattened).
+    def from_params(cls, sizes: Sequence[int], params: Any, *,
+                    activation: str | Sequence[str] = "sigmoid", output: str = "sigmoid",
+                    cost: str | None = None, dtype: Any = None) -> Network:
+        """A network holding a copy of ``params`` (W₀, b₀, W₁, b₁, … flattened, then the
+        slopes of the PReLU layers).
 
         ``dtype`` None keeps the dtype of ``params`` if it is float32, else float64. The
         numbers are checked (length, real, finite in the network's dtype) first.
@@ -125,20 +142,20 @@ class Network:
         if dtype is None:
             dtype = np.float32 if np.asarray(params).dtype == np.float32 else np.float64
         net = cls.__new__(cls)
-        net._setup(sizes, cost, dtype)
+        net._setup(architecture(sizes, activation, output, cost, dtype))
         net.params = params
         return net
 
-    def _setup(self, sizes: Sequence[int], cost: str, dtype: Any) -> None:
+    def _setup(self, arch: Architecture) -> None:
         """An all-zero buffer of the right length, and the views on it."""
-        self._sizes = tuple(sizes)
-        self._cost = cost
-        self._dtype: np.dtype[Any] = np.dtype(dtype)
-        self._sizes32 = np.array(self._sizes, dtype=np.int32)
-        self._params = aligned_zeros(param_count(self._sizes), self._dtype)
+        self._arch = arch
+        self._sizes = arch.sizes
+        self._dtype: np.dtype[Any] = arch.dtype
+        self._params = aligned_zeros(arch.n_params, self._dtype)
         w_views, b_views = layer_views(self._params, self._sizes)
         self._weights = _LayerArrays(w_views, "weights")
         self._biases = _LayerArrays(b_views, "biases")
+        self._slopes = arch.slope_views(self._params)
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -155,12 +172,31 @@ class Network:
         return len(self._sizes) - 1
 
     @property
+    def activations(self) -> tuple[str, ...]:
+        """The activation of each hidden layer."""
+        return self._arch.activations
+
+    @property
+    def output(self) -> str:
+        """The output layer: ``"sigmoid"`` or ``"softmax"``."""
+        return self._arch.output
+
+    @property
+    def architecture(self) -> Architecture:
+        """Sizes, activations, output, cost and dtype in one checked object."""
+        return self._arch
+
+    @property
     def cost(self) -> str:
-        return self._cost
+        return self._arch.cost
 
     @cost.setter
     def cost(self, value: str) -> None:
-        self._cost = check("Network", "cost", value)
+        self._arch = self._arch.replace(cost=check("Network", "cost", value))
+
+    @property
+    def slopes(self) -> list[np.ndarray | None]:
+        return list(self._slopes)
 
     @property
     def params(self) -> np.ndarray:
@@ -187,9 +223,6 @@ class Network:
         self._biases.assign(values)
 
     # ------------------------------------------------------------------ helpers
-    def _cost_code(self) -> int:
-        return _core.COST_CODES[self._cost]
-
     def _inputs(self, X: Any, name: str = "X") -> np.ndarray:
         return as_inputs(X, self._sizes[0], self._dtype, name)
 
@@ -197,24 +230,26 @@ class Network:
         return as_targets(y, n, self._sizes[-1], self._dtype, name)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = X.shape[0]
-        z = np.empty((n, self._sizes[-1]), dtype=self._dtype)
-        a = np.empty_like(z)
-        _core.feedforward(self._params, self._sizes32, self._cost_code(), X, z, a)
-        return z, a
+        return _kernels._feedforward(self._arch, self._params, X)
 
     def copy(self) -> Network:
-        """An independent network with the same sizes, cost, dtype and parameters."""
-        return Network.from_params(self._sizes, self._params, cost=self._cost,
-                                   dtype=self._dtype)
+        """An independent network with the same architecture and parameters."""
+        net = Network.__new__(Network)
+        net._setup(self._arch)
+        net._params[...] = self._params
+        return net
 
     def __getstate__(self) -> dict[str, Any]:
         # the views are rebuilt on unpickling, so they point into the restored buffer
-        return {"sizes": self._sizes, "cost": self._cost, "dtype": self._dtype.str,
+        return {"sizes": self._sizes, "cost": self.cost, "dtype": self._dtype.str,
+                "activations": self.activations, "output": self.output,
                 "params": self._params.copy()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._setup(tuple(state["sizes"]), state["cost"], np.dtype(state["dtype"]))
+        self._setup(architecture(tuple(state["sizes"]),
+                                 state.get("activations", "sigmoid"),
+                                 state.get("output", "sigmoid"), state["cost"],
+                                 np.dtype(state["dtype"])))
         self._params[...] = state["params"]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Network:
@@ -227,10 +262,16 @@ class Network:
         written and flushed; only a regular file (or a new path) is ever replaced. See
         :func:`gradcore.load` and ``gradcore._io.save_network``.
         """
-        save_network(NetworkRecord(self._sizes, self._cost, self._dtype, self._params), path)
+        save_network(NetworkRecord(self._sizes, self.cost, self._dtype, self._params,
+                                   self.activations, self.output), path)
 
     def __repr__(self) -> str:
-        return (f"Network(sizes={list(self._sizes)}, cost={self._cost!r}, "
+        acts = set(self.activations)
+        act = "" if acts <= {"sigmoid"} else (
+            f"activation={self.activations[0]!r}, " if len(acts) == 1
+            else f"activation={list(self.activations)!r}, ")
+        out = "" if self.output == "sigmoid" else f"output={self.output!r}, "
+        return (f"Network(sizes={list(self._sizes)}, {act}{out}cost={self.cost!r}, "
                 f"dtype={self._dtype.name})")
 
     # ------------------------------------------------------------------ evaluation
@@ -266,14 +307,30 @@ class Network:
         """
         return speeds_of(self.gradient(X, y)[1])
 
+    def gradient_rms(self, X: Any, y: Any) -> np.ndarray:
+        """√(mean over X of ‖δˡₓ‖²) for every layer with weights, output last, at these
+        weights: the per-example size of each layer's gradient.
+
+        Beside :meth:`learning_speeds` (the norm of the *mean* of δˡ), this is what
+        mean-field theory predicts (:mod:`gradcore.theory`): the two agree while the
+        examples' gradients point the same way, and part where they cancel in the mean
+        (the chaotic phase of large weights).
+        """
+        Xc = self._inputs(X)
+        sq = np.zeros(self.n_layers)
+        _kernels._gradient(self._arch, self._params, Xc, self._targets(y, Xc.shape[0]),
+                           sq_sum=sq)
+        return np.asarray(np.sqrt(sq / Xc.shape[0]))
+
+    def forward_layers(self, X: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(zs, activations): every layer's pre-activations and activations for the rows of
+        X, one (n, sizes[l+1]) array per layer with weights, the output's last."""
+        return _kernels._forward_layers(self._arch, self._params, self._inputs(X))
+
     def _gradient_buffer(self, X: Any, y: Any) -> np.ndarray:
         Xc = self._inputs(X)
         Y = self._targets(y, Xc.shape[0])
-        grad = np.empty_like(self._params)
-        st, _ = _core.gradient(self._params, self._sizes32, self._cost_code(), Xc, Y, grad)
-        if st == _core.STATUS_INTERRUPTED:
-            raise KeyboardInterrupt("gradient computation interrupted")
-        return grad
+        return _kernels._gradient(self._arch, self._params, Xc, Y)[0]
 
 
 @validated("load")
@@ -314,12 +371,23 @@ def load(path: Any, *, dtype: Any = None) -> Network:
         ``dtype`` is neither float64 nor float32.
     """
     record = read_network(path, dtype=dtype)
-    return Network.from_params(record.sizes, record.params, cost=record.cost,
-                               dtype=record.dtype)
+    return Network.from_params(record.sizes, record.params,
+                               activation=record.activations or "sigmoid",
+                               output=record.output, cost=record.cost, dtype=record.dtype)
 
 
-def _weight_scale(init: str | float) -> float:
-    return 1.0 if init == "default" else float(init)
+def _initialize(net: Network, init: Any, rng: np.random.Generator) -> None:
+    """Draw the weights and biases by ``init`` (gradcore.init); PReLU slopes start at
+    0.25 (He et al. 2015)."""
+    try:
+        from ._init import initialize
+    except ImportError:  # pragma: no cover
+        initialize = _initialize_gaussian
+    initialize(net.weights, net.biases, init, net.activations, rng,
+               prelu_slope=PRELU_INITIAL_SLOPE)
+    for s in net._slopes:
+        if s is not None:
+            s[...] = PRELU_INITIAL_SLOPE
 
 
 def evaluate(net: Network, X: np.ndarray, Y: np.ndarray,
@@ -346,3 +414,12 @@ def _sum_sq_weights(net: Network) -> float:
     # second core from a network training in another thread.
     with np.errstate(over="ignore"):  # huge weights give inf, which train() reports
         return float(sum(np.sum(np.square(w, dtype=np.float64)) for w in net.weights))
+
+
+def _initialize_gaussian(weights: Any, biases: Any, init: Any, activations: Any,
+                         rng: np.random.Generator, *, prelu_slope: float) -> None:
+    for w, b in zip(weights, biases):
+        scale = 1.0 if init == "large" else (1.0 if init == "default" else float(init)
+                                             ) / np.sqrt(w.shape[1])
+        w[...] = rng.standard_normal(w.shape) * scale
+        b[...] = rng.standard_normal(b.shape)

@@ -10,13 +10,64 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from . import kernels as _kernels
+from . import reference as _ref
 from ._core import StopFlag
 from ._errors import DivergenceError, Stopped
 from ._layout import bias_offsets
 from ._network import Network, evaluate, l2_term
-from ._validation import validated
+from ._validation import as_inputs, validated
 
-__all__ = ["train", "TrainResult", "History"]
+__all__ = ["train", "TrainResult", "History", "Probe"]
+
+
+@dataclass
+class Probe:
+    """Glorot & Bengio's saturation statistics of the hidden layers, taken on fixed probe
+    examples every ``probe_every`` mini-batches of :func:`train` (Glorot & Bengio 2010,
+    "Understanding the difficulty of training deep feedforward neural networks", Figures 2–4).
+
+    Attributes
+    ----------
+    updates : ndarray (k,) int
+        The number of mini-batch updates before each record (0: at the start).
+    mean, std, p2, p98 : ndarray (k, n_hidden)
+        Per record and hidden layer, the mean, standard deviation and 2nd and 98th
+        percentiles of the activations over all (example, unit) pairs.
+    saturated : ndarray (k, n_hidden)
+        The fraction of (example, unit) pairs whose φ'(z) is below 1 % of φ''s largest
+        value (sigmoid: σ' < 0.0025; for the ReLU, the dead units, φ' = 0).
+    """
+
+    updates: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    p2: np.ndarray
+    p98: np.ndarray
+    saturated: np.ndarray
+
+
+#: The largest value of each activation's derivative (PReLU: max(1, its slope)).
+_DERIVATIVE_MAX = {"sigmoid": 0.25, "tanh": 1.0, "softsign": 1.0, "relu": 1.0,
+                   "leaky_relu": 1.0, "elu": 1.0, "prelu": 1.0, "linear": 1.0}
+
+
+def probe_statistics(net: Network, X: np.ndarray) -> np.ndarray:
+    """(5, n_hidden): mean, std, p2, p98 and saturated fraction of each hidden layer's
+    activations on the rows of X (see :class:`Probe`)."""
+    zs, outs = _kernels._forward_layers(net.architecture, net.params, X)
+    stats = np.zeros((5, net.n_layers - 1))
+    for l, name in enumerate(net.activations):
+        a = np.asarray(outs[l], dtype=np.float64)
+        slope = net.slopes[l]
+        deriv = _ref.activation_derivative(name, a, np.asarray(zs[l], dtype=np.float64),
+                                           None if slope is None else slope.astype(np.float64))
+        top = _DERIVATIVE_MAX[name]
+        if slope is not None:
+            top = max(1.0, float(np.max(np.abs(slope))))
+        p2, p98 = np.percentile(a, [2, 98])
+        stats[:, l] = (a.mean(), a.std(), p2, p98, np.mean(np.abs(deriv) < 0.01 * top))
+    return stats
 
 
 @dataclass
@@ -36,12 +87,22 @@ class History:
     evaluation_accuracy, evaluation_cost : ndarray (epochs,) or None
         On ``evaluation_data`` after each epoch, when it was given (cost includes the L2
         term with n = len(evaluation data), as in network2).
+    gradient_rms : ndarray (epochs, n_layers) or None
+        In-epoch gradient rms of every layer, output last: √(mean over the epoch's examples
+        of ‖δˡₓ‖²), each example's δ at the weights before its mini-batch's update. The
+        per-example size that mean-field theory predicts (:mod:`gradcore.theory`); the
+        learning speed is the size of the mean instead. For full-batch gradient descent it
+        is :meth:`Network.gradient_rms` at the weights the epoch starts from.
+    probe : Probe or None
+        The saturation statistics, when ``train`` was given a probe.
     """
 
     learning_speeds: np.ndarray
     training_cost: np.ndarray
     evaluation_accuracy: np.ndarray | None = None
     evaluation_cost: np.ndarray | None = None
+    gradient_rms: np.ndarray | None = None
+    probe: Probe | None = None
 
     @property
     def epochs(self) -> int:
@@ -54,6 +115,11 @@ class History:
             "learning_speeds": self.learning_speeds.tolist(),
             "training_cost": self.training_cost.tolist(),
         }
+        if self.gradient_rms is not None:
+            d["gradient_rms"] = self.gradient_rms.tolist()
+        if self.probe is not None:
+            d["probe"] = {k: np.asarray(getattr(self.probe, k)).tolist()
+                          for k in ("updates", "mean", "std", "p2", "p98", "saturated")}
         if self.evaluation_accuracy is not None:
             d["evaluation_accuracy"] = self.evaluation_accuracy.tolist()
             d["evaluation_cost"] = self.evaluation_cost.tolist()  # type: ignore[union-attr]
@@ -70,14 +136,18 @@ class _Recorder:
     def __init__(self, epochs: int, n_layers: int, with_eval: bool) -> None:
         self.done = 0
         self.speeds = np.zeros((epochs, n_layers))
+        self.rms = np.zeros((epochs, n_layers))
         self.cost = np.zeros(epochs)
         self.acc = np.zeros(epochs) if with_eval else None
         self.eval_cost = np.zeros(epochs) if with_eval else None
+        self.probe_updates: list[int] = []
+        self.probe_stats: list[np.ndarray] = []
 
-    def add(self, speeds: np.ndarray, cost: float,
+    def add(self, speeds: np.ndarray, rms: np.ndarray, cost: float,
             evaluation: tuple[float, float] | None) -> None:
         e = self.done
         self.speeds[e] = speeds
+        self.rms[e] = rms
         self.cost[e] = cost
         if evaluation is not None:
             self.acc[e], self.eval_cost[e] = evaluation  # type: ignore[index]
@@ -91,9 +161,15 @@ class _Recorder:
             v.flags.writeable = False
             return v
 
+        probe = None
+        if self.probe_stats:
+            st = np.array(self.probe_stats)
+            probe = Probe(np.array(self.probe_updates), st[:, 0], st[:, 1], st[:, 2],
+                          st[:, 3], st[:, 4])
         return History(learning_speeds=view(self.speeds),  # type: ignore[arg-type]
                        training_cost=view(self.cost),  # type: ignore[arg-type]
-                       evaluation_accuracy=view(self.acc), evaluation_cost=view(self.eval_cost))
+                       evaluation_accuracy=view(self.acc), evaluation_cost=view(self.eval_cost),
+                       gradient_rms=view(self.rms), probe=probe)
 
 
 @dataclass
@@ -114,10 +190,12 @@ def _speed_norms(speed_sum: np.ndarray, sizes: tuple[int, ...], n_batches: int) 
 def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: int,
           batch_size: int, eta: float, lmbda: float = 0.0,
           seed: int | None = None, evaluation_data: tuple[Any, Any] | None = None,
-          cost: str | None = None, init: str | float | None = None, dtype: Any = None,
+          cost: str | None = None, init: Any = None, dtype: Any = None,
+          activation: str | Sequence[str] | None = None, output: str | None = None,
+          probe: Any = None, probe_every: int | None = None,
           callback: Callable[[int, History], None] | None = None,
           stop: StopFlag | None = None) -> TrainResult:
-    """Train a sigmoid network with mini-batch SGD and L2 weight decay.
+    """Train a network with mini-batch SGD and L2 weight decay.
 
     For every mini-batch of m examples (the last of an epoch may be shorter):
     ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
@@ -126,8 +204,9 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
     Parameters
     ----------
     network_or_sizes : Network or sequence of int
-        A network to train in place, or layer sizes to build one (with ``cost``, ``init``,
-        ``dtype`` and a seed derived from ``seed``).
+        A network to train in place, or layer sizes to build one (with ``activation``,
+        ``output``, ``cost``, ``init``, ``dtype`` and a seed derived from ``seed``; see
+        :class:`Network`).
     X : array (n, sizes[0])
         Training inputs (converted once to the network's dtype if needed).
     y : array (n,) of int labels or (n, sizes[-1]) one-hot rows
@@ -139,6 +218,12 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
         gives the same result, bit for bit.
     evaluation_data : (X_eval, y_eval) or None
         Evaluated after every epoch (accuracy and cost).
+    probe, probe_every : array (k, sizes[0]) and int, or None
+        Fixed examples (e.g. 300 test images) on which Glorot & Bengio's saturation
+        statistics of every hidden layer are recorded at the start and then every
+        ``probe_every`` mini-batch updates (counted across epochs): ``history.probe``, a
+        :class:`Probe`. Training then runs in chunks of ``probe_every`` mini-batches, one
+        compiled call each, with the same result bit for bit.
     callback : callable(epoch, history) or None
         Called after every epoch with the 0-based epoch index and the history so far (its
         arrays are read-only views, valid until train() returns).
@@ -165,7 +250,9 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
     """
     run = _TrainingRun.start(network_or_sizes, X, y, epochs=epochs, batch_size=batch_size,
                              eta=eta, lmbda=lmbda, seed=seed, cost=cost, init=init,
-                             dtype=dtype, evaluation_data=evaluation_data, stop=stop)
+                             dtype=dtype, activation=activation, output=output,
+                             evaluation_data=evaluation_data, stop=stop, probe=probe,
+                             probe_every=probe_every)
     for epoch in range(run.epochs):
         run.epoch(epoch)
         if callback is not None:
@@ -188,14 +275,25 @@ class _TrainingRun:
     stop: StopFlag | None
     rng: np.random.Generator
     rec: _Recorder
+    probe: np.ndarray | None = None
+    probe_every: int = 0
+    updates: int = 0  # mini-batch updates applied so far
 
     @classmethod
     def start(cls, network_or_sizes: Network | Sequence[int], X: Any, y: Any, *,
               epochs: int, batch_size: int, eta: float, lmbda: float, seed: Any,
-              cost: str | None, init: str | float | None, dtype: Any,
-              evaluation_data: tuple[Any, Any] | None, stop: Any) -> _TrainingRun:
+              cost: str | None, init: Any, dtype: Any, activation: Any = None,
+              output: Any = None,
+              evaluation_data: tuple[Any, Any] | None, stop: Any, probe: Any = None,
+              probe_every: int | None = None) -> _TrainingRun:
         init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
-        net = _network_to_train(network_or_sizes, cost, init, dtype, init_seed)
+        net = _network_to_train(network_or_sizes, cost, init, dtype, activation, output,
+                                init_seed)
+        probe_x = None
+        if probe is not None or probe_every is not None:
+            if probe is None or probe_every is None:
+                raise ValueError("probe and probe_every go together: give both or neither")
+            probe_x = as_inputs(probe, net.sizes[0], net.dtype, "probe")
         Xc = net._inputs(X)
         Y = net._targets(y, Xc.shape[0])
         evaluation = None
@@ -206,9 +304,42 @@ class _TrainingRun:
             Ye = net._targets(evaluation_data[1], Xe.shape[0], "evaluation_data[1]")
             evaluation = (Xe, Ye, np.argmax(Ye, axis=1))
         batch_size = min(batch_size, Xc.shape[0])  # m >= n is full batch: one of n
-        return cls(net, Xc, Y, epochs, batch_size, eta, lmbda, evaluation, stop,
-                   np.random.default_rng(shuffle_seed),
-                   _Recorder(epochs, net.n_layers, evaluation is not None))
+        run = cls(net, Xc, Y, epochs, batch_size, eta, lmbda, evaluation, stop,
+                  np.random.default_rng(shuffle_seed),
+                  _Recorder(epochs, net.n_layers, evaluation is not None), probe_x,
+                  probe_every or 0)
+        run._record_probe()
+        return run
+
+    def _record_probe(self) -> None:
+        if self.probe is not None:
+            self.rec.probe_updates.append(self.updates)
+            self.rec.probe_stats.append(probe_statistics(self.net, self.probe))
+
+    def _run_epoch(self, perm: np.ndarray, speed_sum: np.ndarray, sq_sum: np.ndarray
+                   ) -> tuple[int, float, int]:
+        """The epoch's compiled call, or, with a probe, one call per chunk of mini-batches
+        up to the next probe record: (status, cost_sum, batches done)."""
+        net = self.net
+        if self.probe is None:
+            return _kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y, perm,
+                                       self.batch_size, self.eta, self.lmbda, speed_sum,
+                                       sq_sum, -1, self.stop)
+        m, k = self.batch_size, self.probe_every
+        total = -(-perm.shape[0] // m)
+        cost, done = 0.0, 0
+        while done < total:
+            chunk = min(k - self.updates % k, total - done)
+            st, c, d = _kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y,
+                                           perm[done * m:], m, self.eta, self.lmbda,
+                                           speed_sum, sq_sum, chunk, self.stop)
+            cost, done = cost + c, done + d
+            self.updates += d
+            if st != _core.STATUS_OK:
+                return st, cost, done
+            if self.updates % k == 0:
+                self._record_probe()
+        return _core.STATUS_OK, cost, done
 
     def epoch(self, epoch: int) -> None:
         """Run one epoch and record it; raise what stopped it."""
@@ -216,9 +347,8 @@ class _TrainingRun:
         perm = self.rng.permutation(n).astype(np.int64, copy=False)
         snapshot = net.params.copy()
         speed_sum = np.zeros(sum(net.sizes[1:]))
-        st, cost_sum, done = _core.sgd_epoch(net.params, net._sizes32, net._cost_code(),
-                                             self.X, self.Y, perm, self.batch_size, self.eta,
-                                             self.lmbda, speed_sum, -1, self.stop)
+        sq_sum = np.zeros(net.n_layers)
+        st, cost_sum, done = self._run_epoch(perm, speed_sum, sq_sum)
         if st == _core.STATUS_NONFINITE:
             self._diverged(epoch, snapshot, perm, done)
         self._check_stopped(st, epoch, done)
@@ -234,7 +364,8 @@ class _TrainingRun:
             Xe, Ye, labels = self.evaluation
             eval_cost, a = evaluate(net, Xe, Ye, self.lmbda)
             evaluation = (float(np.mean(np.argmax(a, axis=1) == labels)), eval_cost)
-        self.rec.add(_speed_norms(speed_sum, net.sizes, done), epoch_cost, evaluation)
+        self.rec.add(_speed_norms(speed_sum, net.sizes, done), np.sqrt(sq_sum / n),
+                     epoch_cost, evaluation)
 
     def _check_stopped(self, st: int, epoch: int, done: int) -> None:
         if st == _core.STATUS_INTERRUPTED:
@@ -269,9 +400,10 @@ class _TrainingRun:
                 epoch: int) -> None:
         """Apply mini-batches first … first+count−1 of the epoch to params."""
         m = self.batch_size
-        st, _, _ = _core.sgd_epoch(params, self.net._sizes32, self.net._cost_code(),
-                                   self.X, self.Y, perm[first * m:], m, self.eta, self.lmbda,
-                                   np.zeros(sum(self.net.sizes[1:])), count, self.stop)
+        st, _, _ = _kernels._sgd_epoch(self.net.architecture, params, self.X, self.Y,
+                                       perm[first * m:], m, self.eta, self.lmbda,
+                                       np.zeros(sum(self.net.sizes[1:])), None, count,
+                                       self.stop)
         self._check_stopped(st, epoch, first)
 
     def _restore_last_finite(self, epoch: int, snapshot: np.ndarray, perm: np.ndarray,
@@ -308,11 +440,17 @@ class _TrainingRun:
 
 
 def _network_to_train(network_or_sizes: Network | Sequence[int], cost: str | None,
-                      init: str | float | None, dtype: Any, seed: Any) -> Network:
+                      init: Any, dtype: Any, activation: Any, output: Any,
+                      seed: Any) -> Network:
     if isinstance(network_or_sizes, Network):
-        if cost is not None or init is not None or dtype is not None:
-            raise ValueError("cost, init and dtype apply only when train() builds the "
-                             "network from sizes; this network already has them")
+        given = [name for name, v in (("cost", cost), ("init", init), ("dtype", dtype),
+                                      ("activation", activation), ("output", output))
+                 if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply only when train() builds the network "
+                             f"from sizes; this network already has them")
         return network_or_sizes
-    return Network(network_or_sizes, cost=cost or "cross_entropy", init=init or "default",
+    return Network(network_or_sizes, activation=activation or "sigmoid",
+                   output=output or "sigmoid", cost=cost,
+                   init="default" if init is None else init,
                    seed=seed, dtype=np.float64 if dtype is None else dtype)

@@ -32,7 +32,7 @@ MAX_LAYERS = 1000
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
 
-COSTS = ("cross_entropy", "quadratic")
+COSTS = ("cross_entropy", "quadratic", "log_likelihood")
 INITS = ("default", "large")
 
 
@@ -363,15 +363,17 @@ N_JOBS = NoneOr(Integer(1))
 
 #: The constraints of every public function, by its name.
 CONSTRAINTS: dict[str, dict[str, Constraint]] = {
-    "Network": {"sizes": SIZES, "cost": COST, "init": INIT, "seed": SEED, "dtype": DTYPE},
-    "Network.from_params": {"sizes": SIZES, "cost": COST, "dtype": NoneOr(DTYPE)},
+    "Network": {"sizes": SIZES, "cost": NoneOr(COST), "init": INIT, "seed": SEED,
+                "dtype": DTYPE},
+    "Network.from_params": {"sizes": SIZES, "cost": NoneOr(COST), "dtype": NoneOr(DTYPE)},
     "Network.total_cost": {"lmbda": LMBDA},
     "load": {"dtype": NoneOr(DTYPE)},
     "datasets.load_mnist": {"dtype": DTYPE},
     "datasets.mnist_first_1000": {"dtype": DTYPE},
     "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
               "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
-              "dtype": NoneOr(DTYPE), "callback": NoneOr(IsCallable()), "stop": STOP},
+              "dtype": NoneOr(DTYPE), "probe_every": NoneOr(Integer(1)),
+              "callback": NoneOr(IsCallable()), "stop": STOP},
     "experiments.chapter5": {"seeds": SEEDS, "seed": Integer(0), "epochs": RUN_EPOCHS,
                              "eta": ETA, "lmbda": LMBDA, "hidden": HIDDEN_COUNTS,
                              "width": Integer(1), "n_jobs": N_JOBS},
@@ -403,9 +405,12 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                            "images": Integer(10, 1000)},
     "kernels.param_count": {"sizes": SIZES},
     "kernels.layer_views": {"sizes": SIZES},
-    "kernels.feedforward": {"sizes": SIZES, "cost": COST},
-    "kernels.gradient": {"sizes": SIZES, "cost": COST, "stop": STOP},
-    "kernels.sgd_epoch": {"sizes": SIZES, "cost": COST, "batch_size": BATCH_SIZE,
+    "kernels.slope_views": {"sizes": SIZES},
+    "kernels.feedforward": {"sizes": SIZES, "cost": NoneOr(COST)},
+    "kernels.forward_layers": {"sizes": SIZES},
+    "kernels.gradient": {"sizes": SIZES, "cost": NoneOr(COST), "stop": STOP},
+    "kernels.gradient_rms": {"sizes": SIZES, "cost": NoneOr(COST)},
+    "kernels.sgd_epoch": {"sizes": SIZES, "cost": NoneOr(COST), "batch_size": BATCH_SIZE,
                           "eta": ETA, "lmbda": LMBDA, "max_batches": Integer(-1),
                           "stop": STOP},
 }

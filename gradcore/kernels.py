@@ -11,7 +11,8 @@ a mismatch raises TypeError or ValueError naming the argument):
     Layer sizes, inputs first, e.g. ``(784, 30, 10)``; L = len(sizes) − 1 layers with weights.
 ``params``
     1-D, C-contiguous, float64 or float32, length :func:`param_count`: for l = 0 … L−1,
-    Wₗ of shape (sizes[l+1], sizes[l]) row-major, then bₗ of shape (sizes[l+1],).
+    Wₗ of shape (sizes[l+1], sizes[l]) row-major, then bₗ of shape (sizes[l+1],); then the
+    slopes of each PReLU layer.
     :func:`layer_views` gives the per-layer views. Kernels that train write into it.
 ``X``
     (n, sizes[0]), C-contiguous, the dtype of ``params``; one example per row.
@@ -20,7 +21,14 @@ a mismatch raises TypeError or ValueError naming the argument):
 ``perm``
     1-D int64 row indices into X and Y.
 ``cost``
-    ``"cross_entropy"`` or ``"quadratic"``.
+    ``"cross_entropy"`` or ``"quadratic"`` with a sigmoid output, ``"log_likelihood"`` with a
+    softmax output; None (the default): the output's first.
+``activation``, ``output``
+    The activation of every hidden layer (one name, or a sequence of one per hidden layer:
+    ``"sigmoid"`` (the default), ``"tanh"``, ``"softsign"``, ``"relu"``, ``"leaky_relu"``,
+    ``"elu"``, ``"prelu"``, ``"linear"``) and of the output layer (``"sigmoid"`` or
+    ``"softmax"``). A PReLU layer's slopes follow the last layer's biases in ``params``
+    (:func:`param_count` counts them, :func:`slope_views` gives their views).
 
 Speed: the kernels read arrays fastest when their data starts at a 64-byte boundary, where
 a 64-byte vector load touches one cache line instead of two. NumPy places large arrays 16
@@ -30,7 +38,7 @@ bytes past one; :func:`aligned` gives an aligned copy. The arrays gradcore makes
 On an Intel Xeon with AVX-512, an SGD epoch of [784, 30, 30, 10] took 1.29x as long with X
 16 bytes off (float32: 1.24x). Results are the same bits either way.
 
-Every neuron is sigmoid. The kernels release the GIL while they run; calls on different
+The kernels release the GIL while they run; calls on different
 ``params`` buffers may run in parallel threads. A kernel must not run while another thread
 writes the same arrays.
 """
@@ -38,11 +46,12 @@ writes the same arrays.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _core, _layout
+from ._arch import Architecture, architecture
 from ._core import StopFlag
 from ._errors import Stopped
 from ._validation import check_targets, validated
@@ -50,9 +59,12 @@ from ._validation import check_targets, validated
 __all__ = [
     "param_count",
     "layer_views",
+    "slope_views",
     "feedforward",
+    "forward_layers",
     "gradient",
     "learning_speeds",
+    "gradient_rms",
     "sgd_epoch",
     "EpochResult",
     "aligned",
@@ -72,14 +84,13 @@ def _check_array(name: str, arr: object, ndim: int, dtype: np.dtype | None) -> n
     return arr
 
 
-def _params(params: object, sizes: Sequence[int]) -> np.ndarray:
+def _params(params: object, arch: Architecture) -> np.ndarray:
     p = _check_array("params", params, 1, None)
     if p.dtype not in (np.float64, np.float32):
         raise TypeError(f"params must be float64 or float32, got {p.dtype}")
-    want = _layout.param_count(sizes)
-    if p.shape[0] != want:
-        raise ValueError(f"params must have {want} values for sizes {list(sizes)}, "
-                         f"got {p.shape[0]}")
+    if p.shape[0] != arch.n_params:
+        raise ValueError(f"params must have {arch.n_params} values for sizes "
+                         f"{list(arch.sizes)} ({arch.describe()}), got {p.shape[0]}")
     return p
 
 
@@ -92,22 +103,21 @@ def _rows(name: str, arr: object, cols: int, dtype: np.dtype, n: int | None = No
     return a
 
 
-def _inputs(params: object, sizes: Sequence[int], X: object
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _arch(sizes: Sequence[int], activation: Any, output: Any, cost: Any) -> Architecture:
+    return architecture(sizes, activation, output, cost)
+
+
+def _inputs(params: object, arch: Architecture, X: object) -> tuple[np.ndarray, np.ndarray]:
     """params and X checked against the contract of the module docstring."""
-    p = _params(params, sizes)
-    return p, _rows("X", X, sizes[0], p.dtype)
+    p = _params(params, arch)
+    return p, _rows("X", X, arch.sizes[0], p.dtype)
 
 
-def _targets(Y: object, sizes: Sequence[int], p: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+def _targets(Y: object, arch: Architecture, p: np.ndarray, Xc: np.ndarray) -> np.ndarray:
     """Y checked against the contract: one row per row of X, targets in [0, 1]."""
-    Yc = _rows("Y", Y, sizes[-1], p.dtype, Xc.shape[0])
+    Yc = _rows("Y", Y, arch.sizes[-1], p.dtype, Xc.shape[0])
     check_targets("Y", Yc)
     return Yc
-
-
-def _sizes32(sizes: Sequence[int]) -> np.ndarray:
-    return np.array(sizes, dtype=np.int32)
 
 
 def _raise_if_stopped(st: int, what: str) -> None:
@@ -127,34 +137,103 @@ def aligned(arr: object, dtype: object = None) -> np.ndarray:
 
 
 @validated("kernels.param_count")
-def param_count(sizes: Sequence[int]) -> int:
-    """Number of weights and biases of a network with these layer sizes."""
-    return _layout.param_count(sizes)
+def param_count(sizes: Sequence[int], *, activation: str | Sequence[str] = "sigmoid") -> int:
+    """Number of weights, biases and PReLU slopes of a network with these layer sizes."""
+    return _arch(sizes, activation, "sigmoid", None).n_params
 
 
 @validated("kernels.layer_views")
-def layer_views(params: np.ndarray,
-                sizes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def layer_views(params: np.ndarray, sizes: Sequence[int], *,
+                activation: str | Sequence[str] = "sigmoid"
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(weights, biases): per-layer views into ``params`` (writing them writes params)."""
-    return _layout.layer_views(_params(params, sizes), sizes)
+    arch = _arch(sizes, activation, "sigmoid", None)
+    return _layout.layer_views(_params(params, arch), sizes)
+
+
+@validated("kernels.slope_views")
+def slope_views(params: np.ndarray, sizes: Sequence[int], *,
+                activation: str | Sequence[str] = "sigmoid") -> list[np.ndarray | None]:
+    """Per hidden layer, the view of its PReLU slopes in ``params`` (None for other layers)."""
+    arch = _arch(sizes, activation, "sigmoid", None)
+    return arch.slope_views(_params(params, arch))
+
+
+# ------------------------------------------------------------------ the calls
+# The private forms take a checked Architecture and arrays already checked by their caller
+# (gradcore.Network, gradcore.train); the public ones below check everything first.
+
+def _feedforward(arch: Architecture, params: np.ndarray, X: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    z = np.empty((X.shape[0], arch.sizes[-1]), dtype=params.dtype)
+    a = np.empty_like(z)
+    _core.feedforward(arch.core(), params, X, z, a)
+    return z, a
+
+
+def _forward_layers(arch: Architecture, params: np.ndarray, X: np.ndarray
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    width = sum(arch.sizes[1:])
+    z = np.empty((X.shape[0], width), dtype=params.dtype)
+    a = np.empty_like(z)
+    _core.forward_layers(arch.core(), params, X, z, a)
+    bounds = np.cumsum((0, *arch.sizes[1:]))
+    return ([z[:, s:e] for s, e in zip(bounds[:-1], bounds[1:])],
+            [a[:, s:e] for s, e in zip(bounds[:-1], bounds[1:])])
+
+
+def _gradient(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *,
+              sq_sum: np.ndarray | None = None, stop: StopFlag | None = None
+              ) -> tuple[np.ndarray, float]:
+    grad = np.empty_like(params)
+    st, cost_sum = _core.gradient(arch.core(), params, X, Y, grad, sq_sum, stop)
+    _raise_if_stopped(st, "gradient computation")
+    return grad, float(cost_sum)
+
+
+def _sgd_epoch(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+               perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
+               speed_sum: np.ndarray, sq_sum: np.ndarray | None = None,
+               max_batches: int = -1, stop: StopFlag | None = None) -> tuple[int, float, int]:
+    """The compiled epoch: (status, cost_sum, batches_done), the status left to the caller."""
+    st, cost_sum, done = _core.sgd_epoch(arch.core(), params, X, Y, perm, batch_size, eta,
+                                         lmbda, speed_sum, sq_sum, max_batches, stop)
+    return int(st), float(cost_sum), int(done)
+
+
+def _speeds(arch: Architecture, grad: np.ndarray) -> np.ndarray:
+    """‖mean δˡ‖ per layer (float64) from a mean gradient's bias parts."""
+    return np.array([np.linalg.norm(grad[b:e].astype(np.float64))
+                     for b, e in arch.bias_offsets()])
 
 
 @validated("kernels.feedforward")
 def feedforward(params: np.ndarray, sizes: Sequence[int], X: np.ndarray,
-                cost: str = "cross_entropy") -> tuple[np.ndarray, np.ndarray]:
+                cost: str | None = None, *, activation: str | Sequence[str] = "sigmoid",
+                output: str = "sigmoid") -> tuple[np.ndarray, np.ndarray]:
     """Forward pass: (zᴸ, aᴸ), the output layer's pre-activations and activations, each
     (n, sizes[-1]) of the dtype of params. (``cost`` does not change the result; it is
     accepted for symmetry with the other kernels.)"""
-    p, Xc = _inputs(params, sizes, X)
-    z = np.empty((Xc.shape[0], sizes[-1]), dtype=p.dtype)
-    a = np.empty_like(z)
-    _core.feedforward(p, _sizes32(sizes), _core.COST_CODES[cost], Xc, z, a)
-    return z, a
+    arch = _arch(sizes, activation, output, cost)
+    p, Xc = _inputs(params, arch, X)
+    return _feedforward(arch, p, Xc)
+
+
+@validated("kernels.forward_layers")
+def forward_layers(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, *,
+                   activation: str | Sequence[str] = "sigmoid", output: str = "sigmoid"
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every layer's (zˡ, aˡ): two lists with one (n, sizes[l+1]) array per layer with
+    weights, the output's last (the inputs of saturation probes and histograms)."""
+    arch = _arch(sizes, activation, output, None)
+    p, Xc = _inputs(params, arch, X)
+    return _forward_layers(arch, p, Xc)
 
 
 @validated("kernels.gradient")
 def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
-             cost: str = "cross_entropy", *, stop: StopFlag | None = None
+             cost: str | None = None, *, activation: str | Sequence[str] = "sigmoid",
+             output: str = "sigmoid", stop: StopFlag | None = None
              ) -> tuple[np.ndarray, float]:
     """Backprop over all rows: (grad, cost_sum).
 
@@ -163,21 +242,31 @@ def gradient(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndar
     the sum (not the mean) of the cost over the rows. ``stop.set()`` (any thread) or Ctrl-C
     (main thread) stops it: :class:`gradcore.Stopped` or KeyboardInterrupt.
     """
-    p, Xc = _inputs(params, sizes, X)
-    Yc = _targets(Y, sizes, p, Xc)
-    grad = np.empty_like(p)
-    st, cost_sum = _core.gradient(p, _sizes32(sizes), _core.COST_CODES[cost], Xc,
-                                  Yc, grad, stop)
-    _raise_if_stopped(st, "gradient computation")
-    return grad, float(cost_sum)
+    arch = _arch(sizes, activation, output, cost)
+    p, Xc = _inputs(params, arch, X)
+    return _gradient(arch, p, Xc, _targets(Y, arch, p, Xc), stop=stop)
 
 
 def learning_speeds(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
-                    cost: str = "cross_entropy") -> np.ndarray:
+                    cost: str | None = None, *, activation: str | Sequence[str] = "sigmoid",
+                    output: str = "sigmoid") -> np.ndarray:
     """‖mean over the rows of δˡ‖ for every layer with weights, output last (float64)."""
-    grad, _ = gradient(params, sizes, X, Y, cost)
-    _, biases = layer_views(grad, sizes)
-    return np.array([np.linalg.norm(b.astype(np.float64)) for b in biases])
+    grad, _ = gradient(params, sizes, X, Y, cost, activation=activation, output=output)
+    return _speeds(_arch(sizes, activation, output, cost), grad)
+
+
+@validated("kernels.gradient_rms")
+def gradient_rms(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
+                 cost: str | None = None, *, activation: str | Sequence[str] = "sigmoid",
+                 output: str = "sigmoid") -> np.ndarray:
+    """√(mean over the rows of ‖δˡₓ‖²) for every layer with weights, output last (float64):
+    the per-example size of the gradient that mean-field theory predicts (beside
+    :func:`learning_speeds`, the size of its mean)."""
+    arch = _arch(sizes, activation, output, cost)
+    p, Xc = _inputs(params, arch, X)
+    sq = np.zeros(arch.n_layers)
+    _gradient(arch, p, Xc, _targets(Y, arch, p, Xc), sq_sum=sq)
+    return np.asarray(np.sqrt(sq / Xc.shape[0]))
 
 
 class EpochResult(NamedTuple):
@@ -195,29 +284,36 @@ class EpochResult(NamedTuple):
     finite : bool
         False if a cost or the parameters became NaN or infinite (training diverged; the
         parameters are then unusable).
+    sq_sum : ndarray (len(sizes) − 1,) float64
+        Per layer, the sum over the examples seen of ‖δˡₓ‖², each at the parameters before
+        its mini-batch's update: ``√(sq_sum[l] / examples)`` is the in-epoch gradient rms.
     """
 
     speed_sum: np.ndarray
     cost_sum: float
     batches: int
     finite: bool
+    sq_sum: np.ndarray
 
 
 @validated("kernels.sgd_epoch")
 def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.ndarray,
               perm: np.ndarray, *, batch_size: int, eta: float, lmbda: float = 0.0,
-              cost: str = "cross_entropy", max_batches: int = -1,
+              cost: str | None = None, activation: str | Sequence[str] = "sigmoid",
+              output: str = "sigmoid", max_batches: int = -1,
               stop: StopFlag | None = None) -> EpochResult:
     """One epoch of mini-batch SGD with L2 weight decay, in place on ``params``.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last may be shorter); for each, of
-    length m: ``W ← (1 − ηλ/n)·W − (η/m)·Σ∇W`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
-    ``max_batches`` ≥ 0 stops after that many mini-batches. ``stop.set()`` (any thread)
-    or Ctrl-C (main thread) stops at a mini-batch boundary and raises
-    :class:`gradcore.Stopped` or KeyboardInterrupt (params hold every update applied).
+    length m: ``W ← (1 − ηλ/n)·W − (η/m)·Σ∇W`` and ``b ← b − (η/m)·Σ∇b``, n = len(X);
+    PReLU slopes take the biases' step (never decayed). ``max_batches`` ≥ 0 stops after that
+    many mini-batches. ``stop.set()`` (any thread) or Ctrl-C (main thread) stops at a
+    mini-batch boundary and raises :class:`gradcore.Stopped` or KeyboardInterrupt (params
+    hold every update applied).
     """
-    p, Xc = _inputs(params, sizes, X)
-    Yc = _targets(Y, sizes, p, Xc)
+    arch = _arch(sizes, activation, output, cost)
+    p, Xc = _inputs(params, arch, X)
+    Yc = _targets(Y, arch, p, Xc)
     pc = _check_array("perm", perm, 1, np.dtype(np.int64))
     n = Xc.shape[0]
     if pc.size and (pc.min() < 0 or pc.max() >= n):
@@ -225,8 +321,8 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
     batch_size = min(batch_size, n)  # a mini-batch of more than n rows is one of n
     max_batches = min(max_batches, pc.size)  # more than there are is all of them
     speed_sum = np.zeros(sum(sizes[1:]))
-    st, cost_sum, done = _core.sgd_epoch(p, _sizes32(sizes), _core.COST_CODES[cost],
-                                         Xc, Yc, pc, batch_size, eta, lmbda, speed_sum,
-                                         max_batches, stop)
+    sq_sum = np.zeros(arch.n_layers)
+    st, cost_sum, done = _sgd_epoch(arch, p, Xc, Yc, pc, batch_size, eta, lmbda, speed_sum,
+                                    sq_sum, max_batches, stop)
     _raise_if_stopped(st, f"epoch after {done} mini-batches:")
-    return EpochResult(speed_sum, float(cost_sum), int(done), st != _core.STATUS_NONFINITE)
+    return EpochResult(speed_sum, cost_sum, done, st != _core.STATUS_NONFINITE, sq_sum)

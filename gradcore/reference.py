@@ -18,8 +18,30 @@ Conventions (identical to :class:`gradcore.Network`):
 
 * ``weights[l]`` has shape ``(n_out, n_in)``, ``biases[l]`` has shape ``(n_out,)``;
 * ``X`` is ``(n, n_in)``, one example per row; ``Y`` is one-hot ``(n, n_out)``;
-* every neuron is sigmoid, the output layer too;
-* ``cost`` is ``"cross_entropy"`` (δᴸ = aᴸ − y) or ``"quadratic"`` (δᴸ = (aᴸ − y)·σ'(zᴸ)).
+* ``activations`` names the activation of each hidden layer (None: all sigmoid, the book's
+  networks); ``output`` is ``"sigmoid"`` or ``"softmax"``; ``slopes`` gives, per hidden
+  layer, the PReLU slopes of a ``"prelu"`` layer (None elsewhere);
+* ``cost`` is ``"cross_entropy"`` (δᴸ = aᴸ − y) or ``"quadratic"`` (δᴸ = (aᴸ − y)·σ'(zᴸ))
+  with a sigmoid output, ``"log_likelihood"`` (C = Σⱼ yⱼ(log Σₖ e^{zₖ} − zⱼ),
+  δᴸ = (Σⱼ yⱼ)·aᴸ − y) with a softmax output.
+
+The activations (:data:`ACTIVATIONS`; each derivative is written from a = φ(z), as the
+kernels take it):
+
+==============  =============================  ==============================  ================
+name            φ(z)                           φ'(z)                           paper
+==============  =============================  ==============================  ================
+``sigmoid``     1 / (1 + e^(−z))               a (1 − a)                       the book
+``tanh``        tanh z                         1 − a²                          LeCun et al. 1998
+``softsign``    z / (1 + |z|)                  (1 − |a|)²                      Glorot & Bengio 2010
+``relu``        max(z, 0)                      1 if a > 0 else 0               Nair & Hinton 2010
+``leaky_relu``  z if z ≥ 0 else 0.01 z         1 if a > 0 else 0.01            Maas et al. 2013
+``elu``         z if z ≥ 0 else e^z − 1        1 if a > 0 else a + 1           Clevert et al. 2016
+``prelu``       z if z ≥ 0 else s z            1 if z > 0 else s               He et al. 2015
+``linear``      z                              1                               Saxe et al. 2014
+==============  =============================  ==============================  ================
+
+PReLU's slope s is learnt per neuron: ∂a/∂s = min(z, 0).
 """
 
 from __future__ import annotations
@@ -29,19 +51,29 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "ACTIVATIONS",
     "sigmoid",
+    "activate",
+    "activation_derivative",
+    "softmax",
     "feedforward",
     "forward",
     "output_delta",
     "cost_per_example",
     "backprop",
     "gradient",
+    "full_gradient",
     "learning_speeds",
+    "gradient_rms",
     "sgd_epoch",
 ]
 
 Arrays = Sequence[np.ndarray]
 ArrayList = list[np.ndarray]
+Slopes = Sequence[np.ndarray | None] | None
+
+ACTIVATIONS = ("sigmoid", "tanh", "softsign", "relu", "leaky_relu", "elu", "prelu", "linear")
+LEAKY_SLOPE = 0.01
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -50,22 +82,91 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def forward(weights: Arrays, biases: Arrays, X: np.ndarray) -> tuple[ArrayList, ArrayList]:
+def activate(name: str, z: np.ndarray, slope: np.ndarray | None = None) -> np.ndarray:
+    """φ(z) for the activation ``name`` (``slope``: the PReLU slopes, per column)."""
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return np.asarray(np.tanh(z))
+    if name == "softsign":
+        return np.asarray(z / (1.0 + np.abs(z)))
+    if name == "relu":
+        return np.asarray(np.where(z < 0, 0.0, z)).astype(z.dtype, copy=False)
+    if name == "leaky_relu":
+        return np.asarray(np.where(z < 0, z.dtype.type(LEAKY_SLOPE) * z, z))
+    if name == "elu":
+        return np.asarray(np.where(z < 0, np.expm1(np.minimum(z, 0)), z))
+    if name == "prelu":
+        assert slope is not None, "prelu needs its slopes"
+        return np.asarray(np.where(z < 0, slope * z, z))
+    if name == "linear":
+        return z
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_derivative(name: str, a: np.ndarray, z: np.ndarray | None = None,
+                          slope: np.ndarray | None = None) -> np.ndarray:
+    """φ'(z), from a = φ(z) (and from z and the slopes for PReLU)."""
+    one = a.dtype.type(1)
+    if name == "sigmoid":
+        return np.asarray(a * (one - a))
+    if name == "tanh":
+        return np.asarray(one - a * a)
+    if name == "softsign":
+        return np.asarray((one - np.abs(a)) ** 2)
+    if name == "relu":
+        return np.asarray(np.where(a > 0, one, a.dtype.type(0)))
+    if name == "leaky_relu":
+        return np.asarray(np.where(a > 0, one, a.dtype.type(LEAKY_SLOPE)))
+    if name == "elu":
+        return np.asarray(np.where(a > 0, one, a + one))
+    if name == "prelu":
+        assert z is not None and slope is not None, "prelu's derivative needs z and slopes"
+        return np.asarray(np.where(z > 0, one, slope * np.ones_like(z)))
+    if name == "linear":
+        return np.ones_like(a)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """e^(zⱼ) / Σₖ e^(zₖ) along each row, shifted by the row's maximum (no overflow)."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _hidden(activations: Sequence[str] | None, n_hidden: int) -> list[str]:
+    return ["sigmoid"] * n_hidden if activations is None else list(activations)
+
+
+def _slopes(slopes: Slopes, n_hidden: int) -> list[np.ndarray | None]:
+    return [None] * n_hidden if slopes is None else list(slopes)
+
+
+def forward(weights: Arrays, biases: Arrays, X: np.ndarray,
+            activations: Sequence[str] | None = None, output: str = "sigmoid",
+            slopes: Slopes = None) -> tuple[ArrayList, ArrayList]:
     """Forward pass. Returns (zs, activations): zs[l] is (n, sizes[l+1]); activations[0] is X."""
-    activations = [X]
+    L = len(weights)
+    acts, sl = _hidden(activations, L - 1), _slopes(slopes, L - 1)
+    outs = [X]
     zs = []
     a = X
-    for w, b in zip(weights, biases):
+    for l, (w, b) in enumerate(zip(weights, biases)):
         z = a @ w.T + b
-        a = sigmoid(z)
+        if l < L - 1:
+            a = activate(acts[l], z, sl[l])
+        else:
+            a = softmax(z) if output == "softmax" else sigmoid(z)
         zs.append(z)
-        activations.append(a)
-    return zs, activations
+        outs.append(a)
+    return zs, outs
 
 
-def feedforward(weights: Arrays, biases: Arrays, X: np.ndarray) -> np.ndarray:
+def feedforward(weights: Arrays, biases: Arrays, X: np.ndarray,
+                activations: Sequence[str] | None = None, output: str = "sigmoid",
+                slopes: Slopes = None) -> np.ndarray:
     """Output activations aᴸ, shape (n, n_out)."""
-    return forward(weights, biases, X)[1][-1]
+    return forward(weights, biases, X, activations, output, slopes)[1][-1]
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -78,12 +179,16 @@ def cost_per_example(cost: str, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> 
 
     Cross-entropy −Σ[y ln a + (1−y) ln(1−a)] is computed from z as
     Σ[y·softplus(−z) + (1−y)·softplus(z)], exact even where σ(z) rounds to 0 or 1.
-    Quadratic is ½‖a − y‖².
+    Quadratic is ½‖a − y‖². Log-likelihood −Σ y ln softmax(z) is Σ y (logsumexp(z) − z).
     """
     if cost == "cross_entropy":
         return np.asarray(np.sum(Y * _softplus(-z) + (1.0 - Y) * _softplus(z), axis=1))
     if cost == "quadratic":
         return np.asarray(0.5 * np.sum((a - Y) ** 2, axis=1))
+    if cost == "log_likelihood":
+        mx = z.max(axis=1, keepdims=True)
+        lse = mx + np.log(np.exp(z - mx).sum(axis=1, keepdims=True))
+        return np.asarray(np.sum(Y * (lse - z), axis=1))
     raise ValueError(f"unknown cost {cost!r}")
 
 
@@ -93,60 +198,108 @@ def output_delta(cost: str, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return np.asarray(a - Y)
     if cost == "quadratic":
         return np.asarray((a - Y) * a * (1.0 - a))
+    if cost == "log_likelihood":
+        return np.asarray(Y.sum(axis=1, keepdims=True) * a - Y)
     raise ValueError(f"unknown cost {cost!r}")
 
 
-def backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
-             cost: str) -> tuple[ArrayList, ArrayList, ArrayList]:
-    """Per-layer deltas for every example: list of (n, sizes[l+1]) arrays, plus activations.
-
-    δᴸ from the cost, then δˡ = (δˡ⁺¹ · Wˡ⁺¹) ⊙ σ'(zˡ) with σ'(z) = σ(z)(1 − σ(z)).
-    """
-    zs, activations = forward(weights, biases, X)
-    delta = output_delta(cost, activations[-1], Y)
+def _backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str,
+              activations: Sequence[str] | None, output: str, slopes: Slopes
+              ) -> tuple[ArrayList, ArrayList, ArrayList, list[np.ndarray | None]]:
+    """deltas, zs, activations and, per hidden layer, ∂C/∂a summed with min(z, 0) over the
+    rows (the PReLU slopes' gradient, summed; None for other layers)."""
+    L = len(weights)
+    acts, sl = _hidden(activations, L - 1), _slopes(slopes, L - 1)
+    zs, outs = forward(weights, biases, X, acts, output, sl)
+    delta = output_delta(cost, outs[-1], Y)
     deltas = [delta]
-    for l in range(len(weights) - 1, 0, -1):
-        a = activations[l]
-        delta = (delta @ weights[l]) * a * (1.0 - a)
+    dslopes: list[np.ndarray | None] = [None] * (L - 1)
+    for l in range(L - 1, 0, -1):
+        da = delta @ weights[l]  # ∂C/∂a of hidden layer l − 1
+        name = acts[l - 1]
+        if name == "prelu":
+            dslopes[l - 1] = np.sum(da * np.minimum(zs[l - 1], 0), axis=0)
+        delta = da * activation_derivative(name, outs[l], zs[l - 1], sl[l - 1])
         deltas.append(delta)
     deltas.reverse()
-    return deltas, zs, activations
+    return deltas, zs, outs, dslopes
+
+
+def backprop(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
+             cost: str, activations: Sequence[str] | None = None, output: str = "sigmoid",
+             slopes: Slopes = None) -> tuple[ArrayList, ArrayList, ArrayList]:
+    """Per-layer deltas for every example: list of (n, sizes[l+1]) arrays, plus zs and
+    activations.
+
+    δᴸ from the cost, then δˡ = (δˡ⁺¹ · Wˡ⁺¹) ⊙ φ'(zˡ) (the book's σ'(z) = σ(z)(1 − σ(z))
+    for sigmoid layers).
+    """
+    deltas, zs, outs, _ = _backprop(weights, biases, X, Y, cost, activations, output, slopes)
+    return deltas, zs, outs
+
+
+def full_gradient(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str,
+                  activations: Sequence[str] | None = None, output: str = "sigmoid",
+                  slopes: Slopes = None
+                  ) -> tuple[ArrayList, ArrayList, list[np.ndarray | None]]:
+    """(∂C/∂W list, ∂C/∂b list, ∂C/∂slopes per hidden layer or None) for C = mean cost."""
+    n = X.shape[0]
+    deltas, _, outs, dslopes = _backprop(weights, biases, X, Y, cost, activations, output,
+                                         slopes)
+    nabla_w = [d.T @ a / n for d, a in zip(deltas, outs[:-1])]
+    nabla_b = [d.sum(axis=0) / n for d in deltas]
+    return nabla_w, nabla_b, [None if g is None else g / n for g in dslopes]
 
 
 def gradient(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
-             cost: str) -> tuple[ArrayList, ArrayList]:
+             cost: str, activations: Sequence[str] | None = None, output: str = "sigmoid",
+             slopes: Slopes = None) -> tuple[ArrayList, ArrayList]:
     """(∂C/∂W list, ∂C/∂b list) for C = mean cost over the rows of X (no regularisation)."""
-    n = X.shape[0]
-    deltas, _, activations = backprop(weights, biases, X, Y, cost)
-    nabla_w = [d.T @ a / n for d, a in zip(deltas, activations[:-1])]
-    nabla_b = [d.sum(axis=0) / n for d in deltas]
+    nabla_w, nabla_b, _ = full_gradient(weights, biases, X, Y, cost, activations, output,
+                                        slopes)
     return nabla_w, nabla_b
 
 
 def learning_speeds(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
-                    cost: str) -> np.ndarray:
+                    cost: str, activations: Sequence[str] | None = None,
+                    output: str = "sigmoid", slopes: Slopes = None) -> np.ndarray:
     """‖(1/N) Σₓ δˡ(x)‖₂ for every layer with weights, output last."""
-    _, nabla_b = gradient(weights, biases, X, Y, cost)
+    _, nabla_b = gradient(weights, biases, X, Y, cost, activations, output, slopes)
     return np.array([np.linalg.norm(g) for g in nabla_b])
 
 
+def gradient_rms(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray,
+                 cost: str, activations: Sequence[str] | None = None,
+                 output: str = "sigmoid", slopes: Slopes = None) -> np.ndarray:
+    """√((1/N) Σₓ ‖δˡ(x)‖²) for every layer with weights, output last: the per-example size
+    of the gradient, one example at a time."""
+    out = np.zeros(len(weights))
+    for i in range(X.shape[0]):
+        deltas, _, _ = backprop(weights, biases, X[i:i + 1], Y[i:i + 1], cost, activations,
+                                output, slopes)
+        out += [float(np.sum(np.square(d, dtype=np.float64))) for d in deltas]
+    return np.asarray(np.sqrt(out / X.shape[0]))
+
+
 def total_cost(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str,
-               lmbda: float = 0.0) -> float:
+               lmbda: float = 0.0, activations: Sequence[str] | None = None,
+               output: str = "sigmoid", slopes: Slopes = None) -> float:
     """Mean cost over X plus the L2 term λ/(2n)·Σ‖w‖²."""
-    zs, activations = forward(weights, biases, X)
-    c = cost_per_example(cost, zs[-1], activations[-1], Y).mean()
+    zs, outs = forward(weights, biases, X, activations, output, slopes)
+    c = cost_per_example(cost, zs[-1], outs[-1], Y).mean()
     n = X.shape[0]
     return float(c + 0.5 * (lmbda / n) * sum(np.sum(w * w) for w in weights))
 
 
 def sgd_epoch(weights: ArrayList, biases: ArrayList, X: np.ndarray, Y: np.ndarray,
               perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
-              cost: str) -> tuple[ArrayList, float, int]:
+              cost: str, activations: Sequence[str] | None = None, output: str = "sigmoid",
+              slopes: Slopes = None) -> tuple[ArrayList, float, int]:
     """One epoch of mini-batch SGD with L2 weight decay, updating weights/biases in place.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last one may be shorter); for each,
     ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b`` with n = len(X) and m the
-    mini-batch's length.
+    mini-batch's length; PReLU slopes ``s ← s − (η/m)·Σ∇s`` (never decayed).
 
     Returns ``(speeds_sum, cost_sum, n_batches)``: the per-layer sum over mini-batches of the
     mean ∇b (the in-epoch learning-speed monitor is ``‖speeds_sum[l] / n_batches‖``) and the
@@ -155,19 +308,24 @@ def sgd_epoch(weights: ArrayList, biases: ArrayList, X: np.ndarray, Y: np.ndarra
     n = X.shape[0]
     decay = 1.0 - eta * lmbda / n
     speeds_sum = [np.zeros_like(b) for b in biases]
+    sl = _slopes(slopes, len(weights) - 1)
     cost_sum = 0.0
     n_batches = 0
     for k in range(0, len(perm), batch_size):
         idx = perm[k:k + batch_size]
         xb, yb = X[idx], Y[idx]
         m = len(idx)
-        deltas, zs, activations = backprop(weights, biases, xb, yb, cost)
-        cost_sum += float(cost_per_example(cost, zs[-1], activations[-1], yb).sum())
-        for l, (d, a) in enumerate(zip(deltas, activations[:-1])):
+        deltas, zs, outs, dslopes = _backprop(weights, biases, xb, yb, cost, activations,
+                                              output, sl)
+        cost_sum += float(cost_per_example(cost, zs[-1], outs[-1], yb).sum())
+        for l, (d, a) in enumerate(zip(deltas, outs[:-1])):
             gw = d.T @ a
             gb = d.sum(axis=0)
             weights[l][...] = decay * weights[l] - (eta / m) * gw
             biases[l][...] = biases[l] - (eta / m) * gb
             speeds_sum[l] += gb / m
+        for s, g in zip(sl, dslopes):
+            if s is not None and g is not None:
+                s[...] = s - (eta / m) * g
         n_batches += 1
     return speeds_sum, cost_sum, n_batches

@@ -16,6 +16,9 @@ for one call never reaches another. A StopFlag reaches every call it was given; 
 reaches only the call running in the main thread (other threads' calls go on: stopping them
 is their caller's decision, made with their StopFlag).
 
+Architecture: an :class:`Arch` (sizes, activation codes per layer, cost code) checked once
+by the C core when it is made, and handed to every call.
+
 Arrays: params is the flat parameter buffer (see gradcore.Network); X is (n, sizes[0]) and
 Y one-hot (n, sizes[-1]), C-contiguous and of the same floating type as params.
 """
@@ -27,7 +30,7 @@ import threading as _threading
 import numpy as np
 
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t
 
 cdef extern from "kernels.h" nogil:
     ctypedef int gc_status
@@ -36,6 +39,7 @@ cdef extern from "kernels.h" nogil:
         int n_layers
         const int32_t *sizes
         int cost
+        const int8_t *acts
     int GC_OK, GC_ERR_NOMEM, GC_ERR_ARGUMENT, GC_ERR_NONFINITE, GC_ERR_INTERRUPTED
     gc_status gc_arch_check(const gc_arch *arch)
     int64_t gc_param_count(const gc_arch *arch)
@@ -43,12 +47,16 @@ cdef extern from "kernels.h" nogil:
                                  const double *params, const double *X, int64_t n)
     gc_status gc_feedforward_f32(float *z_out, float *a_out, const gc_arch *arch,
                                  const float *params, const float *X, int64_t n)
-    gc_status gc_gradient_f64(double *grad, double *cost_sum, const gc_arch *arch,
-                              const double *params, const double *X, const double *Y,
-                              int64_t n, gc_stop_flag *stop)
-    gc_status gc_gradient_f32(float *grad, double *cost_sum, const gc_arch *arch,
-                              const float *params, const float *X, const float *Y,
-                              int64_t n, gc_stop_flag *stop)
+    gc_status gc_forward_layers_f64(double *z_out, double *a_out, const gc_arch *arch,
+                                    const double *params, const double *X, int64_t n)
+    gc_status gc_forward_layers_f32(float *z_out, float *a_out, const gc_arch *arch,
+                                    const float *params, const float *X, int64_t n)
+    gc_status gc_gradient_f64(double *grad, double *cost_sum, double *sq_sum,
+                              const gc_arch *arch, const double *params, const double *X,
+                              const double *Y, int64_t n, gc_stop_flag *stop)
+    gc_status gc_gradient_f32(float *grad, double *cost_sum, double *sq_sum,
+                              const gc_arch *arch, const float *params, const float *X,
+                              const float *Y, int64_t n, gc_stop_flag *stop)
     ctypedef struct gc_sgd_options:
         int64_t batch_size
         double eta
@@ -57,11 +65,13 @@ cdef extern from "kernels.h" nogil:
     ctypedef struct gc_sgd_report:
         double cost_sum
         int64_t batches_done
-    gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, gc_sgd_report *report,
+    gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *sq_sum,
+                               gc_sgd_report *report,
                                const gc_arch *arch, const gc_sgd_options *opt,
                                const double *X, const double *Y, int64_t n_train,
                                const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
-    gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, gc_sgd_report *report,
+    gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *sq_sum,
+                               gc_sgd_report *report,
                                const gc_arch *arch, const gc_sgd_options *opt,
                                const float *X, const float *Y, int64_t n_train,
                                const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
@@ -85,7 +95,10 @@ cdef extern from "interrupt.h" nogil:
 
 from cpython.exc cimport PyErr_SetInterrupt
 
-COST_CODES = {"cross_entropy": 0, "quadratic": 1}
+COST_CODES = {"cross_entropy": 0, "quadratic": 1, "log_likelihood": 2}
+#: The C core's activation codes (GC_ACT_* in kernels.h).
+ACT_CODES = {"sigmoid": 0, "tanh": 1, "softsign": 2, "relu": 3, "leaky_relu": 4, "elu": 5,
+             "prelu": 6, "linear": 7, "softmax": 8}
 
 
 STATUS_OK = GC_OK
@@ -102,28 +115,60 @@ cdef int _raise_for(gc_status st) except -1:
     return 0
 
 
-cdef gc_arch _arch(const int32_t[::1] sizes, int cost) except *:
+cdef class Arch:
+    """A network's architecture as the C core sees it, checked once by gc_arch_check.
+
+    ``Arch(sizes, acts, cost)``: sizes (L + 1 layer sizes), acts (L activation codes, one
+    per layer with weights, the output's last; see ACT_CODES), cost (see COST_CODES).
+    """
+
     cdef gc_arch a
-    if sizes.shape[0] < 2 or sizes.shape[0] > 2**31 - 1:
-        raise ValueError(f"sizes must have 2 to 2**31 - 1 entries, got {sizes.shape[0]}")
-    a.n_layers = <int>sizes.shape[0] - 1
-    a.sizes = &sizes[0]
-    a.cost = cost
-    if gc_arch_check(&a) != GC_OK:
-        raise ValueError(f"invalid sizes {list(sizes[:20])} (each >= 1, with fewer than "
-                         f"2**63 parameters) or cost code {cost}")
-    return a
+    cdef readonly object sizes  # int32 (L + 1,)
+    cdef readonly object acts   # int8 (L,)
+    cdef readonly int64_t n_params
+    cdef readonly int n_layers
+    cdef readonly Py_ssize_t n_biases  # sum of sizes[1:]
+
+    def __cinit__(self, sizes, acts, int cost):
+        cdef const int32_t[::1] s
+        cdef const int8_t[::1] c
+        self.sizes = np.array(sizes, dtype=np.int32)
+        self.acts = np.array(acts, dtype=np.int8)
+        self.sizes.flags.writeable = False
+        self.acts.flags.writeable = False
+        if self.sizes.ndim != 1 or self.sizes.shape[0] < 2 or self.sizes.shape[0] > 2**31 - 1:
+            raise ValueError(f"sizes must have 2 to 2**31 - 1 entries, got {self.sizes.shape}")
+        if self.acts.ndim != 1 or self.acts.shape[0] != self.sizes.shape[0] - 1:
+            raise ValueError(f"acts must have one code per layer with weights "
+                             f"({self.sizes.shape[0] - 1}), got shape {self.acts.shape}")
+        s = self.sizes
+        c = self.acts
+        self.a.n_layers = <int>s.shape[0] - 1
+        self.a.sizes = &s[0]
+        self.a.cost = cost
+        self.a.acts = &c[0]
+        if gc_arch_check(&self.a) != GC_OK:
+            raise ValueError(f"invalid architecture: sizes {list(self.sizes[:20])} (each "
+                             f">= 1, with fewer than 2**63 parameters), activation codes "
+                             f"{list(self.acts[:20])}, cost code {cost} (a sigmoid output "
+                             f"takes cost 0 or 1, a softmax output cost 2)")
+        self.n_params = gc_param_count(&self.a)
+        self.n_layers = self.a.n_layers
+        self.n_biases = int(self.sizes[1:].sum())
+
+    def __reduce__(self):
+        return Arch, (self.sizes, self.acts, self.a.cost)
 
 
 def param_count(const int32_t[::1] sizes):
-    """Number of weights and biases of a network with these layer sizes."""
-    cdef gc_arch a = _arch(sizes, 0)
-    return gc_param_count(&a)
+    """Number of weights and biases of a sigmoid network with these layer sizes."""
+    cdef Arch a = Arch(sizes, np.zeros(sizes.shape[0] - 1, np.int8), 0)
+    return a.n_params
 
 
-cdef _check_params(gc_arch *a, Py_ssize_t n_params):
-    if n_params != gc_param_count(a):
-        raise ValueError(f"params has {n_params} values, the sizes need {gc_param_count(a)}")
+cdef _check_params(Arch a, Py_ssize_t n_params):
+    if n_params != a.n_params:
+        raise ValueError(f"params has {n_params} values, the architecture needs {a.n_params}")
 
 
 cdef _check_rows(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t want_rows,
@@ -209,84 +254,121 @@ cdef class _Call:
         return st
 
 
-def feedforward(const floating[::1] params, const int32_t[::1] sizes, int cost,
-                const floating[:, ::1] X, floating[:, ::1] z_out, floating[:, ::1] a_out):
+def feedforward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+                floating[:, ::1] z_out, floating[:, ::1] a_out):
     """Output pre-activations and activations of the network for every row of X."""
-    cdef gc_arch a = _arch(sizes, cost)
     cdef int64_t n = X.shape[0]
+    cdef int L = arch.n_layers
     cdef gc_status st
-    _check_params(&a, params.shape[0])
-    _check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    _check_rows("z_out", z_out.shape[0], z_out.shape[1], n, sizes[a.n_layers])
-    _check_rows("a_out", a_out.shape[0], a_out.shape[1], n, sizes[a.n_layers])
+    _check_params(arch, params.shape[0])
+    _check_rows("X", X.shape[0], X.shape[1], n, arch.sizes[0])
+    _check_rows("z_out", z_out.shape[0], z_out.shape[1], n, arch.sizes[L])
+    _check_rows("a_out", a_out.shape[0], a_out.shape[1], n, arch.sizes[L])
     if n == 0:
         return
     with nogil:
         if floating is double:
-            st = gc_feedforward_f64(&z_out[0, 0], &a_out[0, 0], &a, &params[0], &X[0, 0], n)
+            st = gc_feedforward_f64(&z_out[0, 0], &a_out[0, 0], &arch.a, &params[0], &X[0, 0], n)
         else:
-            st = gc_feedforward_f32(&z_out[0, 0], &a_out[0, 0], &a, &params[0], &X[0, 0], n)
+            st = gc_feedforward_f32(&z_out[0, 0], &a_out[0, 0], &arch.a, &params[0], &X[0, 0], n)
     _raise_for(st)
 
 
-def gradient(const floating[::1] params, const int32_t[::1] sizes, int cost,
-             const floating[:, ::1] X, const floating[:, ::1] Y, floating[::1] grad_out,
+def forward_layers(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+                   floating[:, ::1] z_out, floating[:, ::1] a_out):
+    """Every layer's pre-activations and activations for every row of X: z_out and a_out
+    are (n, sum of sizes[1:]), each row layer 1's values first, the output's last."""
+    cdef int64_t n = X.shape[0]
+    cdef gc_status st
+    _check_params(arch, params.shape[0])
+    _check_rows("X", X.shape[0], X.shape[1], n, arch.sizes[0])
+    _check_rows("z_out", z_out.shape[0], z_out.shape[1], n, arch.n_biases)
+    _check_rows("a_out", a_out.shape[0], a_out.shape[1], n, arch.n_biases)
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            st = gc_forward_layers_f64(&z_out[0, 0], &a_out[0, 0], &arch.a, &params[0],
+                                       &X[0, 0], n)
+        else:
+            st = gc_forward_layers_f32(&z_out[0, 0], &a_out[0, 0], &arch.a, &params[0],
+                                       &X[0, 0], n)
+    _raise_for(st)
+
+
+cdef double *_sums(str name, double[::1] arr, Py_ssize_t want) except? NULL:
+    """The data of an optional array of `want` doubles that a kernel adds to (NULL: None)."""
+    if arr is None:
+        return NULL
+    if arr.shape[0] != want:
+        raise ValueError(f"{name} must have {want} entries, got {arr.shape[0]}")
+    return &arr[0]
+
+
+def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+             const floating[:, ::1] Y, floating[::1] grad_out, double[::1] sq_sum=None,
              StopFlag stop=None):
-    """Mean gradient over the rows into grad_out (params layout); returns (status, cost_sum)."""
-    cdef gc_arch a = _arch(sizes, cost)
+    """Mean gradient over the rows into grad_out (params layout); returns (status, cost_sum).
+
+    sq_sum (n_layers doubles, or None) is added to: per layer, the sum over the rows of
+    |delta_l|^2.
+    """
     cdef _Call call = _Call(stop)
     cdef gc_stop_flag *word
     cdef int64_t n = X.shape[0]
+    cdef int L = arch.n_layers
     cdef double cost_sum = 0.0
+    cdef double *sq
     cdef gc_status st
-    _check_params(&a, params.shape[0])
-    _check_params(&a, grad_out.shape[0])
+    _check_params(arch, params.shape[0])
+    _check_params(arch, grad_out.shape[0])
     if n < 1:
         raise ValueError("X must have at least one row")
-    _check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    _check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[a.n_layers])
+    _check_rows("X", X.shape[0], X.shape[1], n, arch.sizes[0])
+    _check_rows("Y", Y.shape[0], Y.shape[1], n, arch.sizes[L])
+    sq = _sums("sq_sum", sq_sum, L)
     word = call.begin()
     with nogil:
         if floating is double:
-            st = gc_gradient_f64(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0], &Y[0, 0],
-                                 n, word)
+            st = gc_gradient_f64(&grad_out[0], &cost_sum, sq, &arch.a, &params[0], &X[0, 0],
+                                 &Y[0, 0], n, word)
         else:
-            st = gc_gradient_f32(&grad_out[0], &cost_sum, &a, &params[0], &X[0, 0], &Y[0, 0],
-                                 n, word)
+            st = gc_gradient_f32(&grad_out[0], &cost_sum, sq, &arch.a, &params[0], &X[0, 0],
+                                 &Y[0, 0], n, word)
     st = call.end(st)
     _raise_for(st)
     return st, cost_sum
 
 
-def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
-              const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] perm,
-              Py_ssize_t batch_size, double eta, double lmbda, double[::1] speed_sum,
+def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
+              const floating[:, ::1] Y, const int64_t[::1] perm, Py_ssize_t batch_size,
+              double eta, double lmbda, double[::1] speed_sum, double[::1] sq_sum=None,
               Py_ssize_t max_batches=-1, StopFlag stop=None):
     """One SGD epoch in place on params (see gc_sgd_epoch in kernels.h).
 
-    Returns (status, cost_sum, batches_done); speed_sum (sum of sizes[1:]) is added to.
+    Returns (status, cost_sum, batches_done); speed_sum (sum of sizes[1:]) and sq_sum
+    (n_layers, or None) are added to.
     """
-    cdef gc_arch a = _arch(sizes, cost)
     cdef int64_t n = X.shape[0]
     cdef int64_t n_perm = perm.shape[0]
+    cdef int L = arch.n_layers
     cdef gc_sgd_options opt
     cdef gc_sgd_report report
     cdef gc_status st
-    cdef Py_ssize_t n_bias = 0
-    cdef int l
+    cdef double *sq
     cdef _Call call = _Call(stop)
     cdef gc_stop_flag *word
-    _check_params(&a, params.shape[0])
+    _check_params(arch, params.shape[0])
     if n < 1:
         raise ValueError("X must have at least one row")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    _check_rows("X", X.shape[0], X.shape[1], n, sizes[0])
-    _check_rows("Y", Y.shape[0], Y.shape[1], n, sizes[a.n_layers])
-    for l in range(1, a.n_layers + 1):
-        n_bias += sizes[l]
-    if speed_sum.shape[0] != n_bias:
-        raise ValueError(f"speed_sum must have {n_bias} entries, got {speed_sum.shape[0]}")
+    _check_rows("X", X.shape[0], X.shape[1], n, arch.sizes[0])
+    _check_rows("Y", Y.shape[0], Y.shape[1], n, arch.sizes[L])
+    if speed_sum.shape[0] != arch.n_biases:
+        raise ValueError(f"speed_sum must have {arch.n_biases} entries, "
+                         f"got {speed_sum.shape[0]}")
+    sq = _sums("sq_sum", sq_sum, L)
     if n_perm == 0:
         return GC_OK, 0.0, 0
     opt.batch_size = batch_size
@@ -298,11 +380,11 @@ def sgd_epoch(floating[::1] params, const int32_t[::1] sizes, int cost,
     word = call.begin()
     with nogil:
         if floating is double:
-            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], &report, &a, &opt, &X[0, 0],
-                                  &Y[0, 0], n, &perm[0], n_perm, word)
+            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], sq, &report, &arch.a, &opt,
+                                  &X[0, 0], &Y[0, 0], n, &perm[0], n_perm, word)
         else:
-            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], &report, &a, &opt, &X[0, 0],
-                                  &Y[0, 0], n, &perm[0], n_perm, word)
+            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], sq, &report, &arch.a, &opt,
+                                  &X[0, 0], &Y[0, 0], n, &perm[0], n_perm, word)
     st = call.end(st)
     if st == GC_ERR_ARGUMENT:
         raise ValueError(f"perm must hold row indices in [0, {n})")

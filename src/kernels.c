@@ -15,8 +15,17 @@ gc_status gc_arch_check(const gc_arch *arch)
     if (!arch || arch->n_layers < 1 || !arch->sizes) return GC_ERR_ARGUMENT;
     for (int l = 0; l <= arch->n_layers; l++)
         if (arch->sizes[l] < 1) return GC_ERR_ARGUMENT;
-    if (arch->cost != GC_COST_CROSS_ENTROPY && arch->cost != GC_COST_QUADRATIC)
+    for (int l = 0; l < arch->n_layers - 1; l++) { /* hidden layers: any but softmax */
+        const int act = gc_arch_act(arch, l);
+        if (act < 0 || act >= GC_N_ACTS || act == GC_ACT_SOFTMAX) return GC_ERR_ARGUMENT;
+    }
+    const int out = gc_arch_act(arch, arch->n_layers - 1);
+    if (out == GC_ACT_SIGMOID) {
+        if (arch->cost != GC_COST_CROSS_ENTROPY && arch->cost != GC_COST_QUADRATIC)
+            return GC_ERR_ARGUMENT;
+    } else if (out != GC_ACT_SOFTMAX || arch->cost != GC_COST_LOG_LIKELIHOOD) {
         return GC_ERR_ARGUMENT;
+    }
     if (gc_param_count(arch) < 0) return GC_ERR_ARGUMENT; /* more than an int64 counts */
     return GC_OK;
 }
@@ -26,6 +35,8 @@ int64_t gc_param_count(const gc_arch *arch)
     int64_t n = 0;
     for (int l = 0; l < arch->n_layers; l++)
         n = gc_count(arch->sizes[l + 1], (int64_t)arch->sizes[l] + 1, n);
+    for (int l = 0; l < arch->n_layers - 1; l++) /* the PReLU slopes */
+        if (gc_arch_act(arch, l) == GC_ACT_PRELU) n = gc_count(1, arch->sizes[l + 1], n);
     return n;
 }
 

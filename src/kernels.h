@@ -1,11 +1,14 @@
 /*
- * gradcore kernels: dense sigmoid layers, forward, backward, learning-speed sums and whole
- * SGD epochs, in float64 (suffix _f64) and float32 (suffix _f32).
+ * gradcore kernels: dense layers (sigmoid by default, or any activation below), forward,
+ * backward, learning-speed and gradient-rms sums and whole SGD epochs, in float64 (suffix
+ * _f64) and float32 (suffix _f32).
  *
  * Conventions
  *   - A network has L layers with weights and sizes[0..L]. Its parameters live in one
  *     contiguous buffer: for l = 0..L-1, W_l (sizes[l+1], sizes[l]) row-major, then
- *     b_l (sizes[l+1]). gc_param_count() gives the total length.
+ *     b_l (sizes[l+1]); after the last layer, the slopes of every PReLU layer in order
+ *     (sizes[l+1] each; none for a network without PReLU). gc_param_count() gives the total
+ *     length.
  *   - Examples are rows: X is (n, sizes[0]), Y one-hot (n, sizes[L]).
  *   - Outputs come first in argument lists, then const inputs, then sizes.
  *   - Functions return a gc_status; none of them exits, asserts or prints.
@@ -29,21 +32,48 @@ typedef enum {
     GC_ERR_INTERRUPTED = 4  /* *stop became non-zero: stopped at a mini-batch boundary */
 } gc_status;
 
-enum { GC_COST_CROSS_ENTROPY = 0, GC_COST_QUADRATIC = 1 };
+/* Costs: cross-entropy and quadratic for sigmoid outputs, log-likelihood for softmax. */
+enum { GC_COST_CROSS_ENTROPY = 0, GC_COST_QUADRATIC = 1, GC_COST_LOG_LIKELIHOOD = 2 };
 
-/* The shape of a network: n_layers layers with weights, sizes has n_layers + 1 entries. */
+/* Activations (src/activations.h has each formula and its derivative). Hidden layers take
+ * any but GC_ACT_SOFTMAX; the output layer GC_ACT_SIGMOID (with the cross-entropy or
+ * quadratic cost) or GC_ACT_SOFTMAX (with the log-likelihood cost). */
+enum {
+    GC_ACT_SIGMOID = 0,
+    GC_ACT_TANH = 1,
+    GC_ACT_SOFTSIGN = 2,
+    GC_ACT_RELU = 3,
+    GC_ACT_LEAKY_RELU = 4, /* slope 0.01 below 0 */
+    GC_ACT_ELU = 5,        /* alpha = 1 */
+    GC_ACT_PRELU = 6,      /* a learnt slope per unit, in the parameter buffer */
+    GC_ACT_LINEAR = 7,
+    GC_ACT_SOFTMAX = 8,
+    GC_N_ACTS = 9
+};
+
+/* The shape of a network: n_layers layers with weights, sizes has n_layers + 1 entries;
+ * acts has n_layers entries, the activation of each layer's output (hidden layers first,
+ * the output layer last), or is NULL: every layer sigmoid. */
 typedef struct {
     int n_layers;
     const int32_t *sizes;
-    int cost; /* GC_COST_* */
+    int cost;           /* GC_COST_* */
+    const int8_t *acts; /* GC_ACT_* per layer, or NULL */
 } gc_arch;
 
-/* Checks sizes (all >= 1, n_layers >= 1, a parameter count that fits in an int64) and the
- * cost code. */
+/* Checks sizes (all >= 1, n_layers >= 1, a parameter count that fits in an int64), the
+ * cost code, the activation codes, and that the output's activation and the cost go
+ * together (sigmoid: cross-entropy or quadratic; softmax: log-likelihood). */
 gc_status gc_arch_check(const gc_arch *arch);
 
-/* Number of parameters (weights and biases) of the network; -1 if it does not fit in an
- * int64 (gc_arch_check refuses such a network). */
+/* The activation of layer l (0-based, l < n_layers) of an architecture. */
+static inline int gc_arch_act(const gc_arch *arch, int l)
+{
+    return arch->acts ? arch->acts[l] : 0 /* GC_ACT_SIGMOID */;
+}
+
+/* Number of parameters (weights, biases and PReLU slopes) of the network; -1 if it does not
+ * fit in an int64 (gc_arch_check refuses such a network). */
 int64_t gc_param_count(const gc_arch *arch);
 
 /* Set *stop to non-zero from anywhere (e.g. a signal handler) to make a running
@@ -61,15 +91,28 @@ gc_status gc_feedforward_f32(float *z_out, float *a_out, const gc_arch *arch,
                              const float *params, const float *X, int64_t n);
 
 /*
+ * Every layer's pre-activations and activations for every row of X (the probes of saturation
+ * and the histograms of activations).
+ *   z_out, a_out: (n, sizes[1] + ... + sizes[L]) each, row i holding layer 1's values, then
+ *   layer 2's, ..., the output layer's last
+ */
+gc_status gc_forward_layers_f64(double *z_out, double *a_out, const gc_arch *arch,
+                                const double *params, const double *X, int64_t n);
+gc_status gc_forward_layers_f32(float *z_out, float *a_out, const gc_arch *arch,
+                                const float *params, const float *X, int64_t n);
+
+/*
  * Gradient of C = (1/n) sum over rows of the cost, no regularisation.
  *   grad: same layout as params (dC/dW_l, dC/db_l); dC/db_l is the mean of delta_l
  *   *cost_sum: sum over rows of the cost (not divided by n)
+ *   sq_sum: NULL, or n_layers doubles, ADDED TO: per layer (output last), the sum over the
+ *           rows of |delta_l(x)|^2 (the gradient-rms monitor: sqrt(sq_sum[l] / n))
  *   X: (n, sizes[0]); Y: (n, sizes[L]) one-hot (any targets in [0, 1] work)
  */
-gc_status gc_gradient_f64(double *grad, double *cost_sum, const gc_arch *arch,
+gc_status gc_gradient_f64(double *grad, double *cost_sum, double *sq_sum, const gc_arch *arch,
                           const double *params, const double *X, const double *Y, int64_t n,
                           gc_stop_flag *stop);
-gc_status gc_gradient_f32(float *grad, double *cost_sum, const gc_arch *arch,
+gc_status gc_gradient_f32(float *grad, double *cost_sum, double *sq_sum, const gc_arch *arch,
                           const float *params, const float *X, const float *Y, int64_t n,
                           gc_stop_flag *stop);
 
@@ -95,6 +138,10 @@ typedef struct {
  *   b <- b - (eta/m_b) sum db.
  *   speed_sum: (sum_l sizes[l+1]) doubles, ADDED TO: per layer, the sum over mini-batches of
  *              the mean dC/db of the mini-batch (the in-epoch learning-speed monitor)
+ *   sq_sum: NULL, or n_layers doubles, ADDED TO: per layer, the sum over the rows seen of
+ *           |delta_l(x)|^2, each at the parameters before its mini-batch's update (the
+ *           in-epoch gradient-rms monitor)
+ *   PReLU slopes take the step of the biases (never decayed).
  *   report: set to the epoch's cost sum and number of mini-batches applied (on every
  *           status but GC_ERR_ARGUMENT and GC_ERR_NOMEM)
  *   X, Y: (n_train, sizes[0]) and (n_train, sizes[L]); perm: n_perm row indices into them
@@ -104,11 +151,13 @@ typedef struct {
  * the last finite state. GC_ERR_INTERRUPTED if *stop was set: the parameters are those after
  * report->batches_done complete mini-batches. GC_ERR_NOMEM leaves params untouched.
  */
-gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, gc_sgd_report *report,
+gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *sq_sum,
+                           gc_sgd_report *report,
                            const gc_arch *arch, const gc_sgd_options *opt, const double *X,
                            const double *Y, int64_t n_train, const int64_t *perm,
                            int64_t n_perm, gc_stop_flag *stop);
-gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, gc_sgd_report *report,
+gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *sq_sum,
+                           gc_sgd_report *report,
                            const gc_arch *arch, const gc_sgd_options *opt, const float *X,
                            const float *Y, int64_t n_train, const int64_t *perm,
                            int64_t n_perm, gc_stop_flag *stop);

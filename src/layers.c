@@ -1,5 +1,5 @@
 /*
- * The layer passes of gradcore's dense sigmoid networks, for one floating type and one
+ * The layer passes of gradcore's dense networks, for one floating type and one
  * instruction-set level.
  *
  * The build compiles this file once per level and type (CMakeLists.txt, cmake/kernels.cmake):
@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "activations.h"
 #include "internal.h"
 
 /*
@@ -32,91 +33,8 @@
  */
 #define SGD_STEP(p, g, decay, step) ((decay) * (p) - (step) * (g))
 
-static inline real sigmoid(real z)
-{
-#ifdef GC_FLOAT32
-    return 1.0f / (1.0f + expf(-z));
-#else
-    return 1.0 / (1.0 + exp(-z));
-#endif
-}
-
 #ifndef GC_NAIVE
-/* ---------------------------------------------------------------- vectors */
-
-/* Bytes in one vector register at this level, from the target the build compiles for. */
-#if defined(__AVX512F__)
-#define VBYTES 64
-#elif defined(__AVX2__)
-#define VBYTES 32
-#else
-#define VBYTES 16
-#endif
-
-#ifdef GC_FLOAT32
-typedef int32_t ireal; /* the integer of real's width */
-#else
-typedef int64_t ireal;
-#endif
-typedef real vec __attribute__((vector_size(VBYTES)));
-typedef ireal ivec __attribute__((vector_size(VBYTES))); /* masks and exponent bits */
-typedef double dvec __attribute__((vector_size(VBYTES)));
-#define VL ((int64_t)(VBYTES / sizeof(real))) /* reals in one vector */
-#define DL ((int)(VBYTES / sizeof(double)))   /* doubles in one vector */
-
-/* Unaligned load/store of one vector (memcpy compiles to a single move). */
-static inline vec vload(const real *p)
-{
-    vec v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void vstore(real *p, vec v) { memcpy(p, &v, sizeof v); }
-
-/* x in every lane: one broadcast. (x - 0 is x for every x, so the compiler drops the
- * subtraction; it cannot drop the addition in `(vec){0} + x`, as -0.0 + 0.0 is +0.0.) */
-static inline vec vsplat(real x) { return x - (vec){0}; }
-
-/* mask ? a : b lane by lane (mask lanes are all ones or zero, as comparisons give) */
-static inline vec vselect(ivec mask, vec a, vec b)
-{
-    return (vec)(((ivec)a & mask) | ((ivec)b & ~mask));
-}
-
-/* Vectors of half and a quarter of the width, for hsum (16 bytes is the narrowest). */
-typedef real vhalf __attribute__((vector_size(VBYTES >= 32 ? VBYTES / 2 : 16)));
-typedef real vquarter __attribute__((vector_size(VBYTES >= 64 ? VBYTES / 4 : 16)));
-
-/* The lanes of v folded onto its first 16 bytes with OP (+ or |), as a vector of type Q:
- * while the vector is wider than 16 bytes, its upper half OP-ed onto its lower one (H: the
- * type of half of v). hsum and any_lane share it. */
-#define FOLD_HALF(v, H, OP)                                                                 \
-    ({                                                                                      \
-        H lo_, hi_;                                                                         \
-        memcpy(&lo_, &(v), sizeof lo_);                                                     \
-        memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_);                          \
-        lo_ OP hi_;                                                                         \
-    })
-#if VBYTES >= 64
-#define FOLD_TO_16_BYTES(v, H, Q, OP) ({ const H h_ = FOLD_HALF(v, H, OP); FOLD_HALF(h_, Q, OP); })
-#elif VBYTES >= 32
-#define FOLD_TO_16_BYTES(v, H, Q, OP) FOLD_HALF(v, H, OP)
-#else
-#define FOLD_TO_16_BYTES(v, H, Q, OP) (v)
-#endif
-
-/* Sum of the lanes, as a tree of halves (log2(VL) dependent adds, not VL): the upper half
- * added to the lower one while the vector is wider than 16 bytes, then the same on the
- * lanes of the last 16 bytes. */
-static inline real hsum(vec v)
-{
-    const vquarter q = FOLD_TO_16_BYTES(v, vhalf, vquarter, +);
-    real t[16 / sizeof(real)];
-    memcpy(t, &q, sizeof t);
-    if (sizeof(real) == sizeof(double)) return t[0] + t[1];
-    return (t[0] + t[2]) + (t[1] + t[3]);
-}
+#include "vmath.h"
 
 /*
  * Two-source shuffles (__builtin_shufflevector: Clang; GCC from 12), where a vector holds
@@ -203,138 +121,47 @@ static inline void transpose(vec r[VLANES])
     TRANSPOSE_STAGE(r, 8)
 #endif
 }
-#endif
-
-/* Lanes q >= VL - rem set (all ones), the others zero: the new lanes of an overlapping last
- * vector whose first VL - rem lanes were already taken by the vector before it. */
-static inline ivec tail_mask(int64_t rem)
-{
-    ivec m = (ivec){0};
-    for (int q = 0; q < (int)VL; q++) m[q] = q >= VL - rem ? (ireal)-1 : 0;
-    return m;
-}
-
-/* Start of vector v of a row of n values cut into vectors (n >= VL): v*VL, except that a
- * last, partial vector is moved back to end at n (it overlaps the one before it). */
-static inline int64_t vstart(int64_t v, int64_t n)
-{
-    return v * VL + VL <= n ? v * VL : n - VL;
-}
-
-/* The VL lanes of v added to the DL double lanes of acc (float: the two halves widened). */
-typedef real dpart __attribute__((vector_size(DL * sizeof(real))));
-static inline dvec add_wide(dvec acc, vec v)
-{
-    for (int h = 0; h < (int)(VL / DL); h++) {
-        dpart part;
-        memcpy(&part, (real *)&v + h * DL, sizeof part);
-        acc += __builtin_convertvector(part, dvec);
-    }
-    return acc;
-}
-
-/* The first len lanes (len <= VL) of a vector loaded from p, the others zero; and stored. */
-static inline vec vload_part(const real *p, int64_t len)
-{
-    vec v = (vec){0};
-    if (len == VL) return vload(p); /* (the common case first) */
-    for (int64_t q = 0; q < len; q++) v[q] = p[q];
-    return v;
-}
-
-static inline void vstore_part(real *p, vec v, int64_t len)
-{
-    if (len == VL) vstore(p, v);
-    for (int64_t q = 0; len < VL && q < len; q++) p[q] = v[q];
-}
-
-/* ---------------------------------------------------------------- exp */
-
-#ifdef GC_FLOAT32
-#define EXP_LO ((real)-87) /* e^t for t in [EXP_LO, EXP_HI] is a normal number */
-#define EXP_HI ((real)80)
-#define EXP_DEG 7 /* the degree of e^r's Taylor series */
-#else
-#define EXP_LO ((real)-700)
-#define EXP_HI ((real)700)
-#define EXP_DEG 13
-#endif
-
-/* 1/k!, the coefficients of e^r's Taylor series */
-static const double INV_FACTORIAL[14] = {
-    1.0,         1.0,          1.0 / 2,         1.0 / 6,          1.0 / 24,
-    1.0 / 120,   1.0 / 720,    1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
-    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
-};
+#endif /* HAVE_SHUFFLES */
 
 /*
- * e^t lane by lane, t clamped to [EXP_LO, EXP_HI]: 2^k e^r with k = round(t / ln 2),
- * r = t - k ln 2 (ln 2 split in two so that r is exact to the last bits), e^r from its
- * Taylor series (degree 13 in double, 7 in float; |r| <= ln(2)/2: truncation below half an
- * ulp), 2^k built from its bits. A few ulp from libm's exp; NaN stays NaN. The sigmoid and
- * the cross-entropy cost both take their exponentials from here.
+ * phi(v) in place over an (m, n) block of pre-activations, for activation act (a
+ * compile-time constant after inlining): the block as one run of m n values, or, for PReLU,
+ * row by row, lane j of a row taking the slope s[j].
  */
-static inline vec vexp(vec t)
+static inline __attribute__((always_inline)) void
+act_block(real *v, const real *s, int64_t m, int64_t n, const int act)
 {
-    const int double_type = sizeof(real) == sizeof(double);
-    const real LOG2E = (real)1.4426950408889634;
-    const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
-    const real LN2_LO =
-        double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
-    /* adding SHIFT rounds to an integer held in the low mantissa bits */
-    const real SHIFT = double_type ? (real)6755399441055744.0 /* 1.5 * 2^52 */
-                                   : (real)12582912.0 /* 1.5 * 2^23 */;
-    const int MANT = double_type ? 52 : 23;
-    t = vselect(t < EXP_LO, (vec){0} + EXP_LO, t); /* (constants: 0 + x is folded) */
-    t = vselect(t > EXP_HI, (vec){0} + EXP_HI, t);
-    const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-    const vec r = (t - k * LN2_HI) - k * LN2_LO;
-    vec p = (vec){0} + (real)INV_FACTORIAL[EXP_DEG];
-    for (int d = EXP_DEG - 1; d >= 0; d--) p = p * r + (real)INV_FACTORIAL[d];
-    return p * (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
-}
-
-/* ---------------------------------------------------------------- sigmoid */
-
-/* Whether any lane of a comparison's mask is set: its halves or-ed together as hsum adds
- * them (a few vector operations, not one test per lane). */
-typedef ireal ihalf __attribute__((vector_size(VBYTES >= 32 ? VBYTES / 2 : 16)));
-typedef ireal iquarter __attribute__((vector_size(VBYTES >= 64 ? VBYTES / 4 : 16)));
-static inline int any_lane(ivec mask)
-{
-    const iquarter q = FOLD_TO_16_BYTES(mask, ihalf, iquarter, |);
-    ireal any = 0;
-    for (int i = 0; i < (int)(16 / sizeof(ireal)); i++) any |= q[i];
-    return any != 0;
-}
-
-/* The lanes of a = sigmoid_lanes(z) whose e^-z is beyond vexp's range (z < -EXP_HI: sigmoid
- * below 1e-300, or 1e-35 in float) or NaN, redone with libm so that far tails match the
- * scalar formula. Rarely called, so kept out of line: inlined, its lane loop kept the mask
- * and the lanes of z alive in every vector of the sigmoid (f64: 446 ns for 300 values,
- * 360 ns out of line; f32: 255 and 137 ns). */
-static __attribute__((noinline, cold)) vec sigmoid_far_lanes(vec z, vec a)
-{
-    for (int q = 0; q < (int)VL; q++)
-        if (-z[q] > EXP_HI || z[q] != z[q]) a[q] = sigmoid(z[q]);
-    return a;
-}
-
-/* sigmoid(z) = 1 / (1 + e^-z) lane by lane, far tails and NaN as the scalar formula gives
- * them (sigmoid_far_lanes). (For z > -EXP_LO sigmoid is 1 to the last bit either way.) */
-static inline vec sigmoid_lanes(vec z)
-{
-    const vec a = (real)1 / ((real)1 + vexp(-z));
-    if (any_lane((-z > EXP_HI) | (z != z))) return sigmoid_far_lanes(z, a);
-    return a;
-}
-
-/* v[i] = sigmoid(v[i]) for n values, vectorised. */
-static void sigmoid_inplace(real *v, int64_t n)
-{
+    if (act == GC_ACT_LINEAR) return;
+    if (act == GC_ACT_PRELU) {
+        for (int64_t i = 0; i < m; i++) {
+            real *row = v + i * n;
+            int64_t j = 0;
+            for (; j + VL <= n; j += VL) vstore(row + j, act_lanes(vload(row + j), act, vload(s + j)));
+            if (j < n)
+                vstore_part(row + j, act_lanes(vload_part(row + j, n - j), act,
+                                               vload_part(s + j, n - j)), n - j);
+        }
+        return;
+    }
+    const int64_t nt = m * n;
     int64_t i = 0;
-    for (; i + VL <= n; i += VL) vstore(v + i, sigmoid_lanes(vload(v + i)));
-    if (i < n) vstore_part(v + i, sigmoid_lanes(vload_part(v + i, n - i)), n - i);
+    for (; i + VL <= nt; i += VL) vstore(v + i, act_lanes(vload(v + i), act, (vec){0}));
+    if (i < nt) vstore_part(v + i, act_lanes(vload_part(v + i, nt - i), act, (vec){0}), nt - i);
+}
+
+/* act_block for an activation code known only at run time: one switch, outside the loops. */
+static void act_inplace(real *v, const real *s, int64_t m, int64_t n, int act)
+{
+    switch (act) {
+    case GC_ACT_SIGMOID: act_block(v, s, m, n, GC_ACT_SIGMOID); break;
+    case GC_ACT_TANH: act_block(v, s, m, n, GC_ACT_TANH); break;
+    case GC_ACT_SOFTSIGN: act_block(v, s, m, n, GC_ACT_SOFTSIGN); break;
+    case GC_ACT_RELU: act_block(v, s, m, n, GC_ACT_RELU); break;
+    case GC_ACT_LEAKY_RELU: act_block(v, s, m, n, GC_ACT_LEAKY_RELU); break;
+    case GC_ACT_ELU: act_block(v, s, m, n, GC_ACT_ELU); break;
+    case GC_ACT_PRELU: act_block(v, s, m, n, GC_ACT_PRELU); break;
+    default: break; /* GC_ACT_LINEAR */
+    }
 }
 
 /* Tile shapes. Forward: up to EMAX examples x 4 neurons of dot products; weight gradient:
@@ -359,19 +186,21 @@ static inline int64_t n_parts(int64_t n, int64_t most) { return (n + most - 1) /
 
 #ifdef GC_NAIVE
 /*
- * Forward pass of one dense sigmoid layer, the plain way.
- *   a: (m, n_out) activations sigma(z); z: (m, n_out) pre-activations, or NULL if not wanted
+ * Forward pass of one dense layer, the plain way: z = in . w^T + b, a = phi(z).
+ *   a: (m, n_out) activations; z: (m, n_out) pre-activations, or NULL if not wanted
  *   in: m pointers to input rows of n_in values; w: (n_out, n_in); b: (n_out)
+ *   slope: (n_out) the PReLU slopes (read for GC_ACT_PRELU only); act: GC_ACT_*
  */
 static void dense_forward_naive(real *z, real *a, const real *const *in, const real *w,
-                                const real *b, int64_t m, int64_t n_in, int64_t n_out)
+                                const real *b, const real *slope, int act, int64_t m,
+                                int64_t n_in, int64_t n_out)
 {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n_out; j++) {
             real s = b[j];
             for (int64_t k = 0; k < n_in; k++) s += w[j * n_in + k] * in[i][k];
             if (z) z[i * n_out + j] = s;
-            a[i * n_out + j] = sigmoid(s);
+            a[i * n_out + j] = act_scalar(s, act, act == GC_ACT_PRELU ? slope[j] : 0);
         }
 }
 
@@ -485,11 +314,12 @@ static int narrow_pays(int64_t n_in, int64_t n_out)
  *   a, z (z may be NULL): the tile's first outputs, E rows of stride n_out; vector t goes
  *      to column cs[t], or, in a group narrower than a vector (T = 1), its first wg lanes
  *   x: E input rows of n_in; wt: (n_in, WTS) the group's weights transposed; bt: (WTS)
+ *   st: (WTS) the group's PReLU slopes, as bt (read for GC_ACT_PRELU only)
  */
 static inline __attribute__((always_inline)) void
 narrow_tile(real *z, real *a, int64_t n_out, const int64_t *cs, int64_t wg,
-            const real *const *x, const real *wt, const real *bt, int64_t n_in, const int E,
-            const int T)
+            const real *const *x, const real *wt, const real *bt, const real *st, int64_t n_in,
+            const int E, const int T, const int act)
 {
     vec acc[NE][NCV];
     for (int e = 0; e < E; e++)
@@ -504,7 +334,8 @@ narrow_tile(real *z, real *a, int64_t n_out, const int64_t *cs, int64_t wg,
     }
     for (int e = 0; e < E; e++)
         for (int t = 0; t < T; t++) {
-            const vec av = sigmoid_lanes(acc[e][t]);
+            const vec av = act_lanes(acc[e][t], act, act == GC_ACT_PRELU ? vload(st + t * VL)
+                                                                         : (vec){0});
             if (T == 1 && wg < VL) {
                 if (z) vstore_part(z + e * n_out, acc[e][t], wg);
                 vstore_part(a + e * n_out, av, wg);
@@ -518,7 +349,8 @@ narrow_tile(real *z, real *a, int64_t n_out, const int64_t *cs, int64_t wg,
 /* All m examples against one group of T output vectors (T a constant after inlining). */
 static inline __attribute__((always_inline)) void
 narrow_group(real *z, real *a, const real *const *in, const real *wt, const real *bt,
-             const int64_t *cs, int64_t wg, int64_t m, int64_t n_in, int64_t n_out, const int T)
+             const real *st, const int64_t *cs, int64_t wg, int64_t m, int64_t n_in,
+             int64_t n_out, const int T, const int act)
 {
     const int64_t np = n_parts(m, NE);
     for (int64_t q = 0; q < np; q++) {
@@ -526,11 +358,11 @@ narrow_group(real *z, real *a, const real *const *in, const real *wt, const real
         real *zi = z ? z + i * n_out : NULL, *ai = a + i * n_out;
         switch (E) {
 #if NE >= 4
-        case 4: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 4, T); break;
-        case 3: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 3, T); break;
+        case 4: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, st, n_in, 4, T, act); break;
+        case 3: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, st, n_in, 3, T, act); break;
 #endif
-        case 2: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 2, T); break;
-        default: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, n_in, 1, T); break;
+        case 2: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, st, n_in, 2, T, act); break;
+        default: narrow_tile(zi, ai, n_out, cs, wg, in + i, wt, bt, st, n_in, 1, T, act); break;
         }
     }
 }
@@ -571,43 +403,75 @@ static void narrow_weights(real *wt, real *bt, const real *w, const real *b, con
         }
 }
 
+/* The first wg values of v from column cs[t] for each vector t of a group, as narrow_weights
+ * lays out the biases (zeros past wg): the group's PReLU slopes. st: (WTS) */
+static void narrow_values(real *st, const real *v, const int64_t *cs, int64_t T, int64_t wg)
+{
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t l = 0; l < VL; l++) st[t * VL + l] = cs[t] + l >= wg ? 0 : v[cs[t] + l];
+}
+
 /*
- * Forward pass of a narrow layer (n_in <= NARROW_IN; the contract of dense_forward_naive):
+ * Forward pass of a narrow layer (n_in <= NARROW_IN; the contract of dense_forward_naive),
+ * for activation act (a constant after inlining):
  *   a, z: (m, n_out), z may be NULL; in: m row pointers of n_in; w: (n_out, n_in); b: (n_out)
  * Outputs in groups of wg <= WTS from j0, vector t of a group at column cs[t] of it.
  */
-static void dense_forward_narrow(real *z, real *a, const real *const *in, const real *w,
-                                 const real *b, int64_t m, int64_t n_in, int64_t n_out)
+static inline __attribute__((always_inline)) void
+dense_forward_narrow(real *z, real *a, const real *const *in, const real *w, const real *b,
+                     const real *slope, int64_t m, int64_t n_in, int64_t n_out, const int act)
 {
-    real wt[NARROW_IN * WTS], bt[WTS];
+    real wt[NARROW_IN * WTS], bt[WTS], st[WTS];
     for (int64_t j0 = 0, wg; j0 < n_out; j0 += wg) {
         wg = n_out - j0 < WTS ? n_out - j0 : WTS;
         const int64_t T = (wg + VL - 1) / VL;
         int64_t cs[NCV];
         for (int64_t t = 0; t < T; t++) cs[t] = wg < VL ? 0 : vstart(t, wg);
         narrow_weights(wt, bt, w + j0 * n_in, b + j0, cs, T, wg, n_in);
+        if (act == GC_ACT_PRELU) narrow_values(st, slope + j0, cs, T, wg);
         real *zg = z ? z + j0 : NULL;
         switch (T) {
-        case 4: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 4); break;
-        case 3: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 3); break;
-        case 2: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 2); break;
-        default: narrow_group(zg, a + j0, in, wt, bt, cs, wg, m, n_in, n_out, 1); break;
+        case 4: narrow_group(zg, a + j0, in, wt, bt, st, cs, wg, m, n_in, n_out, 4, act); break;
+        case 3: narrow_group(zg, a + j0, in, wt, bt, st, cs, wg, m, n_in, n_out, 3, act); break;
+        case 2: narrow_group(zg, a + j0, in, wt, bt, st, cs, wg, m, n_in, n_out, 2, act); break;
+        default: narrow_group(zg, a + j0, in, wt, bt, st, cs, wg, m, n_in, n_out, 1, act); break;
         }
     }
 }
 
+/* The narrow forward pass for an activation known at run time: one switch, outside the
+ * loops, so each activation has its own specialised tiles. */
+static void dense_forward_narrow_any(real *z, real *a, const real *const *in, const real *w,
+                                     const real *b, const real *slope, int act, int64_t m,
+                                     int64_t n_in, int64_t n_out)
+{
+#define NARROW(ACT) dense_forward_narrow(z, a, in, w, b, slope, m, n_in, n_out, ACT)
+    switch (act) {
+    case GC_ACT_SIGMOID: NARROW(GC_ACT_SIGMOID); break;
+    case GC_ACT_TANH: NARROW(GC_ACT_TANH); break;
+    case GC_ACT_SOFTSIGN: NARROW(GC_ACT_SOFTSIGN); break;
+    case GC_ACT_RELU: NARROW(GC_ACT_RELU); break;
+    case GC_ACT_LEAKY_RELU: NARROW(GC_ACT_LEAKY_RELU); break;
+    case GC_ACT_ELU: NARROW(GC_ACT_ELU); break;
+    case GC_ACT_PRELU: NARROW(GC_ACT_PRELU); break;
+    default: NARROW(GC_ACT_LINEAR); break;
+    }
+#undef NARROW
+}
+
 /*
- * Forward pass of one dense sigmoid layer (same contract as dense_forward_naive):
+ * Forward pass of one dense layer (same contract as dense_forward_naive):
  *   a: (m, n_out); z: (m, n_out) or NULL; in: m row pointers of n_in; w: (n_out, n_in)
- * Narrow layers where that pays (narrow_pays) go the narrow way; otherwise tiles of up to
- * EMAX examples x 4 neurons write z = x.w + b into a, and one vectorised pass then squashes
- * the whole (m, n_out) block.
+ * Narrow layers where that pays (narrow_pays) go the narrow way, the activation applied in
+ * registers; otherwise tiles of up to EMAX examples x 4 neurons write z = x.w + b into a,
+ * and one vectorised pass then applies the activation to the whole (m, n_out) block.
  */
 static void dense_forward(real *z, real *a, const real *const *in, const real *w,
-                          const real *b, int64_t m, int64_t n_in, int64_t n_out)
+                          const real *b, const real *slope, int act, int64_t m, int64_t n_in,
+                          int64_t n_out)
 {
     if (narrow_pays(n_in, n_out)) {
-        dense_forward_narrow(z, a, in, w, b, m, n_in, n_out);
+        dense_forward_narrow_any(z, a, in, w, b, slope, act, m, n_in, n_out);
         return;
     }
     const int64_t np = n_parts(m, EMAX);
@@ -626,38 +490,42 @@ static void dense_forward(real *z, real *a, const real *const *in, const real *w
         }
     }
     if (z) memcpy(z, a, (size_t)(m * n_out) * sizeof(real));
-    sigmoid_inplace(a, m * n_out);
+    act_inplace(a, slope, m, n_out, act);
 }
 #endif
 
 /* ---------------------------------------------------------------- dense layer: backward */
 
 /*
- * Delta of the layer below: dprev = (delta . w) * a_prev (1 - a_prev), the plain way.
+ * Delta of the layer below: dprev = (delta . w) * phi'(z_prev), the plain way, phi' taken
+ * from the activations a_prev (activations.h; GC_ACT_LINEAR gives delta . w itself, which
+ * is what prelu_backward then turns into the PReLU layer's delta).
  *   dprev: (m, n_in); delta: (m, n_out); w: (n_out, n_in); a_prev: (m, n_in) activations
+ *   act_prev: the activation of the layer below (GC_ACT_*, not GC_ACT_PRELU)
  */
 static void dense_backward_delta_naive(real *dprev, const real *delta, const real *w,
-                                       const real *a_prev, int64_t m, int64_t n_in,
-                                       int64_t n_out)
+                                       const real *a_prev, int act_prev, int64_t m,
+                                       int64_t n_in, int64_t n_out)
 {
     for (int64_t i = 0; i < m; i++)
         for (int64_t k = 0; k < n_in; k++) {
-            real s = 0, ap = a_prev[i * n_in + k];
+            real s = 0;
             for (int64_t j = 0; j < n_out; j++) s += delta[i * n_out + j] * w[j * n_in + k];
-            dprev[i * n_in + k] = s * ap * ((real)1 - ap);
+            dprev[i * n_in + k] = dact_mul_scalar(s, a_prev[i * n_in + k], act_prev);
         }
 }
 
 #ifndef GC_NAIVE
 /*
  * Delta tile: vectors v0 .. v0+kv-1 (kv <= KD, starts from vstart) of one example's dprev,
- * summed over the n_out neurons in registers, then scaled by a_prev (1 - a_prev) and stored.
+ * summed over the n_out neurons in registers, then times phi'(z_prev) from a_prev (act a
+ * constant after inlining) and stored.
  * Overlapping vectors compute the same values for the lanes they share.
  *   dp, ap: the example's rows of n_in; d: its n_out deltas; w: (n_out, n_in)
  */
 static inline __attribute__((always_inline)) void
 delta_tile(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
-           int64_t n_out, int64_t v0, const int kv)
+           int64_t n_out, int64_t v0, const int kv, const int act)
 {
     vec acc[KD];
     int64_t ks[KD];
@@ -669,24 +537,21 @@ delta_tile(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
         const vec dj = vsplat(d[j]);
         for (int t = 0; t < kv; t++) acc[t] += dj * vload(w + j * n_in + ks[t]);
     }
-    for (int t = 0; t < kv; t++) {
-        const vec a = vload(ap + ks[t]);
-        vstore(dp + ks[t], acc[t] * (a * ((real)1 - a)));
-    }
+    for (int t = 0; t < kv; t++) vstore(dp + ks[t], dact_mul_lanes(acc[t], vload(ap + ks[t]), act));
 }
 
 /* One example's dprev row (n_in >= VL): strips of up to KD vectors. */
 static inline __attribute__((always_inline)) void
 delta_row(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
-                      int64_t n_out)
+          int64_t n_out, const int act)
 {
     const int64_t nvec = (n_in + VL - 1) / VL;
     for (int64_t v = 0; v < nvec; v += KD) {
         switch (nvec - v < KD ? nvec - v : KD) {
-        case 4: delta_tile(dp, d, w, ap, n_in, n_out, v, 4); break;
-        case 3: delta_tile(dp, d, w, ap, n_in, n_out, v, 3); break;
-        case 2: delta_tile(dp, d, w, ap, n_in, n_out, v, 2); break;
-        default: delta_tile(dp, d, w, ap, n_in, n_out, v, 1); break;
+        case 4: delta_tile(dp, d, w, ap, n_in, n_out, v, 4, act); break;
+        case 3: delta_tile(dp, d, w, ap, n_in, n_out, v, 3, act); break;
+        case 2: delta_tile(dp, d, w, ap, n_in, n_out, v, 2, act); break;
+        default: delta_tile(dp, d, w, ap, n_in, n_out, v, 1, act); break;
         }
     }
 }
@@ -699,14 +564,26 @@ delta_row(real *dp, const real *d, const real *w, const real *ap, int64_t n_in,
  * rows shorter than a vector go the plain way.
  */
 static void dense_backward_delta(real *dprev, const real *delta, const real *w,
-                                 const real *a_prev, int64_t m, int64_t n_in, int64_t n_out)
+                                 const real *a_prev, int act_prev, int64_t m, int64_t n_in,
+                                 int64_t n_out)
 {
     if (n_in < VL) {
-        dense_backward_delta_naive(dprev, delta, w, a_prev, m, n_in, n_out);
+        dense_backward_delta_naive(dprev, delta, w, a_prev, act_prev, m, n_in, n_out);
         return;
     }
-    for (int64_t i = 0; i < m; i++)
-        delta_row(dprev + i * n_in, delta + i * n_out, w, a_prev + i * n_in, n_in, n_out);
+#define ROWS(ACT)                                                                           \
+    for (int64_t i = 0; i < m; i++)                                                         \
+        delta_row(dprev + i * n_in, delta + i * n_out, w, a_prev + i * n_in, n_in, n_out, ACT)
+    switch (act_prev) { /* one loop per activation, chosen once */
+    case GC_ACT_SIGMOID: ROWS(GC_ACT_SIGMOID); break;
+    case GC_ACT_TANH: ROWS(GC_ACT_TANH); break;
+    case GC_ACT_SOFTSIGN: ROWS(GC_ACT_SOFTSIGN); break;
+    case GC_ACT_RELU: ROWS(GC_ACT_RELU); break;
+    case GC_ACT_LEAKY_RELU: ROWS(GC_ACT_LEAKY_RELU); break;
+    case GC_ACT_ELU: ROWS(GC_ACT_ELU); break;
+    default: ROWS(GC_ACT_LINEAR); break;
+    }
+#undef ROWS
 }
 #endif
 
@@ -849,16 +726,122 @@ static void dense_backward_bias(real *db, const real *delta, int64_t m, int64_t 
 /* ---------------------------------------------------------------- output layer */
 
 /*
+ * Softmax output and log-likelihood cost (the book's chapter 3), shared by every level:
+ *   delta = (sum_j y_j) a - y  (a - y for one-hot targets), C = sum_j y_j (lse - z_j)
+ * with lse = log sum_j e^(z_j) = mx - log a_max (mx the row's largest z, a_max its largest
+ * a = 1 / sum_j e^(z_j - mx), never below 1/n): one log per row, no exponential, exact for
+ * any z where the a's are. Returns the sum over the rows of the cost.
+ *   delta, z, a, y: (m, n)
+ */
+static double output_loglik(real *delta, const real *z, const real *a, const real *y,
+                            int64_t m, int64_t n)
+{
+    double c = 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        const real *zi = z + i * n, *ai = a + i * n, *yi = y + i * n;
+        real mx = zi[0], amax = ai[0], ysum = 0;
+        for (int64_t j = 1; j < n; j++) {
+            mx = zi[j] > mx ? zi[j] : mx;
+            amax = ai[j] > amax ? ai[j] : amax;
+        }
+        double row = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+            ysum += yi[j];
+            row += (double)yi[j] * ((double)mx - (double)zi[j]);
+        }
+        for (int64_t j = 0; j < n; j++) delta[i * n + j] = ysum * ai[j] - yi[j];
+        c += row - (double)ysum * log((double)amax);
+    }
+    return c;
+}
+
+/*
+ * PReLU's backward step for one layer (He, Zhang, Ren & Sun 2015), shared by every level.
+ * On entry delta holds dC/da (dense_backward_delta with GC_ACT_LINEAR); on return dC/dz:
+ *   delta[i,j] <- z[i,j] > 0 ? delta[i,j] : slope[j] delta[i,j]
+ *   ds[j] = sum_i dC/da[i,j] min(z[i,j], 0), the gradient of the slopes summed over the rows
+ *   delta, z: (m, n); slope, ds: (n)
+ */
+static void prelu_backward(real *delta, real *ds, const real *z, const real *slope, int64_t m,
+                           int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) ds[j] = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const real g = delta[i * n + j], zz = z[i * n + j];
+            if (zz > 0) continue;
+            ds[j] += g * zz;
+            delta[i * n + j] = slope[j] * g;
+        }
+}
+
+/* sum of x[i]^2 over n values, in double: the gradient-rms monitor's sum of |delta_x|^2 */
+static double sum_squares(const real *x, int64_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
+    return s;
+}
+
+/* Softmax of each of the m rows of n values in place, the plain way:
+ * a[i,j] <- e^(a[i,j] - mx_i) / sum_k e^(a[i,k] - mx_i), mx_i the row's largest value. */
+static void softmax_rows_naive(real *a, int64_t m, int64_t n)
+{
+    for (int64_t i = 0; i < m; i++) {
+        real *r = a + i * n, mx = r[0], sum = 0;
+        for (int64_t j = 1; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int64_t j = 0; j < n; j++) {
+#ifdef GC_FLOAT32
+            r[j] = expf(r[j] - mx);
+#else
+            r[j] = exp(r[j] - mx);
+#endif
+            sum += r[j];
+        }
+        for (int64_t j = 0; j < n; j++) r[j] /= sum;
+    }
+}
+
+#ifndef GC_NAIVE
+/* Softmax of each row in place (the contract of softmax_rows_naive): the shifts row by row,
+ * then the exponentials of the whole (m, n) block VL at a time, then the sums. */
+static void softmax_rows(real *a, int64_t m, int64_t n)
+{
+    const int64_t nt = m * n;
+    if (nt < VL) { /* a block shorter than one vector */
+        softmax_rows_naive(a, m, n);
+        return;
+    }
+    for (int64_t i = 0; i < m; i++) {
+        real *r = a + i * n, mx = r[0];
+        for (int64_t j = 1; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int64_t j = 0; j < n; j++) r[j] -= mx;
+    }
+    int64_t k = 0;
+    for (; k + VL <= nt; k += VL) vstore(a + k, vexp(vload(a + k)));
+    if (k < nt) vstore_part(a + k, vexp(vload_part(a + k, nt - k)), nt - k);
+    for (int64_t i = 0; i < m; i++) {
+        real *r = a + i * n, sum = 0;
+        for (int64_t j = 0; j < n; j++) sum += r[j];
+        for (int64_t j = 0; j < n; j++) r[j] /= sum;
+    }
+}
+#endif
+
+/*
  * Output-layer delta and cost, the plain way.
  *   delta: (m, n) dC/dz; returns the sum over the m rows of the cost
  *   z, a: (m, n) output pre-activations and activations; y: (m, n) targets
  * Cross-entropy: delta = a - y, C = sum y*softplus(-z) + (1-y)*softplus(z)
  * Quadratic:     delta = (a - y) a (1 - a), C = 0.5 |a - y|^2
+ * Log-likelihood (softmax outputs): output_loglik
  */
 static double output_backward_naive(real *delta, const real *z, const real *a, const real *y,
                                     int cost, int64_t m, int64_t n)
 {
     double c = 0.0;
+    if (cost == GC_COST_LOG_LIKELIHOOD) return output_loglik(delta, z, a, y, m, n);
     for (int64_t i = 0; i < m * n; i++) {
         const real diff = a[i] - y[i];
         if (cost == GC_COST_CROSS_ENTROPY) {
@@ -913,6 +896,7 @@ static double output_backward(real *delta, const real *z, const real *a, const r
 {
     const int64_t nt = m * n;
     dvec acc = (dvec){0};
+    if (cost == GC_COST_LOG_LIKELIHOOD) return output_loglik(delta, z, a, y, m, n);
     if (cost != GC_COST_CROSS_ENTROPY) return output_backward_naive(delta, z, a, y, cost, m, n);
     if (nt < VL) { /* one vector padded with zeros, the padding's costs dropped */
         const vec yv = vload_part(y, nt);
@@ -950,12 +934,14 @@ static void sgd_update(real *p, const real *g, real decay, real step, int64_t n)
 #ifdef GC_NAIVE
 static const layer_kernels kernels = {
     dense_forward_naive, dense_backward_delta_naive, dense_backward_weights_naive,
-    dense_backward_bias, output_backward_naive, sgd_update,
+    dense_backward_bias, output_backward_naive, softmax_rows_naive, prelu_backward,
+    sum_squares, sgd_update,
 };
 #else
 static const layer_kernels kernels = {
     dense_forward, dense_backward_delta, dense_backward_weights,
-    dense_backward_bias, output_backward, sgd_update,
+    dense_backward_bias, output_backward, softmax_rows, prelu_backward,
+    sum_squares, sgd_update,
 };
 #endif
 const layer_kernels *const GC_LAYER_TABLE = &kernels;

@@ -1,5 +1,5 @@
 /*
- * gradcore's networks: feedforward, gradients and SGD epochs through dense sigmoid layers.
+ * gradcore's networks: feedforward, gradients and SGD epochs through dense layers.
  *
  * The build compiles this file once per floating type (`real`, layers.h); each compilation
  * defines that type's public entry points (gc_feedforward_f64 or gc_feedforward_f32, ...:
@@ -37,7 +37,9 @@ static const layer_kernels *kernels_in_use(void)
 typedef struct {
     int64_t n_in, n_out;
     int64_t w, b;  /* offsets of W and b in the parameter buffer */
+    int64_t slope; /* offset of the PReLU slopes (n_out) in it; -1: not a PReLU layer */
     int64_t speed; /* offset of the layer's entries in speed_sum */
+    int act;       /* GC_ACT_*: the activation of the layer's output */
 } layer;
 
 typedef struct {
@@ -66,9 +68,15 @@ static gc_status network_init(network *net, const gc_arch *arch)
         ly->w = off;
         ly->b = off + ly->n_out * ly->n_in;
         ly->speed = speed;
+        ly->act = gc_arch_act(arch, l);
         off = ly->b + ly->n_out;
         speed += ly->n_out;
         if (ly->n_out > net->widest) net->widest = ly->n_out;
+    }
+    for (int l = 0; l < arch->n_layers; l++) { /* the slopes follow the last layer */
+        layer *ly = &net->layers[l];
+        ly->slope = ly->act == GC_ACT_PRELU ? off : -1;
+        if (ly->act == GC_ACT_PRELU) off += ly->n_out;
     }
     net->n_params = off;
     return GC_OK;
@@ -87,10 +95,12 @@ typedef struct {
     const real ***in;   /* in[l], l = 0..L-1: cap pointers to the input rows of layer l */
     real **act;         /* act[l], l = 1..L: (cap, sizes[l]) activations */
     real **delta;       /* delta[l], l = 1..L: (cap, sizes[l]) dC/dz */
-    real *z_out;        /* (cap, sizes[L]) output pre-activations */
+    real **z;           /* z[l], l = 1..L: (cap, sizes[l]) pre-activations, kept for the
+                           output layer and PReLU layers (z[L]: the output's) */
     real *y;            /* (cap, sizes[L]) the rows' targets */
     const real **ahead; /* cap pointers: the next mini-batch's input rows (see sgd_chunk) */
     real *db;           /* (widest) bias gradient of one layer */
+    real *ds;           /* (widest) slope gradient of one PReLU layer */
     void *block;        /* the one allocation everything above points into */
 } workspace;
 
@@ -104,31 +114,33 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
 {
     const int L = net->n_layers;
     const int64_t n_out = net->layers[L - 1].n_out;
-    int64_t per_row = gc_count(2, n_out, 0); /* z_out, y */
-    for (int l = 0; l < L; l++) /* act, delta */
-        per_row = gc_count(2, net->layers[l].n_out, per_row);
-    const int64_t nreal = gc_count(cap, per_row, net->widest); /* + db */
-    /* act, delta (L + 1 each); in (L); rows (L cap) and ahead (cap) */
-    const int64_t nptr = gc_count(L + 1, cap + 1, 2 * (int64_t)(L + 1));
+    int64_t per_row = gc_count(1, n_out, 0); /* y */
+    for (int l = 0; l < L; l++) /* act, delta, z */
+        per_row = gc_count(3, net->layers[l].n_out, per_row);
+    const int64_t nreal = gc_count(cap, per_row, gc_count(2, net->widest, 0)); /* + db, ds */
+    /* act, delta, z (L + 1 each); in (L); rows (L cap) and ahead (cap) */
+    const int64_t nptr = gc_count(L + 1, cap + 1, 3 * (int64_t)(L + 1));
     const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
     char *p = (char *)gc_alloc(bytes, 1);
     ws->block = p;
     if (!p) return GC_ERR_NOMEM;
     ws->act = (real **)p; p += (L + 1) * sizeof(real *);
     ws->delta = (real **)p; p += (L + 1) * sizeof(real *);
+    ws->z = (real **)p; p += (L + 1) * sizeof(real *);
     ws->in = (const real ***)p; p += L * sizeof(real **);
     const real **rows = (const real **)p; p += (size_t)L * cap * sizeof(real *);
     ws->ahead = (const real **)p; p += (size_t)cap * sizeof(real *);
     p += (64 - ((uintptr_t)p % 64)) % 64; /* align the numbers */
     real *r = (real *)p;
-    ws->act[0] = ws->delta[0] = NULL;
+    ws->act[0] = ws->delta[0] = ws->z[0] = NULL;
     for (int l = 1; l <= L; l++) {
         ws->act[l] = r; r += cap * net->layers[l - 1].n_out;
         ws->delta[l] = r; r += cap * net->layers[l - 1].n_out;
+        ws->z[l] = r; r += cap * net->layers[l - 1].n_out;
     }
-    ws->z_out = r; r += cap * n_out;
     ws->y = r; r += cap * n_out;
-    ws->db = r;
+    ws->db = r; r += net->widest;
+    ws->ds = r;
     for (int l = 0; l < L; l++) ws->in[l] = rows + (int64_t)l * cap;
     for (int l = 1; l < L; l++) /* the inputs of the layers above are the rows of act[l] */
         for (int64_t i = 0; i < cap; i++)
@@ -151,14 +163,21 @@ static void load_rows(workspace *ws, const network *net, const real *X, const re
 
 /* ---------------------------------------------------------------- one chunk of rows */
 
-/* Forward pass of the m rows loaded in ws through every layer. */
-static void forward(workspace *ws, const network *net, const real *params, int64_t m)
+/* Forward pass of the m rows loaded in ws through every layer. The output layer's z and
+ * those of PReLU layers are kept (all of them with keep_z); a softmax output is the
+ * layer's z, then the softmax of each row. */
+static void forward(workspace *ws, const network *net, const real *params, int64_t m,
+                    int keep_z)
 {
     const int L = net->n_layers;
     for (int l = 0; l < L; l++) {
         const layer *ly = &net->layers[l];
-        net->k->dense_forward(l == L - 1 ? ws->z_out : NULL, ws->act[l + 1], ws->in[l],
-                              params + ly->w, params + ly->b, m, ly->n_in, ly->n_out);
+        const int softmax = ly->act == GC_ACT_SOFTMAX;
+        real *z = keep_z || l == L - 1 || ly->slope >= 0 ? ws->z[l + 1] : NULL;
+        net->k->dense_forward(z, ws->act[l + 1], ws->in[l], params + ly->w, params + ly->b,
+                              ly->slope >= 0 ? params + ly->slope : NULL,
+                              softmax ? GC_ACT_LINEAR : ly->act, m, ly->n_in, ly->n_out);
+        if (softmax) net->k->softmax_rows(ws->act[l + 1], m, ly->n_out);
     }
 }
 
@@ -186,25 +205,39 @@ static void step_biases(real *out, double *speed, const real *db, const network 
 /*
  * Backward pass of the m rows of ws (after forward()), layer by layer from the top: each
  * layer's gradient goes into `out` (the parameters, or a gradient buffer; same layout) by
- * the step s, after the layer's weights gave the delta below (so out may be params).
+ * the step s, after the layer's weights gave the delta below (so out may be params); a
+ * PReLU layer's slopes take the step of the biases once its delta is formed.
  * speed (or NULL): the learning-speed monitor, see step_biases.
+ * sq (or NULL): the gradient-rms monitor, n_layers sums: sq[l] += sum over the rows of
+ * |delta_l|^2.
  * m_ahead > 0: the first layer's pass also brings the m_ahead rows of ws->ahead (the next
  * mini-batch's) into the cache.
  * Returns the sum over the rows of the cost.
  */
 static double backward(workspace *ws, const network *net, const real *params, real *out,
-                       double *speed, sgd_step s, int64_t m, int64_t m_ahead)
+                       double *speed, double *sq, sgd_step s, int64_t m, int64_t m_ahead)
 {
     const int L = net->n_layers;
     const layer *top = &net->layers[L - 1];
-    const double cost = net->k->output_backward(ws->delta[L], ws->z_out, ws->act[L], ws->y,
+    const double cost = net->k->output_backward(ws->delta[L], ws->z[L], ws->act[L], ws->y,
                                                 net->cost, m, top->n_out);
+    if (sq) sq[L - 1] += net->k->sum_squares(ws->delta[L], m * top->n_out);
     for (int l = L - 1; l >= 0; l--) {
         const layer *ly = &net->layers[l];
         const real *delta = ws->delta[l + 1];
-        if (l > 0)
-            net->k->dense_backward_delta(ws->delta[l], delta, params + ly->w, ws->act[l], m,
-                                         ly->n_in, ly->n_out);
+        if (l > 0) {
+            const layer *below = &net->layers[l - 1];
+            const int prelu = below->slope >= 0;
+            net->k->dense_backward_delta(ws->delta[l], delta, params + ly->w, ws->act[l],
+                                         prelu ? GC_ACT_LINEAR : below->act, m, ly->n_in,
+                                         ly->n_out);
+            if (prelu) {
+                net->k->prelu_backward(ws->delta[l], ws->ds, ws->z[l], params + below->slope,
+                                       m, ly->n_in);
+                net->k->sgd_update(out + below->slope, ws->ds, 1, s.step, ly->n_in);
+            }
+            if (sq) sq[l - 1] += net->k->sum_squares(ws->delta[l], m * ly->n_in);
+        }
         net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
         step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
         net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
@@ -246,17 +279,19 @@ static int64_t parts_for(int64_t n, const network *net)
 
 /*
  * One part of a gradient sum: g (params layout) = the sum over rows [begin, end) (rows
- * idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of their costs, taken
+ * idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of their costs, sq
+ * (n_layers) the sums of their |delta_l|^2, taken
  * GC_CHUNK rows at a time through ws. Stops early, returning GC_ERR_INTERRUPTED, when
  * *stop is set.
  */
-static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *net,
-                          const real *params, const real *X, const real *Y,
+static gc_status sum_rows(real *g, double *cost, double *sq, workspace *ws,
+                          const network *net, const real *params, const real *X, const real *Y,
                           const int64_t *idx, int64_t begin, int64_t end, gc_stop_flag *stop)
 {
     double c = 0.0;
     gc_status st = GC_OK;
     for (int64_t p = 0; p < net->n_params; p++) g[p] = 0;
+    for (int l = 0; l < net->n_layers; l++) sq[l] = 0;
     for (int64_t k = begin; k < end; k += GC_CHUNK) {
         const int64_t m = end - k < GC_CHUNK ? end - k : GC_CHUNK;
         if (stop && *stop) {
@@ -264,8 +299,8 @@ static gc_status sum_rows(real *g, double *cost, workspace *ws, const network *n
             break;
         }
         load_rows(ws, net, X, Y, idx, k, m);
-        forward(ws, net, params, m);
-        c += backward(ws, net, params, g, NULL, SUM, m, 0);
+        forward(ws, net, params, m, 0);
+        c += backward(ws, net, params, g, NULL, sq, SUM, m, 0);
     }
     *cost = c;
     return st;
@@ -279,6 +314,7 @@ typedef struct {
     int n_slots;     /* threads that may work on one sum (the caller's included) */
     workspace *ws;   /* n_slots workspaces of GC_CHUNK rows */
     real *partial;   /* (P - 1, n_params): the partial sums of parts 1 .. P-1 */
+    double *sq;      /* (P, n_layers): each part's sums of |delta_l|^2 */
 } sum_space;
 
 static void sum_space_free(sum_space *sp)
@@ -286,8 +322,10 @@ static void sum_space_free(sum_space *sp)
     for (int t = 0; sp->ws && t < sp->n_slots; t++) workspace_free(&sp->ws[t]);
     gc_free(sp->ws);
     gc_free(sp->partial);
+    gc_free(sp->sq);
     sp->ws = NULL;
     sp->partial = NULL;
+    sp->sq = NULL;
 }
 
 /* Threads that may work on a sum of n rows in `parts` parts: 1 below GC_THREAD_ROWS rows,
@@ -303,8 +341,9 @@ static gc_status sum_space_init(sum_space *sp, const network *net, int64_t n)
     const int64_t parts = parts_for(n, net);
     sp->n_slots = slots_for(n, parts);
     sp->partial = NULL;
+    sp->sq = (double *)gc_alloc(gc_count(parts, net->n_layers, 0), sizeof(double));
     sp->ws = (workspace *)gc_alloc(sp->n_slots, sizeof(workspace));
-    if (!sp->ws) return GC_ERR_NOMEM;
+    if (!sp->ws || !sp->sq) return GC_ERR_NOMEM;
     memset(sp->ws, 0, (size_t)sp->n_slots * sizeof(workspace));
     if (parts > 1)
         sp->partial = (real *)gc_alloc(gc_count(parts - 1, net->n_params, 0), sizeof(real));
@@ -332,18 +371,19 @@ static void sum_part(void *ctx, int64_t q, int slot)
 {
     sum_job *j = (sum_job *)ctx;
     real *g = q == 0 ? j->grad : j->sp->partial + (q - 1) * j->net->n_params;
-    j->status[q] = sum_rows(g, &j->cost[q], &j->sp->ws[slot], j->net, j->params, j->X, j->Y,
+    j->status[q] = sum_rows(g, &j->cost[q], j->sp->sq + q * j->net->n_layers, &j->sp->ws[slot],
+                            j->net, j->params, j->X, j->Y,
                             j->idx, gc_split(j->n, j->parts, q), gc_split(j->n, j->parts, q + 1),
                             j->stop);
 }
 
 /*
  * Sum over n rows of the gradient: grad (params layout) = the sum of dC/dparams, *cost =
- * the sum of the costs. Row i is X[idx[i]] (X[i] if idx is NULL). The parts (see
- * parts_for) run on up to sp->n_slots threads; the partial sums and the costs are added
- * in part order.
+ * the sum of the costs, and (unless sq is NULL) sq[l] += the sum of |delta_l|^2. Row i is
+ * X[idx[i]] (X[i] if idx is NULL). The parts (see parts_for) run on up to sp->n_slots
+ * threads; the partial sums, the costs and the squares are added in part order.
  */
-static gc_status gradient_sum(real *grad, double *cost, const sum_space *sp,
+static gc_status gradient_sum(real *grad, double *cost, double *sq, const sum_space *sp,
                               const network *net, const real *params, const real *X,
                               const real *Y, const int64_t *idx, int64_t n, gc_stop_flag *stop)
 {
@@ -359,6 +399,8 @@ static gc_status gradient_sum(real *grad, double *cost, const sum_space *sp,
         net->k->sgd_update(grad, sp->partial + (q - 1) * net->n_params, SUM.decay, SUM.step,
                            net->n_params);
     }
+    for (int64_t q = 0; sq && q < j.parts; q++)
+        for (int l = 0; l < net->n_layers; l++) sq[l] += sp->sq[q * net->n_layers + l];
     *cost = c;
     return st;
 }
@@ -374,21 +416,23 @@ static void apply_gradient(real *params, double *speed_sum, const real *grad,
         const layer *ly = &net->layers[l];
         net->k->sgd_update(params + ly->w, grad + ly->w, s.decay, s.step, ly->n_out * ly->n_in);
         step_biases(params + ly->b, speed_sum + ly->speed, grad + ly->b, net, s, m, ly->n_out);
+        if (ly->slope >= 0)
+            net->k->sgd_update(params + ly->slope, grad + ly->slope, 1, s.step, ly->n_out);
     }
 }
 
 /* A mini-batch of m <= GC_CHUNK rows: the SGD step applied to the parameters layer by
  * layer as the backward pass forms the gradient, while the first layer's pass brings the
  * next mini-batch's m_next rows (rows[m] ..) into the cache. Returns the rows' cost sum. */
-static double sgd_chunk(real *params, double *speed_sum, workspace *ws, const network *net,
-                        const real *X, const real *Y, const int64_t *rows, sgd_step s,
-                        int64_t m, int64_t m_next)
+static double sgd_chunk(real *params, double *speed_sum, double *sq_sum, workspace *ws,
+                        const network *net, const real *X, const real *Y, const int64_t *rows,
+                        sgd_step s, int64_t m, int64_t m_next)
 {
     const int64_t n_in = net->layers[0].n_in;
     for (int64_t i = 0; i < m_next; i++) ws->ahead[i] = X + rows[m + i] * n_in;
     load_rows(ws, net, X, Y, rows, 0, m);
-    forward(ws, net, params, m);
-    return backward(ws, net, params, params, speed_sum, s, m, m_next);
+    forward(ws, net, params, m, 0);
+    return backward(ws, net, params, params, speed_sum, sq_sum, s, m, m_next);
 }
 
 static int all_finite(const real *x, int64_t n)
@@ -423,9 +467,44 @@ gc_status gc_feedforward_f64(
     for (int64_t k = 0; st == GC_OK && k < n; k += GC_CHUNK) {
         const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
         load_rows(&ws, &net, X, NULL, NULL, k, m);
-        forward(&ws, &net, params, m);
-        memcpy(z_out + k * n_out, ws.z_out, (size_t)(m * n_out) * sizeof(real));
+        forward(&ws, &net, params, m, 0);
+        memcpy(z_out + k * n_out, ws.z[arch->n_layers], (size_t)(m * n_out) * sizeof(real));
         memcpy(a_out + k * n_out, ws.act[arch->n_layers], (size_t)(m * n_out) * sizeof(real));
+    }
+    workspace_free(&ws);
+    network_free(&net);
+    return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_forward_layers_f32(
+#else
+gc_status gc_forward_layers_f64(
+#endif
+    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
+    int64_t n)
+{
+    network net = {0};
+    workspace ws = {0};
+    gc_status st = gc_arch_check(arch);
+    if (st != GC_OK) return st;
+    if (n < 0) return GC_ERR_ARGUMENT;
+    st = network_init(&net, arch);
+    if (st == GC_OK) st = workspace_init(&ws, &net, GC_CHUNK);
+    int64_t width = 0; /* of a row of the outputs: every layer's units */
+    for (int l = 0; st == GC_OK && l < net.n_layers; l++) width += net.layers[l].n_out;
+    for (int64_t k = 0; st == GC_OK && k < n; k += GC_CHUNK) {
+        const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
+        load_rows(&ws, &net, X, NULL, NULL, k, m);
+        forward(&ws, &net, params, m, 1);
+        for (int64_t i = 0, off = 0; i < m; i++, off = 0)
+            for (int l = 0; l < net.n_layers; l++) {
+                const int64_t nl = net.layers[l].n_out;
+                const size_t bytes = (size_t)nl * sizeof(real);
+                memcpy(z_out + (k + i) * width + off, ws.z[l + 1] + i * nl, bytes);
+                memcpy(a_out + (k + i) * width + off, ws.act[l + 1] + i * nl, bytes);
+                off += nl;
+            }
     }
     workspace_free(&ws);
     network_free(&net);
@@ -437,8 +516,8 @@ gc_status gc_gradient_f32(
 #else
 gc_status gc_gradient_f64(
 #endif
-    real *grad, double *cost_sum, const gc_arch *arch, const real *params, const real *X,
-    const real *Y, int64_t n, gc_stop_flag *stop)
+    real *grad, double *cost_sum, double *sq_sum, const gc_arch *arch, const real *params,
+    const real *X, const real *Y, int64_t n, gc_stop_flag *stop)
 {
     network net = {0};
     sum_space sp = {0};
@@ -449,7 +528,7 @@ gc_status gc_gradient_f64(
     st = network_init(&net, arch);
     if (st == GC_OK) st = sum_space_init(&sp, &net, n);
     if (st == GC_OK) {
-        st = gradient_sum(grad, &c, &sp, &net, params, X, Y, NULL, n, stop);
+        st = gradient_sum(grad, &c, sq_sum, &sp, &net, params, X, Y, NULL, n, stop);
         for (int64_t p = 0; p < net.n_params; p++) grad[p] /= (real)n;
         *cost_sum = c;
     }
@@ -463,7 +542,8 @@ gc_status gc_sgd_epoch_f32(
 #else
 gc_status gc_sgd_epoch_f64(
 #endif
-    real *params, double *speed_sum, gc_sgd_report *report, const gc_arch *arch,
+    real *params, double *speed_sum, double *sq_sum, gc_sgd_report *report,
+    const gc_arch *arch,
     const gc_sgd_options *opt, const real *X, const real *Y, int64_t n_train,
     const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
 {
@@ -497,8 +577,10 @@ gc_status gc_sgd_epoch_f64(
             break;
         }
         const int64_t next = n_perm - k - mb < m ? n_perm - k - mb : m; /* its rows */
-        if (fused) cb = sgd_chunk(params, speed_sum, &ws, &net, X, Y, perm + k, s, mb, next);
-        else st = gradient_sum(grad, &cb, &sp, &net, params, X, Y, perm + k, mb, stop);
+        if (fused)
+            cb = sgd_chunk(params, speed_sum, sq_sum, &ws, &net, X, Y, perm + k, s, mb, next);
+        else
+            st = gradient_sum(grad, &cb, sq_sum, &sp, &net, params, X, Y, perm + k, mb, stop);
         if (st != GC_OK) break; /* interrupted: this update not applied */
         if (!fused) apply_gradient(params, speed_sum, grad, &net, s, mb);
         c += cb;

@@ -49,12 +49,12 @@ static double rel_diff(const double *a, const double *b, int64_t n)
         for (int64_t i = 0; i < np; i++) p[i] = (REAL)(params[i]);                           \
         for (int64_t i = 0; i < N * 65; i++) x[i] = (REAL)X[i];                              \
         for (int64_t i = 0; i < N * 10; i++) y[i] = (REAL)Y[i];                              \
-        if (gc_gradient_##SFX(g, &c, &arch, p, x, y, N, NULL) != GC_OK) return 2;             \
+        if (gc_gradient_##SFX(g, &c, NULL, &arch, p, x, y, N, NULL) != GC_OK) return 2;             \
         for (int64_t i = 0; i < np; i++) OUT[i] = g[i];                                      \
         OUT[np] = c;                                                                         \
         for (int mb = 10; mb <= N; mb += N - 10) {                                           \
             const gc_sgd_options opt = {mb, 0.5, 1.0, -1};                                   \
-            if (gc_sgd_epoch_##SFX(p, sp, &rep, &arch, &opt, x, y, N, perm, N, NULL) != GC_OK) \
+            if (gc_sgd_epoch_##SFX(p, sp, NULL, &rep, &arch, &opt, x, y, N, perm, N, NULL) != GC_OK) \
                 return 2;                                                                    \
         }                                                                                    \
         for (int64_t i = 0; i < np; i++) OUT[np + 1 + i] = p[i];                             \
@@ -79,8 +79,8 @@ static int threads_differ(const gc_arch *arch, const double *params, int64_t np,
         gc_sgd_report rep;
         gc_set_num_threads(t);
         memcpy(g + np, params, np * sizeof(double));
-        if (gc_gradient_f64(g, &c, arch, params, x, y, NT, NULL) != GC_OK ||
-            gc_sgd_epoch_f64(g + np, sp, &rep, arch, &opt, x, y, NT, perm, NT, NULL) != GC_OK)
+        if (gc_gradient_f64(g, &c, NULL, arch, params, x, y, NT, NULL) != GC_OK ||
+            gc_sgd_epoch_f64(g + np, sp, NULL, &rep, arch, &opt, x, y, NT, perm, NT, NULL) != GC_OK)
             differ = 1;
         if (t == 1) memcpy(g1, g, 2 * np * sizeof(double));
         else differ |= memcmp(g, g1, 2 * np * sizeof(double)) != 0;
@@ -107,7 +107,7 @@ static void *call_gradients(void *arg)
     caller *c = (caller *)arg;
     double *g = malloc(c->np * sizeof(double)), cost = 0;
     for (int r = 0; r < ROUNDS && g; r++)
-        if (gc_gradient_f64(g, &cost, c->arch, c->params, c->x, c->y, NT, NULL) != GC_OK ||
+        if (gc_gradient_f64(g, &cost, NULL, c->arch, c->params, c->x, c->y, NT, NULL) != GC_OK ||
             memcmp(g, c->want, c->np * sizeof(double)) != 0)
             c->differ = 1;
     if (!g) c->differ = 1;
@@ -125,7 +125,7 @@ static int callers_differ(const gc_arch *arch, const double *params, int64_t np,
     pthread_t t[CALLERS];
     int differ = 0;
     gc_set_num_threads(1);
-    if (!want || gc_gradient_f64(want, &cost, arch, params, x, y, NT, NULL) != GC_OK) return 1;
+    if (!want || gc_gradient_f64(want, &cost, NULL, arch, params, x, y, NT, NULL) != GC_OK) return 1;
     gc_set_num_threads(2);
     for (int i = 0; i < CALLERS; i++) {
         c[i] = (caller){arch, params, x, y, want, np, 0};
@@ -143,7 +143,7 @@ static int callers_differ(const gc_arch *arch, const double *params, int64_t np,
 
 int main(void)
 {
-    const gc_arch arch = {3, SIZES, GC_COST_CROSS_ENTROPY};
+    const gc_arch arch = {3, SIZES, GC_COST_CROSS_ENTROPY, NULL};
     const int64_t np = gc_param_count(&arch);
     const int best = gc_kernel_level();
     double *params = malloc(np * sizeof(double)), *X = malloc(N * 65 * sizeof(double));

@@ -70,7 +70,7 @@ def test_feedforward(dtype):
     net, X, _ = problem(100, dtype)
     z, a = np.empty((100, 3), dtype), np.empty((100, 3), dtype)
     assert fail_each_allocation(
-        lambda: _core.feedforward(net.params, net._sizes32, 0, X, z, a)) >= 1
+        lambda: _core.feedforward(net.architecture.core(), net.params, X, z, a)) >= 1
 
 
 def kernel_threads(n: int) -> int:
@@ -85,10 +85,10 @@ def test_gradient(threads, dtype):
     threads = kernel_threads(threads)
     net, X, Y = problem(1_000, dtype)  # 4 parts: a thread for each of up to 4
     grad = np.empty_like(net.params)
-    want = _core.gradient(net.params, net._sizes32, 0, X, Y, grad)
+    want = _core.gradient(net.architecture.core(), net.params, X, Y, grad)
     sites = fail_each_allocation(
-        lambda: _core.gradient(net.params, net._sizes32, 0, X, Y, grad))
-    assert _core.gradient(net.params, net._sizes32, 0, X, Y, grad) == want
+        lambda: _core.gradient(net.architecture.core(), net.params, X, Y, grad))
+    assert _core.gradient(net.architecture.core(), net.params, X, Y, grad) == want
     # the layer table, the threads' workspaces and their table, the partial sums
     assert sites >= threads + 3
 
@@ -105,7 +105,7 @@ def test_sgd_epoch(batch_size, threads, dtype):
     def epoch():
         net.params[...] = p0
         try:
-            _core.sgd_epoch(net.params, net._sizes32, 0, X, Y, perm, batch_size, 0.5, 1.0,
+            _core.sgd_epoch(net.architecture.core(), net.params, X, Y, perm, batch_size, 0.5, 1.0,
                             np.zeros(sum(SIZES[1:])))
         except MemoryError:
             assert np.array_equal(net.params, p0)  # everything is allocated before any step

@@ -436,8 +436,14 @@ def test_missing_key(tmp_path: Path, key: str) -> None:
 
 def test_unknown_cost(tmp_path: Path) -> None:
     data = _valid()
+    data["cost"] = "HingeCost"
+    _expect(tmp_path, data, "unknown cost 'HingeCost'.*CrossEntropyCost")
+
+
+def test_log_likelihood_cost_needs_a_softmax_output(tmp_path: Path) -> None:
+    data = _valid()
     data["cost"] = "LogLikelihoodCost"
-    _expect(tmp_path, data, "unknown cost 'LogLikelihoodCost'.*CrossEntropyCost")
+    _expect(tmp_path, data, "cost 'log_likelihood' does not go with output 'sigmoid'")
     data["cost"] = "cross_entropy"  # gradcore's own name is not network2's
     _expect(tmp_path, data, "unknown cost")
 

@@ -176,7 +176,7 @@ def test_cross_entropy_cost_tails_and_nan(level, dtype):
 
     def cost():  # the kernel's own cost sum (total_cost is computed in NumPy)
         grad = np.empty_like(net.params)
-        return _core.gradient(net.params, net._sizes32, 0, X, Y, grad)[1]
+        return _core.gradient(net.architecture.core(), net.params, X, Y, grad)[1]
 
     # float64: a few ulp per term; float32 computes each term in float (the sum is double)
     rel = 1e-13 if dtype == np.float64 else 1e-6

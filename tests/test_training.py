@@ -137,7 +137,7 @@ def test_divergence_state_is_the_one_just_before_the_failing_batch(mnist1000):
     from gradcore import _core
     perm = np.random.default_rng(np.random.SeedSequence(4).spawn(2)[1]).permutation(100)
     Y = np.eye(10)[y]
-    _core.sgd_epoch(check.params, check._sizes32, 0, X, Y, perm.astype(np.int64), 10,
-                    1e300, 5.0, np.zeros(40), b)
+    _core.sgd_epoch(check.architecture.core(), check.params, X, Y, perm.astype(np.int64), 10,
+                    1e300, 5.0, np.zeros(40), None, b)
     assert np.array_equal(check.params, net.params)
     assert np.isfinite(net.params).all()
