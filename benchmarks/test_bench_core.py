@@ -145,6 +145,6 @@ def test_sgd_epoch_alignment(benchmark, impl, dtype, mnist):
 
     got = benchmark(epoch)
     net.params[...] = start  # the same epoch from aligned arrays: the same bits
-    _core.sgd_epoch(net.architecture.core(), net.params, kernels.aligned(Xc), kernels.aligned(Yc),
-                    perm, M, ETA, LMBDA, np.zeros(sum(sizes[1:])))
+    _core.sgd_epoch(net.architecture.core(), net.params, kernels.aligned(Xc),
+                    kernels.aligned(Yc), perm, M, ETA, LMBDA, np.zeros(sum(sizes[1:])))
     assert np.array_equal(got, net.params)

@@ -194,10 +194,16 @@ def _gradient(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarr
 def _sgd_epoch(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
                perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
                speed_sum: np.ndarray, sq_sum: np.ndarray | None = None,
-               max_batches: int = -1, stop: StopFlag | None = None) -> tuple[int, float, int]:
-    """The compiled epoch: (status, cost_sum, batches_done), the status left to the caller."""
-    st, cost_sum, done = _core.sgd_epoch(arch.core(), params, X, Y, perm, batch_size, eta,
-                                         lmbda, speed_sum, sq_sum, max_batches, stop)
+               max_batches: int = -1, stop: StopFlag | None = None,
+               velocity: np.ndarray | None = None, update: dict[str, Any] | None = None,
+               clipped: list[int] | None = None) -> tuple[int, float, int]:
+    """The compiled epoch: (status, cost_sum, batches_done), the status left to the caller;
+    the number of clipped mini-batches is appended to ``clipped`` when given."""
+    st, cost_sum, done, n_clipped = _core.sgd_epoch(arch.core(), params, X, Y, perm,
+                                                    batch_size, eta, lmbda, speed_sum, sq_sum,
+                                                    max_batches, stop, velocity, update)
+    if clipped is not None:
+        clipped.append(int(n_clipped))
     return int(st), float(cost_sum), int(done)
 
 

@@ -30,7 +30,7 @@ import threading as _threading
 import numpy as np
 
 from cython cimport floating
-from libc.stdint cimport int8_t, int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
 cdef extern from "kernels.h" nogil:
     ctypedef int gc_status
@@ -62,16 +62,28 @@ cdef extern from "kernels.h" nogil:
         double eta
         double lmbda
         int64_t max_batches
+        double momentum
+        int nesterov
+        int schedule
+        int64_t t0
+        int64_t final_from
+        double final_momentum
+        double clip_norm
+        double dropout
+        uint64_t seed
+        int64_t epoch
+        int64_t batch0
     ctypedef struct gc_sgd_report:
         double cost_sum
         int64_t batches_done
-    gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *sq_sum,
-                               gc_sgd_report *report,
+        int64_t clipped
+    gc_status gc_sgd_epoch_f64(double *params, double *velocity, double *speed_sum,
+                               double *sq_sum, gc_sgd_report *report,
                                const gc_arch *arch, const gc_sgd_options *opt,
                                const double *X, const double *Y, int64_t n_train,
                                const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
-    gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *sq_sum,
-                               gc_sgd_report *report,
+    gc_status gc_sgd_epoch_f32(float *params, float *velocity, double *speed_sum,
+                               double *sq_sum, gc_sgd_report *report,
                                const gc_arch *arch, const gc_sgd_options *opt,
                                const float *X, const float *Y, int64_t n_train,
                                const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
@@ -340,14 +352,23 @@ def gradient(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     return st, cost_sum
 
 
+#: The update's options of sgd_epoch and their defaults (the book's SGD); see
+#: gc_sgd_options in kernels.h.
+UPDATE_DEFAULTS = {"momentum": 0.0, "nesterov": False, "schedule": 0, "t0": 0,
+                   "final_from": -1, "final_momentum": 0.0, "clip_norm": 0.0, "dropout": 0.0,
+                   "seed": 0, "epoch": 0, "batch0": 0}
+
+
 def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
               const floating[:, ::1] Y, const int64_t[::1] perm, Py_ssize_t batch_size,
               double eta, double lmbda, double[::1] speed_sum, double[::1] sq_sum=None,
-              Py_ssize_t max_batches=-1, StopFlag stop=None):
-    """One SGD epoch in place on params (see gc_sgd_epoch in kernels.h).
+              Py_ssize_t max_batches=-1, StopFlag stop=None, floating[::1] velocity=None,
+              dict update=None):
+    """One SGD epoch in place on params (and velocity; see gc_sgd_epoch in kernels.h).
 
-    Returns (status, cost_sum, batches_done); speed_sum (sum of sizes[1:]) and sq_sum
-    (n_layers, or None) are added to.
+    ``update``: the options of UPDATE_DEFAULTS that differ from them. Returns (status,
+    cost_sum, batches_done, clipped); speed_sum (sum of sizes[1:]) and sq_sum (n_layers,
+    or None) are added to.
     """
     cdef int64_t n = X.shape[0]
     cdef int64_t n_perm = perm.shape[0]
@@ -356,9 +377,13 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     cdef gc_sgd_report report
     cdef gc_status st
     cdef double *sq
+    cdef floating *vel = NULL
     cdef _Call call = _Call(stop)
     cdef gc_stop_flag *word
     _check_params(arch, params.shape[0])
+    if velocity is not None:
+        _check_params(arch, velocity.shape[0])
+        vel = &velocity[0]
     if n < 1:
         raise ValueError("X must have at least one row")
     if batch_size < 1:
@@ -369,27 +394,48 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
         raise ValueError(f"speed_sum must have {arch.n_biases} entries, "
                          f"got {speed_sum.shape[0]}")
     sq = _sums("sq_sum", sq_sum, L)
+    u = dict(UPDATE_DEFAULTS)
+    if update:
+        unknown = set(update) - set(u)
+        if unknown:
+            raise ValueError(f"unknown update options {sorted(unknown)}")
+        u.update(update)
+    if u["momentum"] > 0 and velocity is None:
+        raise ValueError("momentum needs a velocity buffer")
     if n_perm == 0:
-        return GC_OK, 0.0, 0
+        return GC_OK, 0.0, 0, 0
     opt.batch_size = batch_size
     opt.eta = eta
     opt.lmbda = lmbda
     opt.max_batches = max_batches
+    opt.momentum = u["momentum"]
+    opt.nesterov = bool(u["nesterov"])
+    opt.schedule = u["schedule"]
+    opt.t0 = u["t0"]
+    opt.final_from = u["final_from"]
+    opt.final_momentum = u["final_momentum"]
+    opt.clip_norm = u["clip_norm"]
+    opt.dropout = u["dropout"]
+    opt.seed = u["seed"]
+    opt.epoch = u["epoch"]
+    opt.batch0 = u["batch0"]
     report.cost_sum = 0.0
     report.batches_done = 0
+    report.clipped = 0
     word = call.begin()
     with nogil:
         if floating is double:
-            st = gc_sgd_epoch_f64(&params[0], &speed_sum[0], sq, &report, &arch.a, &opt,
+            st = gc_sgd_epoch_f64(&params[0], vel, &speed_sum[0], sq, &report, &arch.a, &opt,
                                   &X[0, 0], &Y[0, 0], n, &perm[0], n_perm, word)
         else:
-            st = gc_sgd_epoch_f32(&params[0], &speed_sum[0], sq, &report, &arch.a, &opt,
+            st = gc_sgd_epoch_f32(&params[0], vel, &speed_sum[0], sq, &report, &arch.a, &opt,
                                   &X[0, 0], &Y[0, 0], n, &perm[0], n_perm, word)
     st = call.end(st)
     if st == GC_ERR_ARGUMENT:
-        raise ValueError(f"perm must hold row indices in [0, {n})")
+        raise ValueError(f"perm must hold row indices in [0, {n}), and the update's options "
+                         f"their ranges: {u}")
     _raise_for(st)
-    return st, report.cost_sum, report.batches_done
+    return st, report.cost_sum, report.batches_done, report.clipped
 
 
 def _alloc_fail_after(int64_t k):

@@ -116,12 +116,34 @@ gc_status gc_gradient_f32(float *grad, double *cost_sum, double *sq_sum, const g
                           const float *params, const float *X, const float *Y, int64_t n,
                           gc_stop_flag *stop);
 
-/* The hyper-parameters of an SGD epoch: the one place that states them. */
+/* Momentum schedules: a constant mu, or Sutskever et al.'s (2013) rising one. */
+enum { GC_SCHEDULE_CONSTANT = 0, GC_SCHEDULE_SUTSKEVER = 1 };
+
+/* The hyper-parameters of an SGD epoch: the one place that states them. Fields past
+ * max_batches left 0 give the book's plain SGD. */
 typedef struct {
     int64_t batch_size;  /* m >= 1: rows per mini-batch (the last one may be shorter) */
     double eta;          /* the learning rate */
     double lmbda;        /* L2 regularisation: the weights decay by 1 - eta*lmbda/n_train */
     int64_t max_batches; /* stop after this many mini-batches; -1: the whole epoch */
+    /* the update (Sutskever, Martens, Dahl & Hinton 2013): momentum mu in [0, 1), the
+     * largest mu with a schedule; 0: the book's plain SGD (and the fields up to clip_norm
+     * are not read). Classical momentum v <- mu v - eta g, theta <- theta + v, with g the
+     * mean gradient of the mini-batch plus (lmbda / n_train) w for weights; nesterov != 0:
+     * Nesterov's accelerated gradient in the form libraries use */
+    double momentum;
+    int nesterov;
+    int schedule;          /* GC_SCHEDULE_* */
+    int64_t t0;            /* updates made before this call: the schedule's t of its first */
+    int64_t final_from;    /* from update t = final_from on, mu = final_momentum; < 0: never */
+    double final_momentum;
+    double clip_norm;      /* > 0: a mini-batch whose mean gradient (all layers together) has
+                              a larger norm is scaled down to it (Pascanu et al. 2013) */
+    double dropout;        /* in [0, 1): each hidden unit dropped with this probability for a
+                              whole mini-batch, kept ones scaled by 1 / (1 - dropout) */
+    uint64_t seed;         /* the dropout masks' key: (seed, epoch, batch, layer, unit) */
+    int64_t epoch;
+    int64_t batch0;        /* the index in its epoch of this call's first mini-batch */
 } gc_sgd_options;
 
 /* What an SGD epoch did. */
@@ -129,6 +151,7 @@ typedef struct {
     double cost_sum;      /* the sum of the cost of every example seen, each evaluated with
                              the parameters in force before its mini-batch's update */
     int64_t batches_done; /* the mini-batches whose update was applied */
+    int64_t clipped;      /* of them, those whose gradient was clipped */
 } gc_sgd_report;
 
 /*
@@ -151,13 +174,13 @@ typedef struct {
  * the last finite state. GC_ERR_INTERRUPTED if *stop was set: the parameters are those after
  * report->batches_done complete mini-batches. GC_ERR_NOMEM leaves params untouched.
  */
-gc_status gc_sgd_epoch_f64(double *params, double *speed_sum, double *sq_sum,
-                           gc_sgd_report *report,
+gc_status gc_sgd_epoch_f64(double *params, double *velocity, double *speed_sum,
+                           double *sq_sum, gc_sgd_report *report,
                            const gc_arch *arch, const gc_sgd_options *opt, const double *X,
                            const double *Y, int64_t n_train, const int64_t *perm,
                            int64_t n_perm, gc_stop_flag *stop);
-gc_status gc_sgd_epoch_f32(float *params, double *speed_sum, double *sq_sum,
-                           gc_sgd_report *report,
+gc_status gc_sgd_epoch_f32(float *params, float *velocity, double *speed_sum,
+                           double *sq_sum, gc_sgd_report *report,
                            const gc_arch *arch, const gc_sgd_options *opt, const float *X,
                            const float *Y, int64_t n_train, const int64_t *perm,
                            int64_t n_perm, gc_stop_flag *stop);

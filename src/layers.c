@@ -27,14 +27,50 @@
  * vector alike:
  *   p <- decay p - step g
  * g the gradient summed over a mini-batch of m rows, step = eta / m, decay =
- * 1 - eta lmbda / n_train for weights and 1 for biases; decay 1 and step -1 add g to p (how
- * gradients are summed). dense_backward_weights applies it to each weight as soon as the
- * weight's gradient is formed, sgd_update to whole arrays.
+ * 1 - eta lmbda / n_train for weights and 1 for biases.
  */
 #define SGD_STEP(p, g, decay, step) ((decay) * (p) - (step) * (g))
 
+/*
+ * The update u (layers.h: gc_step) of one parameter p from its summed gradient g, on a
+ * number or a vector alike (T: real or vec); the new p is returned and a momentum kind
+ * writes the new velocity to *v. kind is a compile-time constant at every use.
+ * dense_backward_weights applies it to each weight as soon as the weight's gradient is
+ * formed, apply_step to whole arrays.
+ */
+#define DEFINE_STEP(NAME, T)                                                                \
+    static inline __attribute__((always_inline)) T NAME(T p, T *v, T g, gc_step u,         \
+                                                        const int kind)                    \
+    {                                                                                       \
+        switch (kind) {                                                                     \
+        case GC_STEP_SUM: return p + g;                                                     \
+        case GC_STEP_SGD: return SGD_STEP(p, g, u.decay, u.step);                           \
+        case GC_STEP_MOMENTUM: {                                                            \
+            const T d = u.step * g + u.wd * p;                                              \
+            *v = u.mu * *v - d;                                                             \
+            return p + *v;                                                                  \
+        }                                                                                   \
+        default: { /* GC_STEP_NESTEROV */                                                   \
+            const T d = u.step * g + u.wd * p;                                              \
+            *v = u.mu * *v - d;                                                             \
+            return p + u.mu * *v - d;                                                       \
+        }                                                                                   \
+        }                                                                                   \
+    }
+DEFINE_STEP(step_scalar, real)
+
+/* One switch over the update's kind outside a loop: CALL(K) once per kind, K a constant. */
+#define BY_STEP_KIND(kind, CALL)                                                            \
+    switch (kind) {                                                                         \
+    case GC_STEP_SUM: CALL(GC_STEP_SUM); break;                                             \
+    case GC_STEP_SGD: CALL(GC_STEP_SGD); break;                                             \
+    case GC_STEP_MOMENTUM: CALL(GC_STEP_MOMENTUM); break;                                   \
+    default: CALL(GC_STEP_NESTEROV); break;                                                 \
+    }
+
 #ifndef GC_NAIVE
 #include "vmath.h"
+DEFINE_STEP(step_lanes, vec)
 
 /*
  * Two-source shuffles (__builtin_shufflevector: Clang; GCC from 12), where a vector holds
@@ -588,41 +624,44 @@ static void dense_backward_delta(real *dprev, const real *delta, const real *w,
 #endif
 
 /*
- * Weight gradient of one layer applied as an SGD step, the plain way:
- *   out[j,k] = SGD_STEP(out[j,k], sum_i delta[i,j] * in[i][k], decay, step)
- * with decay = 1 - eta*lmbda/n, step = eta/m the weights are updated without their
- * gradient ever being stored; decay = 1, step = -1 adds the gradient to out.
- *   out: (n_out, n_in); delta: (m, n_out); in: m pointers to input rows of n_in
+ * Weight gradient of one layer applied as the update u, the plain way:
+ *   out[j,k] = step_scalar(out[j,k], &vel[j,k], sum_i delta[i,j] * in[i][k], u, u.kind)
+ * so the weights are updated without their gradient ever being stored (GC_STEP_SUM adds
+ * the gradient to out).
+ *   out, vel: (n_out, n_in), vel NULL unless u is a momentum kind; delta: (m, n_out);
+ *   in: m pointers to input rows of n_in
  *   ahead: NULL, or m_ahead row pointers of n_in, rows the caller will read next (the next
  *   mini-batch's inputs), for the blocked kernel to bring into the cache as it goes
  */
-static void dense_backward_weights_naive(real *out, const real *delta, const real *const *in,
-                                         real decay, real step, int64_t m, int64_t n_in,
-                                         int64_t n_out, const real *const *ahead,
+static void dense_backward_weights_naive(real *out, real *vel, const real *delta,
+                                         const real *const *in, gc_step u, int64_t m,
+                                         int64_t n_in, int64_t n_out, const real *const *ahead,
                                          int64_t m_ahead)
 {
     (void)ahead, (void)m_ahead; /* a hint the plain loops do without */
     for (int64_t j = 0; j < n_out; j++)
         for (int64_t k = 0; k < n_in; k++) {
-            real g = 0;
+            real g = 0, none = 0;
             for (int64_t i = 0; i < m; i++) g += delta[i * n_out + j] * in[i][k];
-            out[j * n_in + k] = SGD_STEP(out[j * n_in + k], g, decay, step);
+            real *v = vel ? &vel[j * n_in + k] : &none;
+            out[j * n_in + k] = step_scalar(out[j * n_in + k], v, g, u, u.kind);
         }
 }
 
 #ifndef GC_NAIVE
 /*
  * Weight-gradient tile: N neurons (<= NMAX) x kv vectors (<= KV) along k, vector t starting
- * at vstart(v0 + t, n_in), summed over the m examples in registers, then applied:
- *   out[r, k] = SGD_STEP(out[r, k], sum_i d[i, r] x[i][k], decay, step)
- *   d: the tile's first column of delta (m rows of n_out); out: N rows of stride n_in
- * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector is
- * loaded before any is stored, so an overlapping last vector sees the old weights and writes
- * the same values as the vector it overlaps.
+ * at vstart(v0 + t, n_in), summed over the m examples in registers, then applied as the
+ * update u of kind K (a constant after inlining):
+ *   out[r, k] = step_lanes(out[r, k], &vel[r, k], sum_i d[i, r] x[i][k], u, K)
+ *   d: the tile's first column of delta (m rows of n_out); out, vel: N rows of stride n_in
+ * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector (and
+ * velocity) is loaded before any is stored, so an overlapping last vector sees the old
+ * values and writes the same values as the vector it overlaps.
  */
 static inline __attribute__((always_inline)) void
-weights_tile(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
-             int64_t n_in, int64_t n_out, int64_t v0, const int N, const int kv)
+weights_tile(real *out, real *vel, const real *d, const real *const *x, gc_step u, int64_t m,
+             int64_t n_in, int64_t n_out, int64_t v0, const int N, const int kv, const int K)
 {
     vec g[NMAX][KV];
     int64_t ks[KV];
@@ -637,25 +676,32 @@ weights_tile(real *out, const real *d, const real *const *x, real decay, real st
             for (int t = 0; t < kv; t++) g[r][t] += dr * xv[t];
         }
     }
+    const int momentum = K == GC_STEP_MOMENTUM || K == GC_STEP_NESTEROV;
+    vec v[NMAX][KV];
     for (int r = 0; r < N; r++)
-        for (int t = 0; t < kv; t++)
-            g[r][t] = SGD_STEP(vload(out + r * n_in + ks[t]), g[r][t], decay, step);
+        for (int t = 0; t < kv; t++) {
+            v[r][t] = momentum ? vload(vel + r * n_in + ks[t]) : (vec){0};
+            g[r][t] = step_lanes(vload(out + r * n_in + ks[t]), &v[r][t], g[r][t], u, K);
+        }
     for (int r = 0; r < N; r++)
-        for (int t = 0; t < kv; t++) vstore(out + r * n_in + ks[t], g[r][t]);
+        for (int t = 0; t < kv; t++) {
+            vstore(out + r * n_in + ks[t], g[r][t]);
+            if (momentum) vstore(vel + r * n_in + ks[t], v[r][t]);
+        }
 }
 
 /* One tile of N neurons (a run-time value) and kv vectors (a constant after inlining). */
 static inline __attribute__((always_inline)) void
-weights_strip(real *out, const real *d, const real *const *x, real decay, real step, int64_t m,
-              int64_t n_in, int64_t n_out, int64_t v0, int64_t N, const int kv)
+weights_strip(real *out, real *vel, const real *d, const real *const *x, gc_step u, int64_t m,
+              int64_t n_in, int64_t n_out, int64_t v0, int64_t N, const int kv, const int K)
 {
     switch (N) {
-    case 6: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 6, kv); break;
-    case 5: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 5, kv); break;
-    case 4: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 4, kv); break;
-    case 3: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 3, kv); break;
-    case 2: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 2, kv); break;
-    default: weights_tile(out, d, x, decay, step, m, n_in, n_out, v0, 1, kv); break;
+    case 6: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 6, kv, K); break;
+    case 5: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 5, kv, K); break;
+    case 4: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 4, kv, K); break;
+    case 3: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 3, kv, K); break;
+    case 2: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 2, kv, K); break;
+    default: weights_tile(out, vel, d, x, u, m, n_in, n_out, v0, 1, kv, K); break;
     }
 }
 
@@ -675,43 +721,55 @@ static inline void prefetch_strip(const real *const *rows, int64_t m, int64_t k0
 }
 
 /*
- * Weight gradient of one layer applied as an SGD step (same contract as
- * dense_backward_weights_naive):
- *   out: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
+ * Weight gradient of one layer applied as the update u (same contract as
+ * dense_backward_weights_naive), for the update's kind K (a constant after inlining):
+ *   out, vel: (n_out, n_in); delta: (m, n_out); in: m row pointers of n_in
  * Neurons in even groups of at most NMAX, k in strips of KV vectors. The strip loop is the
  * outer one: the m input strips stay in the L1 cache while every group's tile uses them, and
  * each weight is read and written once. The last strip of a row holds all its remaining
  * vectors, the last one overlapping when n_in is not a multiple of VL (the two overlapping
- * vectors are always in the same strip); rows shorter than a vector go the plain way.
+ * vectors are always in the same strip).
  */
-static void dense_backward_weights(real *out, const real *delta, const real *const *in,
-                                   real decay, real step, int64_t m, int64_t n_in,
-                                   int64_t n_out, const real *const *ahead, int64_t m_ahead)
+static inline __attribute__((always_inline)) void
+weights_pass(real *out, real *vel, const real *delta, const real *const *in, gc_step u,
+             int64_t m, int64_t n_in, int64_t n_out, const real *const *ahead, int64_t m_ahead,
+             const int K)
 {
     const int64_t ng = n_parts(n_out, NMAX), nvec = (n_in + VL - 1) / VL;
     const int overlap = n_in % VL != 0;
-    if (n_in < VL) {
-        dense_backward_weights_naive(out, delta, in, decay, step, m, n_in, n_out, NULL, 0);
-        return;
-    }
     for (int64_t v = 0, kv; v < nvec; v += kv) {
         kv = nvec - v < KV ? nvec - v : KV;
         if (overlap && nvec - v - kv == 1) kv--; /* keep the overlapping pair in one strip */
         if (ahead) prefetch_strip(ahead, m_ahead, vstart(v, n_in), vstart(v + kv - 1, n_in) + VL);
         for (int64_t q = 0; q < ng; q++) {
             const int64_t j = gc_split(n_out, ng, q), N = gc_split(n_out, ng, q + 1) - j;
-            real *o = out + j * n_in;
+            real *o = out + j * n_in, *ve = vel ? vel + j * n_in : NULL;
             const real *d = delta + j;
             switch (kv) {
 #if KV >= 4
-            case 4: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 4); break;
-            case 3: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 3); break;
+            case 4: weights_strip(o, ve, d, in, u, m, n_in, n_out, v, N, 4, K); break;
+            case 3: weights_strip(o, ve, d, in, u, m, n_in, n_out, v, N, 3, K); break;
 #endif
-            case 2: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 2); break;
-            default: weights_strip(o, d, in, decay, step, m, n_in, n_out, v, N, 1); break;
+            case 2: weights_strip(o, ve, d, in, u, m, n_in, n_out, v, N, 2, K); break;
+            default: weights_strip(o, ve, d, in, u, m, n_in, n_out, v, N, 1, K); break;
             }
         }
     }
+}
+
+/* The weight pass for the update's kind, chosen once; rows shorter than a vector go the
+ * plain way. */
+static void dense_backward_weights(real *out, real *vel, const real *delta,
+                                   const real *const *in, gc_step u, int64_t m, int64_t n_in,
+                                   int64_t n_out, const real *const *ahead, int64_t m_ahead)
+{
+    if (n_in < VL) {
+        dense_backward_weights_naive(out, vel, delta, in, u, m, n_in, n_out, NULL, 0);
+        return;
+    }
+#define PASS(K) weights_pass(out, vel, delta, in, u, m, n_in, n_out, ahead, m_ahead, K)
+    BY_STEP_KIND(u.kind, PASS)
+#undef PASS
 }
 #endif /* GC_NAIVE */
 
@@ -921,12 +979,27 @@ static double output_backward(real *delta, const real *z, const real *a, const r
 
 /* ---------------------------------------------------------------- SGD */
 
-/* p = SGD_STEP(p, g, decay, step) for n values: the SGD step from a gradient already summed
- * (a bias gradient, or the gradient of a mini-batch split among threads; see network.c). */
-static void sgd_update(real *p, const real *g, real decay, real step, int64_t n)
+/* The update u of n values p (velocities v: NULL unless u is a momentum kind) from a
+ * gradient already summed (a bias gradient, or the gradient of a mini-batch split among
+ * threads; see network.c), one loop per kind. */
+static inline __attribute__((always_inline)) void
+step_values(real *p, real *v, const real *g, gc_step u, int64_t n, const int K)
 {
+    if (K == GC_STEP_MOMENTUM || K == GC_STEP_NESTEROV) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) p[i] = SGD_STEP(p[i], g[i], decay, step);
+        for (int64_t i = 0; i < n; i++) p[i] = step_scalar(p[i], &v[i], g[i], u, K);
+    } else {
+        real none = 0;
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) p[i] = step_scalar(p[i], &none, g[i], u, K);
+    }
+}
+
+static void apply_step(real *p, real *v, const real *g, gc_step u, int64_t n)
+{
+#define VALUES(K) step_values(p, v, g, u, n, K)
+    BY_STEP_KIND(u.kind, VALUES)
+#undef VALUES
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -935,13 +1008,13 @@ static void sgd_update(real *p, const real *g, real decay, real step, int64_t n)
 static const layer_kernels kernels = {
     dense_forward_naive, dense_backward_delta_naive, dense_backward_weights_naive,
     dense_backward_bias, output_backward_naive, softmax_rows_naive, prelu_backward,
-    sum_squares, sgd_update,
+    sum_squares, apply_step,
 };
 #else
 static const layer_kernels kernels = {
     dense_forward, dense_backward_delta, dense_backward_weights,
     dense_backward_bias, output_backward, softmax_rows, prelu_backward,
-    sum_squares, sgd_update,
+    sum_squares, apply_step,
 };
 #endif
 const layer_kernels *const GC_LAYER_TABLE = &kernels;

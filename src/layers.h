@@ -22,6 +22,24 @@ typedef float real;
 typedef double real;
 #endif
 
+/*
+ * What a gradient is used for: an update of the parameters p (and their velocity v), g the
+ * gradient summed over a mini-batch of m rows. One per mini-batch and kind of parameter
+ * (network.c); the kind reaches the loops as a compile-time constant.
+ *   GC_STEP_SUM       p <- p + g                                  (adding gradients up)
+ *   GC_STEP_SGD       p <- decay p - step g                       (network2.py's update)
+ *   GC_STEP_MOMENTUM  v <- mu v - (step g + wd p);  p <- p + v    (classical momentum)
+ *   GC_STEP_NESTEROV  v <- mu v - (step g + wd p);  p <- p + mu v - (step g + wd p)
+ * step = eta / m; for weights wd = eta lmbda / n_train and decay = 1 - wd (L2), for biases
+ * and PReLU slopes wd = 0 and decay = 1 (never decayed). Nesterov's accelerated gradient is
+ * in the form libraries use: p holds the look-ahead point, where the next gradient is taken.
+ */
+enum { GC_STEP_SUM = 0, GC_STEP_SGD = 1, GC_STEP_MOMENTUM = 2, GC_STEP_NESTEROV = 3 };
+typedef struct {
+    int kind; /* GC_STEP_* */
+    real decay, wd, step, mu;
+} gc_step;
+
 typedef struct {
     /* a = phi(z), z = in . w^T + b: a, z (m, n_out); z may be NULL (not wanted); act the
      * layer's activation (GC_ACT_*); slope (n_out) its PReLU slopes (read for
@@ -35,10 +53,11 @@ typedef struct {
     void (*dense_backward_delta)(real *dprev, const real *delta, const real *w,
                                  const real *a_prev, int act_prev, int64_t m, int64_t n_in,
                                  int64_t n_out);
-    /* the SGD step out = decay out - step dW of dW = delta^T . in: out (n_out, n_in);
-     * ahead (or NULL): m_ahead rows of n_in to bring into the cache meanwhile */
-    void (*dense_backward_weights)(real *out, const real *delta, const real *const *in,
-                                   real decay, real step, int64_t m, int64_t n_in,
+    /* the update u of out (n_out, n_in) and its velocity vel (the same shape; NULL unless
+     * u is a momentum kind) from dW = delta^T . in, applied as each weight's gradient is
+     * formed; ahead (or NULL): m_ahead rows of n_in to bring into the cache meanwhile */
+    void (*dense_backward_weights)(real *out, real *vel, const real *delta,
+                                   const real *const *in, gc_step u, int64_t m, int64_t n_in,
                                    int64_t n_out, const real *const *ahead, int64_t m_ahead);
     /* db = sum over the m rows of delta: db (n), delta (m, n) */
     void (*dense_backward_bias)(real *db, const real *delta, int64_t m, int64_t n);
@@ -54,8 +73,8 @@ typedef struct {
                            int64_t n);
     /* the sum of the squares of n values, in double */
     double (*sum_squares)(const real *x, int64_t n);
-    /* the SGD step p = decay p - step g for n values, g summed over a mini-batch */
-    void (*sgd_update)(real *p, const real *g, real decay, real step, int64_t n);
+    /* the update u of n values p (and their velocity v, or NULL) from the summed g */
+    void (*apply_step)(real *p, real *v, const real *g, gc_step u, int64_t n);
 } layer_kernels;
 
 #endif

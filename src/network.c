@@ -38,7 +38,7 @@ typedef struct {
     int64_t n_in, n_out;
     int64_t w, b;  /* offsets of W and b in the parameter buffer */
     int64_t slope; /* offset of the PReLU slopes (n_out) in it; -1: not a PReLU layer */
-    int64_t speed; /* offset of the layer's entries in speed_sum */
+    int64_t speed; /* offset of the layer's entries in speed_sum (and dropscale) */
     int act;       /* GC_ACT_*: the activation of the layer's output */
 } layer;
 
@@ -49,6 +49,9 @@ typedef struct {
     int64_t n_params;
     int64_t widest; /* the largest n_out */
     layer *layers;  /* n_layers entries, input layer first */
+    /* dropout (NULL: none): per hidden unit, in speed_sum's layout, 0 for a unit dropped in
+     * the current mini-batch and 1 / (1 - p) for one kept; the output's entries unused */
+    const real *dropscale;
 } network;
 
 /* The layer table of an architecture that gc_arch_check accepted, computed once per call. */
@@ -56,6 +59,7 @@ static gc_status network_init(network *net, const gc_arch *arch)
 {
     int64_t off = 0, speed = 0;
     net->k = kernels_in_use();
+    net->dropscale = NULL;
     net->n_layers = arch->n_layers;
     net->cost = arch->cost;
     net->widest = 0;
@@ -97,6 +101,8 @@ typedef struct {
     real **delta;       /* delta[l], l = 1..L: (cap, sizes[l]) dC/dz */
     real **z;           /* z[l], l = 1..L: (cap, sizes[l]) pre-activations, kept for the
                            output layer and PReLU layers (z[L]: the output's) */
+    real **dropped;     /* dropped[l], l = 1..L-1: (cap, sizes[l]) the activations after
+                           dropout, the next layer's inputs (NULL without dropout) */
     real *y;            /* (cap, sizes[L]) the rows' targets */
     const real **ahead; /* cap pointers: the next mini-batch's input rows (see sgd_chunk) */
     real *db;           /* (widest) bias gradient of one layer */
@@ -114,12 +120,13 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
 {
     const int L = net->n_layers;
     const int64_t n_out = net->layers[L - 1].n_out;
+    const int drop = net->dropscale != NULL;
     int64_t per_row = gc_count(1, n_out, 0); /* y */
-    for (int l = 0; l < L; l++) /* act, delta, z */
-        per_row = gc_count(3, net->layers[l].n_out, per_row);
+    for (int l = 0; l < L; l++) /* act, delta, z, and dropped */
+        per_row = gc_count(3 + drop, net->layers[l].n_out, per_row);
     const int64_t nreal = gc_count(cap, per_row, gc_count(2, net->widest, 0)); /* + db, ds */
-    /* act, delta, z (L + 1 each); in (L); rows (L cap) and ahead (cap) */
-    const int64_t nptr = gc_count(L + 1, cap + 1, 3 * (int64_t)(L + 1));
+    /* act, delta, z, dropped (L + 1 each); in (L); rows (L cap) and ahead (cap) */
+    const int64_t nptr = gc_count(L + 1, cap + 1, 4 * (int64_t)(L + 1));
     const int64_t bytes = gc_count(nreal, sizeof(real), gc_count(nptr, sizeof(void *), 64));
     char *p = (char *)gc_alloc(bytes, 1);
     ws->block = p;
@@ -127,6 +134,7 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
     ws->act = (real **)p; p += (L + 1) * sizeof(real *);
     ws->delta = (real **)p; p += (L + 1) * sizeof(real *);
     ws->z = (real **)p; p += (L + 1) * sizeof(real *);
+    ws->dropped = (real **)p; p += (L + 1) * sizeof(real *);
     ws->in = (const real ***)p; p += L * sizeof(real **);
     const real **rows = (const real **)p; p += (size_t)L * cap * sizeof(real *);
     ws->ahead = (const real **)p; p += (size_t)cap * sizeof(real *);
@@ -137,14 +145,17 @@ static gc_status workspace_init(workspace *ws, const network *net, int64_t cap)
         ws->act[l] = r; r += cap * net->layers[l - 1].n_out;
         ws->delta[l] = r; r += cap * net->layers[l - 1].n_out;
         ws->z[l] = r; r += cap * net->layers[l - 1].n_out;
+        ws->dropped[l] = NULL;
+        if (drop) { ws->dropped[l] = r; r += cap * net->layers[l - 1].n_out; }
     }
     ws->y = r; r += cap * n_out;
     ws->db = r; r += net->widest;
     ws->ds = r;
     for (int l = 0; l < L; l++) ws->in[l] = rows + (int64_t)l * cap;
-    for (int l = 1; l < L; l++) /* the inputs of the layers above are the rows of act[l] */
+    for (int l = 1; l < L; l++) /* the inputs of the layers above: the rows of act[l] */
         for (int64_t i = 0; i < cap; i++)
-            rows[(int64_t)l * cap + i] = ws->act[l] + i * net->layers[l].n_in;
+            rows[(int64_t)l * cap + i] = (drop ? ws->dropped[l] : ws->act[l]) +
+                                         i * net->layers[l].n_in;
     return GC_OK;
 }
 
@@ -178,35 +189,47 @@ static void forward(workspace *ws, const network *net, const real *params, int64
                               ly->slope >= 0 ? params + ly->slope : NULL,
                               softmax ? GC_ACT_LINEAR : ly->act, m, ly->n_in, ly->n_out);
         if (softmax) net->k->softmax_rows(ws->act[l + 1], m, ly->n_out);
+        if (net->dropscale && l < L - 1) /* the next layer's inputs, after dropout */
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < ly->n_out; j++)
+                    ws->dropped[l + 1][i * ly->n_out + j] =
+                        ws->act[l + 1][i * ly->n_out + j] * net->dropscale[ly->speed + j];
     }
 }
 
 /*
- * What a gradient is used for: out <- decay out - step dC/dW for the weights and
- * out <- out - step dC/db for the biases, dC summed over a mini-batch's rows. The SGD step
- * of a mini-batch of m rows is {1 - eta lmbda / n_train, eta / m} applied to the
- * parameters; SUM, applied to a gradient buffer, adds the gradient to it.
+ * What a gradient is used for (layers.h, gc_step): the update of a mini-batch, with the
+ * weight decay in u for the weights; biases and PReLU slopes take unbiased(u), the same
+ * update without it. SUM, applied to a gradient buffer, adds the gradient to it.
  */
-typedef struct {
-    real decay, step;
-} sgd_step;
+static const gc_step SUM = {GC_STEP_SUM, 1, 0, -1, 0};
 
-static const sgd_step SUM = {1, -1};
-
-/* A layer's biases out <- out - step db (db summed over m rows) and, with speed, the
- * learning-speed monitor: speed += db / m, the mean of dC/db over the rows. */
-static void step_biases(real *out, double *speed, const real *db, const network *net,
-                        sgd_step s, int64_t m, int64_t n)
+static gc_step unbiased(gc_step u)
 {
-    net->k->sgd_update(out, db, 1, s.step, n);
+    u.decay = 1;
+    u.wd = 0;
+    return u;
+}
+
+/* The parameters' velocity at offset off (NULL without momentum). */
+static real *at(real *vel, int64_t off) { return vel ? vel + off : NULL; }
+
+/* A layer's biases out <- the update u of db (summed over m rows) and, with speed, the
+ * learning-speed monitor: speed += db / m, the mean of dC/db over the rows. */
+static void step_biases(real *out, real *vel, double *speed, const real *db,
+                        const network *net, gc_step u, int64_t m, int64_t n)
+{
+    net->k->apply_step(out, vel, db, unbiased(u), n);
     for (int64_t j = 0; speed && j < n; j++) speed[j] += (double)db[j] / (double)m;
 }
 
 /*
  * Backward pass of the m rows of ws (after forward()), layer by layer from the top: each
  * layer's gradient goes into `out` (the parameters, or a gradient buffer; same layout) by
- * the step s, after the layer's weights gave the delta below (so out may be params); a
- * PReLU layer's slopes take the step of the biases once its delta is formed.
+ * the update u (vel: the velocity, with momentum), after the layer's weights gave the delta
+ * below (so out may be params); a PReLU layer's slopes take the biases' update once its
+ * delta is formed. With dropout the delta of a dropped unit is 0 and a kept one's is scaled
+ * as its activation was.
  * speed (or NULL): the learning-speed monitor, see step_biases.
  * sq (or NULL): the gradient-rms monitor, n_layers sums: sq[l] += sum over the rows of
  * |delta_l|^2.
@@ -215,7 +238,8 @@ static void step_biases(real *out, double *speed, const real *db, const network 
  * Returns the sum over the rows of the cost.
  */
 static double backward(workspace *ws, const network *net, const real *params, real *out,
-                       double *speed, double *sq, sgd_step s, int64_t m, int64_t m_ahead)
+                       real *vel, double *speed, double *sq, gc_step u, int64_t m,
+                       int64_t m_ahead)
 {
     const int L = net->n_layers;
     const layer *top = &net->layers[L - 1];
@@ -231,16 +255,22 @@ static double backward(workspace *ws, const network *net, const real *params, re
             net->k->dense_backward_delta(ws->delta[l], delta, params + ly->w, ws->act[l],
                                          prelu ? GC_ACT_LINEAR : below->act, m, ly->n_in,
                                          ly->n_out);
+            if (net->dropscale) /* dC/da of the units before dropout */
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < ly->n_in; j++)
+                        ws->delta[l][i * ly->n_in + j] *= net->dropscale[below->speed + j];
             if (prelu) {
                 net->k->prelu_backward(ws->delta[l], ws->ds, ws->z[l], params + below->slope,
                                        m, ly->n_in);
-                net->k->sgd_update(out + below->slope, ws->ds, 1, s.step, ly->n_in);
+                net->k->apply_step(out + below->slope, at(vel, below->slope), ws->ds,
+                                   unbiased(u), ly->n_in);
             }
             if (sq) sq[l - 1] += net->k->sum_squares(ws->delta[l], m * ly->n_in);
         }
         net->k->dense_backward_bias(ws->db, delta, m, ly->n_out);
-        step_biases(out + ly->b, speed ? speed + ly->speed : NULL, ws->db, net, s, m, ly->n_out);
-        net->k->dense_backward_weights(out + ly->w, delta, ws->in[l], s.decay, s.step, m,
+        step_biases(out + ly->b, at(vel, ly->b), speed ? speed + ly->speed : NULL, ws->db, net,
+                    u, m, ly->n_out);
+        net->k->dense_backward_weights(out + ly->w, at(vel, ly->w), delta, ws->in[l], u, m,
                                        ly->n_in, ly->n_out, l == 0 && m_ahead ? ws->ahead : NULL,
                                        l == 0 ? m_ahead : 0);
     }
@@ -300,7 +330,7 @@ static gc_status sum_rows(real *g, double *cost, double *sq, workspace *ws,
         }
         load_rows(ws, net, X, Y, idx, k, m);
         forward(ws, net, params, m, 0);
-        c += backward(ws, net, params, g, NULL, sq, SUM, m, 0);
+        c += backward(ws, net, params, g, NULL, NULL, sq, SUM, m, 0);
     }
     *cost = c;
     return st;
@@ -396,7 +426,7 @@ static gc_status gradient_sum(real *grad, double *cost, double *sq, const sum_sp
     for (int64_t q = 1; q < j.parts; q++) {
         c += j.cost[q];
         if (j.status[q] != GC_OK) st = j.status[q];
-        net->k->sgd_update(grad, sp->partial + (q - 1) * net->n_params, SUM.decay, SUM.step,
+        net->k->apply_step(grad, NULL, sp->partial + (q - 1) * net->n_params, SUM,
                            net->n_params);
     }
     for (int64_t q = 0; sq && q < j.parts; q++)
@@ -407,32 +437,87 @@ static gc_status gradient_sum(real *grad, double *cost, double *sq, const sum_sp
 
 /* ---------------------------------------------------------------- SGD epochs */
 
-/* The SGD step s of every layer from the gradient grad summed over m rows, and the
- * learning-speed monitor (see step_biases). */
-static void apply_gradient(real *params, double *speed_sum, const real *grad,
-                           const network *net, sgd_step s, int64_t m)
+/* The update u of every layer from the gradient grad summed over m rows (vel: the
+ * velocity, with momentum), and the learning-speed monitor (see step_biases). */
+static void apply_gradient(real *params, real *vel, double *speed_sum, const real *grad,
+                           const network *net, gc_step u, int64_t m)
 {
     for (int l = 0; l < net->n_layers; l++) {
         const layer *ly = &net->layers[l];
-        net->k->sgd_update(params + ly->w, grad + ly->w, s.decay, s.step, ly->n_out * ly->n_in);
-        step_biases(params + ly->b, speed_sum + ly->speed, grad + ly->b, net, s, m, ly->n_out);
+        net->k->apply_step(params + ly->w, at(vel, ly->w), grad + ly->w, u,
+                           ly->n_out * ly->n_in);
+        step_biases(params + ly->b, at(vel, ly->b), speed_sum + ly->speed, grad + ly->b, net,
+                    u, m, ly->n_out);
         if (ly->slope >= 0)
-            net->k->sgd_update(params + ly->slope, grad + ly->slope, 1, s.step, ly->n_out);
+            net->k->apply_step(params + ly->slope, at(vel, ly->slope), grad + ly->slope,
+                               unbiased(u), ly->n_out);
     }
 }
 
-/* A mini-batch of m <= GC_CHUNK rows: the SGD step applied to the parameters layer by
+/* A mini-batch of m <= GC_CHUNK rows: the update u applied to the parameters layer by
  * layer as the backward pass forms the gradient, while the first layer's pass brings the
  * next mini-batch's m_next rows (rows[m] ..) into the cache. Returns the rows' cost sum. */
-static double sgd_chunk(real *params, double *speed_sum, double *sq_sum, workspace *ws,
-                        const network *net, const real *X, const real *Y, const int64_t *rows,
-                        sgd_step s, int64_t m, int64_t m_next)
+static double sgd_chunk(real *params, real *vel, double *speed_sum, double *sq_sum,
+                        workspace *ws, const network *net, const real *X, const real *Y,
+                        const int64_t *rows, gc_step u, int64_t m, int64_t m_next)
 {
     const int64_t n_in = net->layers[0].n_in;
     for (int64_t i = 0; i < m_next; i++) ws->ahead[i] = X + rows[m + i] * n_in;
     load_rows(ws, net, X, Y, rows, 0, m);
     forward(ws, net, params, m, 0);
-    return backward(ws, net, params, params, speed_sum, sq_sum, s, m, m_next);
+    return backward(ws, net, params, params, vel, speed_sum, sq_sum, u, m, m_next);
+}
+
+/* ---------------------------------------------------------------- the update's choices */
+
+/*
+ * The momentum of update t (counted from the start of training): opt->momentum, or with
+ * Sutskever's schedule (Sutskever, Martens, Dahl & Hinton 2013, eq. 5)
+ *   mu_t = min(1 - 2^(-1 - log2(floor(t / 250) + 1)), mu_max)
+ *        = min(1 - 1 / (2 (floor(t / 250) + 1)), mu_max)
+ * (0.5, 0.75, 0.9, 0.99 at t = 0, 250, 1000, 12250), and opt->final_momentum from update
+ * opt->final_from on (their last 1000 updates at 0.9). The second form needs no logarithm,
+ * so every machine computes the same mu.
+ */
+static double momentum_at(const gc_sgd_options *opt, int64_t t)
+{
+    if (opt->final_from >= 0 && t >= opt->final_from) return opt->final_momentum;
+    if (opt->schedule != GC_SCHEDULE_SUTSKEVER) return opt->momentum;
+    const double mu = 1.0 - 1.0 / (2.0 * (double)(t / 250 + 1));
+    return mu < opt->momentum ? mu : opt->momentum;
+}
+
+/* SplitMix64's finaliser (Steele, Lea & Flood 2014): a counter-based generator's step. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/*
+ * The dropout masks of one mini-batch (Srivastava, Hinton, Krizhevsky, Sutskever &
+ * Salakhutdinov 2014; inverted dropout), as the book's chapter 3 describes it: one subset
+ * of each hidden layer's units dropped for the whole mini-batch. Unit j of hidden layer l
+ * is kept when u >= p, u in [0, 1) the 53 high bits of
+ *   mix64(mix64(mix64(mix64(mix64(seed) ^ epoch) ^ batch) ^ l) ^ j)
+ * (a counter-based generator: the same bits on every machine and for every thread count).
+ *   scale: speed_sum's layout, 1 / (1 - p) for a kept unit, 0 for a dropped one
+ */
+static void dropout_masks(real *scale, const network *net, const gc_sgd_options *opt,
+                          int64_t batch)
+{
+    const uint64_t key = mix64(mix64(mix64(opt->seed) ^ (uint64_t)opt->epoch) ^ (uint64_t)batch);
+    const real keep_scale = (real)(1.0 / (1.0 - opt->dropout));
+    for (int l = 0; l < net->n_layers - 1; l++) {
+        const layer *ly = &net->layers[l];
+        const uint64_t lkey = mix64(key ^ (uint64_t)l);
+        for (int64_t j = 0; j < ly->n_out; j++) {
+            const double u = (double)(mix64(lkey ^ (uint64_t)j) >> 11) * 0x1.0p-53;
+            scale[ly->speed + j] = u >= opt->dropout ? keep_scale : 0;
+        }
+    }
 }
 
 static int all_finite(const real *x, int64_t n)
@@ -542,61 +627,94 @@ gc_status gc_sgd_epoch_f32(
 #else
 gc_status gc_sgd_epoch_f64(
 #endif
-    real *params, double *speed_sum, double *sq_sum, gc_sgd_report *report,
-    const gc_arch *arch,
-    const gc_sgd_options *opt, const real *X, const real *Y, int64_t n_train,
-    const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
+    real *params, real *velocity, double *speed_sum, double *sq_sum, gc_sgd_report *report,
+    const gc_arch *arch, const gc_sgd_options *opt, const real *X, const real *Y,
+    int64_t n_train, const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
 {
     network net = {0};
     workspace ws = {0}; /* mini-batches of at most GC_CHUNK rows */
     sum_space sp = {0}; /* larger ones: their gradient summed into grad (by threads) */
-    real *grad = NULL;
+    real *grad = NULL, *scale = NULL;
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
     const int64_t m = opt->batch_size;
-    if (m < 1 || n_train < 1 || n_perm < 0) return GC_ERR_ARGUMENT;
+    const int momentum = opt->momentum > 0;
+    if (m < 1 || n_train < 1 || n_perm < 0 || !(opt->momentum >= 0 && opt->momentum < 1) ||
+        !(opt->dropout >= 0 && opt->dropout < 1) || !(opt->clip_norm >= 0) ||
+        (opt->nesterov && !momentum) || (momentum && !velocity) || opt->t0 < 0 ||
+        opt->batch0 < 0)
+        return GC_ERR_ARGUMENT;
     for (int64_t i = 0; i < n_perm; i++)
         if (perm[i] < 0 || perm[i] >= n_train) return GC_ERR_ARGUMENT;
-    const int fused = m <= GC_CHUNK; /* a mini-batch that fits one chunk updates in place */
+    /* a mini-batch that fits one chunk updates in place, unless clipping needs its whole
+     * gradient before any parameter moves */
+    const int fused = m <= GC_CHUNK && opt->clip_norm == 0;
     st = network_init(&net, arch);
+    if (st == GC_OK && opt->dropout > 0) {
+        int64_t units = 0;
+        for (int l = 0; l < net.n_layers; l++) units += net.layers[l].n_out;
+        scale = (real *)gc_alloc(units, sizeof(real));
+        net.dropscale = scale;
+        if (!scale) st = GC_ERR_NOMEM;
+    }
     if (st == GC_OK && fused) st = workspace_init(&ws, &net, m);
     if (st == GC_OK && !fused) {
         grad = (real *)gc_alloc(net.n_params, sizeof(real));
         st = grad ? sum_space_init(&sp, &net, m) : GC_ERR_NOMEM;
     }
-    const real decay = (real)(1.0 - opt->eta * opt->lmbda / (double)n_train);
+    const double wd = opt->eta * opt->lmbda / (double)n_train;
     double c = 0.0;
-    int64_t done = 0;
+    int64_t done = 0, clipped = 0;
+    real *vel = momentum ? velocity : NULL;
     for (int64_t k = 0; st == GC_OK && k < n_perm; k += m, done++) {
         const int64_t mb = n_perm - k < m ? n_perm - k : m; /* this mini-batch's size */
-        const sgd_step s = {decay, (real)(opt->eta / (double)mb)};
+        const double mu = momentum_at(opt, opt->t0 + done);
+        gc_step u = {!momentum ? GC_STEP_SGD : opt->nesterov ? GC_STEP_NESTEROV
+                                                             : GC_STEP_MOMENTUM,
+                     (real)(1.0 - wd), (real)wd, (real)(opt->eta / (double)mb), (real)mu};
         double cb = 0.0;
         if (opt->max_batches >= 0 && done >= opt->max_batches) break;
         if (stop && *stop) {
             st = GC_ERR_INTERRUPTED;
             break;
         }
+        if (scale) dropout_masks(scale, &net, opt, opt->batch0 + done);
         const int64_t next = n_perm - k - mb < m ? n_perm - k - mb : m; /* its rows */
         if (fused)
-            cb = sgd_chunk(params, speed_sum, sq_sum, &ws, &net, X, Y, perm + k, s, mb, next);
+            cb = sgd_chunk(params, vel, speed_sum, sq_sum, &ws, &net, X, Y, perm + k, u, mb,
+                           next);
         else
             st = gradient_sum(grad, &cb, sq_sum, &sp, &net, params, X, Y, perm + k, mb, stop);
         if (st != GC_OK) break; /* interrupted: this update not applied */
-        if (!fused) apply_gradient(params, speed_sum, grad, &net, s, mb);
+        if (!fused && opt->clip_norm > 0) {
+            /* Pascanu, Mikolov & Bengio 2013: the mean gradient's norm, all layers together,
+             * down to clip_norm (the weight decay is the update's, not clipped) */
+            const double norm = sqrt(net.k->sum_squares(grad, net.n_params)) / (double)mb;
+            if (norm > opt->clip_norm) {
+                u.step = (real)(opt->eta / (double)mb * (opt->clip_norm / norm));
+                clipped++;
+            }
+        }
+        if (!fused) apply_gradient(params, vel, speed_sum, grad, &net, u, mb);
         c += cb;
         /* Non-finite parameters always give a non-finite cost on the next mini-batch (0*inf
-         * and 0*NaN are NaN), so checking the cost is enough until the last update. */
+         * and 0*NaN are NaN; a non-finite velocity makes the parameters so), so checking the
+         * cost is enough until the last update. */
         if (!isfinite(cb)) {
             st = GC_ERR_NONFINITE;
             done++;
             break;
         }
     }
-    if (st == GC_OK && !all_finite(params, net.n_params)) st = GC_ERR_NONFINITE;
+    if (st == GC_OK && (!all_finite(params, net.n_params) ||
+                        (vel && !all_finite(vel, net.n_params))))
+        st = GC_ERR_NONFINITE;
     if (st != GC_ERR_NOMEM) {
         report->cost_sum = c;
         report->batches_done = done;
+        report->clipped = clipped;
     }
+    gc_free(scale);
     gc_free(grad);
     sum_space_free(&sp);
     workspace_free(&ws);

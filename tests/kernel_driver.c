@@ -54,7 +54,7 @@ static double rel_diff(const double *a, const double *b, int64_t n)
         OUT[np] = c;                                                                         \
         for (int mb = 10; mb <= N; mb += N - 10) {                                           \
             const gc_sgd_options opt = {mb, 0.5, 1.0, -1};                                   \
-            if (gc_sgd_epoch_##SFX(p, sp, NULL, &rep, &arch, &opt, x, y, N, perm, N, NULL) != GC_OK) \
+            if (gc_sgd_epoch_##SFX(p, NULL, sp, NULL, &rep, &arch, &opt, x, y, N, perm, N, NULL) != GC_OK) \
                 return 2;                                                                    \
         }                                                                                    \
         for (int64_t i = 0; i < np; i++) OUT[np + 1 + i] = p[i];                             \
@@ -80,7 +80,7 @@ static int threads_differ(const gc_arch *arch, const double *params, int64_t np,
         gc_set_num_threads(t);
         memcpy(g + np, params, np * sizeof(double));
         if (gc_gradient_f64(g, &c, NULL, arch, params, x, y, NT, NULL) != GC_OK ||
-            gc_sgd_epoch_f64(g + np, sp, NULL, &rep, arch, &opt, x, y, NT, perm, NT, NULL) != GC_OK)
+            gc_sgd_epoch_f64(g + np, NULL, sp, NULL, &rep, arch, &opt, x, y, NT, perm, NT, NULL) != GC_OK)
             differ = 1;
         if (t == 1) memcpy(g1, g, 2 * np * sizeof(double));
         else differ |= memcmp(g, g1, 2 * np * sizeof(double)) != 0;

@@ -76,8 +76,9 @@ def test_sgd_epoch_matches_reference(sizes, cost, batch_size, data):
     perm = np.random.default_rng(11).permutation(len(X)).astype(np.int64)
     eta, lmbda = 0.5, 5.0
     speed_sum = np.zeros(sum(sizes[1:]))
-    st, cost_sum, done = _core.sgd_epoch(net.architecture.core(), net.params, np.ascontiguousarray(X), Y, perm, batch_size, eta,
-                                         lmbda, speed_sum)
+    st, cost_sum, done, _ = _core.sgd_epoch(net.architecture.core(), net.params,
+                                            np.ascontiguousarray(X), Y, perm, batch_size, eta,
+                                            lmbda, speed_sum)
     r_speeds, r_cost, r_batches = ref.sgd_epoch(W, B, X, Y, perm, batch_size, eta, lmbda, cost)
     assert st == _core.STATUS_OK
     assert done == r_batches == -(-len(X) // batch_size)
