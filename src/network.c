@@ -371,10 +371,11 @@ static gc_status sum_space_init(sum_space *sp, const network *net, int64_t n)
     const int64_t parts = parts_for(n, net);
     sp->n_slots = slots_for(n, parts);
     sp->partial = NULL;
-    sp->sq = (double *)gc_alloc(gc_count(parts, net->n_layers, 0), sizeof(double));
     sp->ws = (workspace *)gc_alloc(sp->n_slots, sizeof(workspace));
-    if (!sp->ws || !sp->sq) return GC_ERR_NOMEM;
+    if (!sp->ws) return GC_ERR_NOMEM;
     memset(sp->ws, 0, (size_t)sp->n_slots * sizeof(workspace));
+    sp->sq = (double *)gc_alloc(gc_count(parts, net->n_layers, 0), sizeof(double));
+    if (!sp->sq) return GC_ERR_NOMEM;
     if (parts > 1)
         sp->partial = (real *)gc_alloc(gc_count(parts - 1, net->n_params, 0), sizeof(real));
     if (parts > 1 && !sp->partial) return GC_ERR_NOMEM;
