@@ -23,7 +23,8 @@ from ._core import StopFlag, get_num_threads, kernel_level, set_num_threads, thr
 from ._errors import DivergenceError, Stopped
 from ._io import NetworkFileError
 from ._network import Network, load
-from ._training import History, TrainResult, train
+from ._training import History, Probe, TrainResult, train
+from ._update import TrainState
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,8 @@ __all__ = [
     "load",
     "History",
     "TrainResult",
+    "TrainState",
+    "Probe",
     "DivergenceError",
     "NetworkFileError",
     "StopFlag",

@@ -28,15 +28,19 @@ class DivergenceError(ArithmeticError):
         The network, restored to the last state in which all its parameters were finite
         (the state after ``batch`` mini-batches of ``epoch``), unless the message says
         the parameters were not finite when the epoch began.
+    state : TrainState or None
+        The optimizer's state at that same point (its velocity restored with the
+        network), to continue from with ``train(..., state=error.state)``.
     """
 
     def __init__(self, message: str, *, epoch: int, batch: int, history: Any,
-                 network: Any) -> None:
+                 network: Any, state: Any = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
         self.history = history
         self.network = network
+        self.state = state
 
 
 class Stopped(Exception):
@@ -56,12 +60,15 @@ class Stopped(Exception):
         The epochs completed.
     network : Network or None
         The network, with every update applied before the stop.
+    state : TrainState or None
+        The optimizer's state at that point (from ``train``).
     """
 
     def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None,
-                 history: Any = None, network: Any = None) -> None:
+                 history: Any = None, network: Any = None, state: Any = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
         self.history = history
         self.network = network
+        self.state = state

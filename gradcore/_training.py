@@ -15,10 +15,12 @@ from . import reference as _ref
 from ._core import StopFlag
 from ._errors import DivergenceError, Stopped
 from ._layout import bias_offsets
+from ._layout import aligned_zeros
 from ._network import Network, evaluate, l2_term
+from ._update import TrainState, Update
 from ._validation import as_inputs, validated
 
-__all__ = ["train", "TrainResult", "History", "Probe"]
+__all__ = ["train", "TrainResult", "History", "Probe", "TrainState"]
 
 
 @dataclass
@@ -95,6 +97,8 @@ class History:
         is :meth:`Network.gradient_rms` at the weights the epoch starts from.
     probe : Probe or None
         The saturation statistics, when ``train`` was given a probe.
+    clipped : ndarray (epochs,) int or None
+        Per epoch, the mini-batches whose gradient was clipped (with ``clip_norm``).
     """
 
     learning_speeds: np.ndarray
@@ -103,6 +107,7 @@ class History:
     evaluation_cost: np.ndarray | None = None
     gradient_rms: np.ndarray | None = None
     probe: Probe | None = None
+    clipped: np.ndarray | None = None
 
     @property
     def epochs(self) -> int:
@@ -117,6 +122,8 @@ class History:
         }
         if self.gradient_rms is not None:
             d["gradient_rms"] = self.gradient_rms.tolist()
+        if self.clipped is not None:
+            d["clipped"] = self.clipped.tolist()
         if self.probe is not None:
             d["probe"] = {k: np.asarray(getattr(self.probe, k)).tolist()
                           for k in ("updates", "mean", "std", "p2", "p98", "saturated")}
@@ -137,17 +144,19 @@ class _Recorder:
         self.done = 0
         self.speeds = np.zeros((epochs, n_layers))
         self.rms = np.zeros((epochs, n_layers))
+        self.clipped = np.zeros(epochs, dtype=np.int64)
         self.cost = np.zeros(epochs)
         self.acc = np.zeros(epochs) if with_eval else None
         self.eval_cost = np.zeros(epochs) if with_eval else None
         self.probe_updates: list[int] = []
         self.probe_stats: list[np.ndarray] = []
 
-    def add(self, speeds: np.ndarray, rms: np.ndarray, cost: float,
+    def add(self, speeds: np.ndarray, rms: np.ndarray, clipped: int, cost: float,
             evaluation: tuple[float, float] | None) -> None:
         e = self.done
         self.speeds[e] = speeds
         self.rms[e] = rms
+        self.clipped[e] = clipped
         self.cost[e] = cost
         if evaluation is not None:
             self.acc[e], self.eval_cost[e] = evaluation  # type: ignore[index]
@@ -169,15 +178,17 @@ class _Recorder:
         return History(learning_speeds=view(self.speeds),  # type: ignore[arg-type]
                        training_cost=view(self.cost),  # type: ignore[arg-type]
                        evaluation_accuracy=view(self.acc), evaluation_cost=view(self.eval_cost),
-                       gradient_rms=view(self.rms), probe=probe)
+                       gradient_rms=view(self.rms), probe=probe, clipped=view(self.clipped))
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the trained ``network`` and its ``history``."""
+    """What :func:`train` returns: the trained ``network``, its ``history``, and the
+    ``state`` that ``train(network, ..., state=result.state)`` continues from."""
 
     network: Network
     history: History
+    state: TrainState | None = None
 
 
 def _speed_norms(speed_sum: np.ndarray, sizes: tuple[int, ...], n_batches: int) -> np.ndarray:
@@ -193,13 +204,18 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
           cost: str | None = None, init: Any = None, dtype: Any = None,
           activation: str | Sequence[str] | None = None, output: str | None = None,
           probe: Any = None, probe_every: int | None = None,
+          momentum: float = 0.0, nesterov: bool = False, momentum_schedule: str | None = None,
+          final_momentum: float | None = None, final_updates: int = 1000,
+          clip_norm: float | None = None, dropout: float = 0.0,
+          state: TrainState | None = None,
           callback: Callable[[int, History], None] | None = None,
           stop: StopFlag | None = None) -> TrainResult:
-    """Train a network with mini-batch SGD and L2 weight decay.
+    """Train a network with mini-batch SGD and L2 weight decay, or another update.
 
     For every mini-batch of m examples (the last of an epoch may be shorter):
     ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
     Whole epochs run in compiled code without the GIL; Python runs once per epoch.
+    With every update option at its default, this is the book's SGD bit for bit.
 
     Parameters
     ----------
@@ -224,6 +240,37 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
         ``probe_every`` mini-batch updates (counted across epochs): ``history.probe``, a
         :class:`Probe`. Training then runs in chunks of ``probe_every`` mini-batches, one
         compiled call each, with the same result bit for bit.
+    momentum : float in [0, 1)
+        Classical momentum (Sutskever, Martens, Dahl & Hinton 2013, "On the importance of
+        initialization and momentum in deep learning", §2): v ← μv − ηg, θ ← θ + v, where g
+        is the mini-batch's mean gradient plus (λ/n)·w for weights (biases and PReLU slopes
+        are never decayed). 0: plain SGD.
+    nesterov : bool
+        Nesterov's accelerated gradient (NAG, ibid.), the gradient taken at θ + μv, in the
+        form libraries use (see :func:`gradcore.reference.sgd_epoch` for why it is the
+        same update).
+    momentum_schedule : None or "sutskever"
+        μₜ = min(1 − 2^(−1 − log₂(⌊t/250⌋ + 1)), momentum), t counting updates from the
+        start of training (ibid., eq. 5): 0.5, 0.75, 0.9 … rising to ``momentum``.
+    final_momentum, final_updates : float or None, int
+        μ for the last ``final_updates`` updates of this call (the paper lowers μ to 0.9
+        for its last 1,000).
+    clip_norm : float > 0 or None
+        Gradient clipping (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training
+        recurrent neural networks"): a mini-batch whose mean gradient, all layers together,
+        has a larger norm is scaled down to it before any weight moves.
+        ``history.clipped`` counts them per epoch.
+    dropout : float in [0, 1)
+        Inverted dropout on the hidden layers (Srivastava et al. 2014; the book's chapter
+        3): each hidden unit is dropped for a whole mini-batch with this probability, the
+        kept ones scaled by 1/(1 − p). The masks come from a counter-based generator keyed
+        by (seed, epoch, mini-batch, layer, unit): the same bits for any thread count.
+        Evaluation, accuracy and :meth:`Network.learning_speeds` never drop; the in-epoch
+        monitors are those of the gradients the updates used.
+    state : TrainState or None
+        ``result.state`` of an earlier call on this network: the velocity, the update count
+        (the schedule's t), the epoch count and the shuffling continue, so two calls of 5
+        epochs equal one of 10 bit for bit. ``seed`` then seeds nothing.
     callback : callable(epoch, history) or None
         Called after every epoch with the 0-based epoch index and the history so far (its
         arrays are read-only views, valid until train() returns).
@@ -233,13 +280,14 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
     Returns
     -------
     TrainResult
-        ``.network`` (the trained network) and ``.history`` (a :class:`History`).
+        ``.network`` (the trained network), ``.history`` (a :class:`History`) and
+        ``.state`` (a :class:`TrainState`).
 
     Raises
     ------
     DivergenceError
-        A cost or parameter became non-finite; the network is restored to its last finite
-        state and the exception carries the history.
+        A cost or parameter became non-finite; the network (and its velocity) is restored
+        to its last finite state and the exception carries the history.
     Stopped
         ``stop`` was set; the network keeps every update applied so far, and the exception
         carries it and the history.
@@ -252,12 +300,15 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
                              eta=eta, lmbda=lmbda, seed=seed, cost=cost, init=init,
                              dtype=dtype, activation=activation, output=output,
                              evaluation_data=evaluation_data, stop=stop, probe=probe,
-                             probe_every=probe_every)
+                             probe_every=probe_every,
+                             update=Update.check(momentum, nesterov, momentum_schedule,
+                                                 final_momentum, final_updates, clip_norm,
+                                                 dropout), state=state)
     for epoch in range(run.epochs):
         run.epoch(epoch)
         if callback is not None:
             callback(epoch, run.rec.history())
-    return TrainResult(network=run.net, history=run.rec.history())
+    return TrainResult(network=run.net, history=run.rec.history(), state=run.state())
 
 
 @dataclass
@@ -277,7 +328,20 @@ class _TrainingRun:
     rec: _Recorder
     probe: np.ndarray | None = None
     probe_every: int = 0
-    updates: int = 0  # mini-batch updates applied so far
+    updates: int = 0  # mini-batch updates applied so far (with the state's)
+    update: Update = Update()
+    velocity: np.ndarray | None = None
+    epoch0: int = 0  # epochs before this call (the state's)
+    dropout_seed: int = 0
+    final_from: int = -1  # the first update of the final momentum
+    _epoch_start: tuple[int, np.ndarray | None] = (0, None)  # updates and velocity before
+
+    def state(self) -> TrainState:
+        """What a later call continues from."""
+        return TrainState(None if self.velocity is None else self.velocity.copy(),
+                          self.updates, self.epoch0 + self.rec.done,
+                          dict(self.rng.bit_generator.state), self.dropout_seed,
+                          self.net.architecture)
 
     @classmethod
     def start(cls, network_or_sizes: Network | Sequence[int], X: Any, y: Any, *,
@@ -285,10 +349,19 @@ class _TrainingRun:
               cost: str | None, init: Any, dtype: Any, activation: Any = None,
               output: Any = None,
               evaluation_data: tuple[Any, Any] | None, stop: Any, probe: Any = None,
-              probe_every: int | None = None) -> _TrainingRun:
-        init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+              probe_every: int | None = None, update: Update | None = None,
+              state: TrainState | None = None) -> _TrainingRun:
+        init_seed, shuffle_seed, dropout_seed = np.random.SeedSequence(seed).spawn(3)
+        if state is not None and not isinstance(state, TrainState):
+            raise TypeError(f"state must be a gradcore.TrainState (result.state), got "
+                            f"{type(state).__name__}")
+        if state is not None and not isinstance(network_or_sizes, Network):
+            raise ValueError("state continues the training of a network: pass the network, "
+                             "not sizes")
         net = _network_to_train(network_or_sizes, cost, init, dtype, activation, output,
                                 init_seed)
+        if state is not None:
+            state.check_for(net.architecture)
         probe_x = None
         if probe is not None or probe_every is not None:
             if probe is None or probe_every is None:
@@ -304,40 +377,53 @@ class _TrainingRun:
             Ye = net._targets(evaluation_data[1], Xe.shape[0], "evaluation_data[1]")
             evaluation = (Xe, Ye, np.argmax(Ye, axis=1))
         batch_size = min(batch_size, Xc.shape[0])  # m >= n is full batch: one of n
-        run = cls(net, Xc, Y, epochs, batch_size, eta, lmbda, evaluation, stop,
-                  np.random.default_rng(shuffle_seed),
+        update = update or Update()
+        rng = np.random.default_rng(shuffle_seed)
+        velocity, updates, epoch0 = None, 0, 0
+        drop_key = int(dropout_seed.generate_state(1, np.uint64)[0])
+        if state is not None:
+            rng.bit_generator.state = state.shuffle
+            velocity = None if state.velocity is None else state.velocity.copy()
+            updates, epoch0, drop_key = state.updates, state.epochs, state.dropout_seed
+        if update.momentum > 0 and velocity is None:
+            velocity = aligned_zeros(net.architecture.n_params, net.dtype)
+        per_epoch = -(-Xc.shape[0] // batch_size)
+        final_from = max(0, updates + epochs * per_epoch - update.final_updates)
+        run = cls(net, Xc, Y, epochs, batch_size, eta, lmbda, evaluation, stop, rng,
                   _Recorder(epochs, net.n_layers, evaluation is not None), probe_x,
-                  probe_every or 0)
+                  probe_every or 0, updates, update, velocity, epoch0, drop_key, final_from)
         run._record_probe()
         return run
+
+    def _options(self, epoch: int, t0: int, batch0: int) -> dict[str, Any] | None:
+        return self.update.options(t0=t0, final_from=self.final_from, seed=self.dropout_seed,
+                                   epoch=self.epoch0 + epoch, batch0=batch0)
 
     def _record_probe(self) -> None:
         if self.probe is not None:
             self.rec.probe_updates.append(self.updates)
             self.rec.probe_stats.append(probe_statistics(self.net, self.probe))
 
-    def _run_epoch(self, perm: np.ndarray, speed_sum: np.ndarray, sq_sum: np.ndarray
-                   ) -> tuple[int, float, int]:
+    def _run_epoch(self, epoch: int, perm: np.ndarray, speed_sum: np.ndarray,
+                   sq_sum: np.ndarray, clipped: list[int]) -> tuple[int, float, int]:
         """The epoch's compiled call, or, with a probe, one call per chunk of mini-batches
         up to the next probe record: (status, cost_sum, batches done)."""
-        net = self.net
-        if self.probe is None:
-            return _kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y, perm,
-                                       self.batch_size, self.eta, self.lmbda, speed_sum,
-                                       sq_sum, -1, self.stop)
-        m, k = self.batch_size, self.probe_every
+        net, m = self.net, self.batch_size
         total = -(-perm.shape[0] // m)
+        k = self.probe_every if self.probe is not None else total
         cost, done = 0.0, 0
         while done < total:
-            chunk = min(k - self.updates % k, total - done)
+            chunk = min(k - self.updates % k, total - done) if self.probe is not None else -1
             st, c, d = _kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y,
                                            perm[done * m:], m, self.eta, self.lmbda,
-                                           speed_sum, sq_sum, chunk, self.stop)
+                                           speed_sum, sq_sum, chunk, self.stop,
+                                           self.velocity,
+                                           self._options(epoch, self.updates, done), clipped)
             cost, done = cost + c, done + d
             self.updates += d
             if st != _core.STATUS_OK:
                 return st, cost, done
-            if self.updates % k == 0:
+            if self.probe is not None and self.updates % k == 0:
                 self._record_probe()
         return _core.STATUS_OK, cost, done
 
@@ -346,10 +432,14 @@ class _TrainingRun:
         net, n = self.net, self.X.shape[0]
         perm = self.rng.permutation(n).astype(np.int64, copy=False)
         snapshot = net.params.copy()
+        vel0 = None if self.velocity is None else self.velocity.copy()
+        t0 = self.updates
         speed_sum = np.zeros(sum(net.sizes[1:]))
         sq_sum = np.zeros(net.n_layers)
-        st, cost_sum, done = self._run_epoch(perm, speed_sum, sq_sum)
+        clipped: list[int] = []
+        st, cost_sum, done = self._run_epoch(epoch, perm, speed_sum, sq_sum, clipped)
         if st == _core.STATUS_NONFINITE:
+            self._epoch_start = (t0, vel0)
             self._diverged(epoch, snapshot, perm, done)
         self._check_stopped(st, epoch, done)
         epoch_cost = cost_sum / n + l2_term(net, self.lmbda, n)
@@ -358,14 +448,15 @@ class _TrainingRun:
                 f"training diverged in epoch {epoch} (0-based): the parameters are finite "
                 f"but so large that the cost overflows (eta={self.eta}, lmbda={self.lmbda}, "
                 f"n={n}); the network is kept as it is at the end of that epoch",
-                epoch=epoch, batch=done, history=self.rec.history(), network=net)
+                epoch=epoch, batch=done, history=self.rec.history(), network=net,
+                state=self.state())
         evaluation = None
         if self.evaluation is not None:
             Xe, Ye, labels = self.evaluation
             eval_cost, a = evaluate(net, Xe, Ye, self.lmbda)
             evaluation = (float(np.mean(np.argmax(a, axis=1) == labels)), eval_cost)
         self.rec.add(_speed_norms(speed_sum, net.sizes, done), np.sqrt(sq_sum / n),
-                     epoch_cost, evaluation)
+                     sum(clipped), epoch_cost, evaluation)
 
     def _check_stopped(self, st: int, epoch: int, done: int) -> None:
         if st == _core.STATUS_INTERRUPTED:
@@ -376,34 +467,40 @@ class _TrainingRun:
             raise Stopped(f"training stopped in epoch {epoch} (0-based) after {done} "
                           f"complete mini-batches; the network keeps those updates",
                           epoch=epoch, batch=done, history=self.rec.history(),
-                          network=self.net)
+                          network=self.net, state=self.state())
 
     def _diverged(self, epoch: int, snapshot: np.ndarray, perm: np.ndarray,
                   done: int) -> None:
         net, n = self.net, self.X.shape[0]
         if not np.isfinite(snapshot).all():
             net.params[...] = snapshot
+            if self.velocity is not None and self._epoch_start[1] is not None:
+                self.velocity[...] = self._epoch_start[1]
             raise DivergenceError(
                 f"the parameters held NaN or infinite values at the start of epoch {epoch} "
                 f"(0-based): they were changed outside training (by the callback?); the "
                 f"network is left as it was then",
-                epoch=epoch, batch=0, history=self.rec.history(), network=net)
+                epoch=epoch, batch=0, history=self.rec.history(), network=net,
+                state=self.state())
         batch = self._restore_last_finite(epoch, snapshot, perm, done)
         raise DivergenceError(
             f"training diverged in epoch {epoch} (0-based), mini-batch {batch}: the cost "
             f"or the parameters became NaN or infinite (eta={self.eta}, lmbda={self.lmbda}, "
             f"n={n}, decay factor 1 - eta*lmbda/n = {1 - self.eta * self.lmbda / n:.6g}); "
             f"the network is restored to its state before that mini-batch's update",
-            epoch=epoch, batch=batch, history=self.rec.history(), network=net)
+            epoch=epoch, batch=batch, history=self.rec.history(), network=net,
+                state=self.state())
 
     def _replay(self, params: np.ndarray, perm: np.ndarray, first: int, count: int,
                 epoch: int) -> None:
-        """Apply mini-batches first … first+count−1 of the epoch to params."""
-        m = self.batch_size
+        """Apply mini-batches first … first+count−1 of the epoch to params (and the
+        velocity), as the epoch applied them."""
+        m, t0 = self.batch_size, self._epoch_start[0]
         st, _, _ = _kernels._sgd_epoch(self.net.architecture, params, self.X, self.Y,
                                        perm[first * m:], m, self.eta, self.lmbda,
                                        np.zeros(sum(self.net.sizes[1:])), None, count,
-                                       self.stop)
+                                       self.stop, self.velocity,
+                                       self._options(epoch, t0 + first, first))
         self._check_stopped(st, epoch, first)
 
     def _restore_last_finite(self, epoch: int, snapshot: np.ndarray, perm: np.ndarray,
@@ -420,22 +517,32 @@ class _TrainingRun:
         network then holds the last finite state found so far).
         """
         params, state = self.net.params, snapshot.copy()  # state: after r finite batches
+        vel, vel_state = self.velocity, self._epoch_start[1]
         r, target = 0, done - 1
         seg = max(1, math.isqrt(target))
+
+        def put_back() -> None:
+            params[...] = state
+            if vel is not None and vel_state is not None:
+                vel[...] = vel_state
+
         try:
             while r < target:
                 k = min(seg, target - r)
-                params[...] = state
+                put_back()
                 self._replay(params, perm, r, k, epoch)
-                if np.isfinite(params).all():
+                if np.isfinite(params).all() and (vel is None or np.isfinite(vel).all()):
                     state[...] = params
+                    if vel is not None and vel_state is not None:
+                        vel_state[...] = vel
                     r += k
                 elif k == 1:
                     break
                 else:
                     seg = 1  # the parameters stop being finite in this segment
         finally:
-            params[...] = state
+            put_back()
+            self.updates = self._epoch_start[0] + r
         return r
 
 

@@ -66,6 +66,8 @@ __all__ = [
     "learning_speeds",
     "gradient_rms",
     "sgd_epoch",
+    "momentum_at",
+    "dropout_scale",
 ]
 
 Arrays = Sequence[np.ndarray]
@@ -291,41 +293,174 @@ def total_cost(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, co
     return float(c + 0.5 * (lmbda / n) * sum(np.sum(w * w) for w in weights))
 
 
+def momentum_at(t: int, momentum: float, schedule: str | None = None,
+                final_from: int = -1, final_momentum: float = 0.0) -> float:
+    """The momentum μ of update t (counted from the start of training).
+
+    Constant ``momentum``, or with ``schedule="sutskever"`` the schedule of Sutskever,
+    Martens, Dahl & Hinton (2013), "On the importance of initialization and momentum in
+    deep learning", eq. (5): μₜ = min(1 − 2^(−1 − log₂(⌊t/250⌋ + 1)), μ_max), written as
+    1 − 1/(2(⌊t/250⌋ + 1)), the same number without a logarithm. From update
+    ``final_from`` on (when >= 0), ``final_momentum``: the paper's last 1,000 updates at 0.9.
+    """
+    if 0 <= final_from <= t:
+        return final_momentum
+    if schedule == "sutskever":
+        return min(1.0 - 1.0 / (2.0 * (t // 250 + 1)), momentum)
+    return momentum
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    # SplitMix64's finaliser on Python integers, wrapped to 64 bits
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def dropout_scale(p: float, seed: int, epoch: int, batch: int, layer: int,
+                  n_units: int) -> np.ndarray:
+    """Inverted dropout's factors for the units of one hidden layer in one mini-batch:
+    1/(1 − p) for a kept unit, 0 for a dropped one (Srivastava, Hinton, Krizhevsky, Sutskever
+    & Salakhutdinov 2014, "Dropout: a simple way to prevent neural networks from
+    overfitting"; one subset per mini-batch, as the book's chapter 3 describes it).
+
+    Unit j is kept when u ≥ p, u ∈ [0, 1) the 53 high bits of
+    mix(mix(mix(mix(mix(seed) ⊕ epoch) ⊕ batch) ⊕ layer) ⊕ j), mix SplitMix64's finaliser
+    (Steele, Lea & Flood 2014): a counter-based generator, so the masks are the same on
+    every machine and for every thread count.
+    """
+    key = _mix64(_mix64(_mix64(_mix64(seed & _MASK64) ^ epoch) ^ batch) ^ layer)
+    u = np.array([(_mix64(key ^ j) >> 11) * 2.0 ** -53 for j in range(n_units)])
+    return np.where(u >= p, 1.0 / (1.0 - p), 0.0)
+
+
 def sgd_epoch(weights: ArrayList, biases: ArrayList, X: np.ndarray, Y: np.ndarray,
               perm: np.ndarray, batch_size: int, eta: float, lmbda: float,
               cost: str, activations: Sequence[str] | None = None, output: str = "sigmoid",
-              slopes: Slopes = None) -> tuple[ArrayList, float, int]:
+              slopes: Slopes = None, *, momentum: float = 0.0, nesterov: bool = False,
+              schedule: str | None = None, t0: int = 0, final_from: int = -1,
+              final_momentum: float = 0.0, clip_norm: float | None = None,
+              dropout: float = 0.0, seed: int = 0, epoch: int = 0, batch0: int = 0,
+              velocity: tuple[ArrayList, ArrayList, list[np.ndarray | None]] | None = None,
+              report: dict[str, int] | None = None) -> tuple[ArrayList, float, int]:
     """One epoch of mini-batch SGD with L2 weight decay, updating weights/biases in place.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last one may be shorter); for each,
     ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b`` with n = len(X) and m the
     mini-batch's length; PReLU slopes ``s ← s − (η/m)·Σ∇s`` (never decayed).
 
+    With ``momentum`` μ > 0 (Sutskever, Martens, Dahl & Hinton 2013, §2), every parameter
+    θ has a velocity v (``velocity``: lists like weights, biases and slopes, updated in
+    place) and g = (1/m)·Σ∇θ + (λ/n)·θ for weights, (1/m)·Σ∇θ for biases and slopes:
+
+    * classical momentum: v ← μv − ηg, θ ← θ + v;
+    * ``nesterov``: Nesterov's accelerated gradient, v ← μv − ηg, θ ← θ + μv − ηg. Here θ is
+      the look-ahead point φ + μv of the paper's θ' = φ: from φ' = φ + v' and
+      v' = μv − η∇f(φ + μv), the look-ahead moves by φ' + μv' − (φ + μv) = μv' − η∇f(θ),
+      the gradient taken where θ is. PyTorch's and scikit-learn's Nesterov are this form.
+
+    μ of update t0 + i is :func:`momentum_at`. ``clip_norm`` (Pascanu, Mikolov & Bengio
+    2013, "On the difficulty of training recurrent neural networks"): a mini-batch whose
+    mean gradient (1/m)·Σ∇, all parameters together, has a norm above it is scaled down to
+    it (the weight decay is the update's, not clipped); ``report["clipped"]`` counts them.
+    ``dropout`` p: hidden activations times :func:`dropout_scale` of (seed, epoch,
+    batch0 + i, layer), in the forward and the backward pass.
+
     Returns ``(speeds_sum, cost_sum, n_batches)``: the per-layer sum over mini-batches of the
     mean ∇b (the in-epoch learning-speed monitor is ``‖speeds_sum[l] / n_batches‖``) and the
     sum over examples of the cost, each evaluated at the weights before its mini-batch's update.
     """
-    n = X.shape[0]
-    decay = 1.0 - eta * lmbda / n
+    n, L = X.shape[0], len(weights)
+    wd = eta * lmbda / n
+    decay = 1.0 - wd
+    acts, sl = _hidden(activations, L - 1), _slopes(slopes, L - 1)
     speeds_sum = [np.zeros_like(b) for b in biases]
-    sl = _slopes(slopes, len(weights) - 1)
     cost_sum = 0.0
-    n_batches = 0
+    n_batches = clipped = 0
     for k in range(0, len(perm), batch_size):
         idx = perm[k:k + batch_size]
         xb, yb = X[idx], Y[idx]
         m = len(idx)
-        deltas, zs, outs, dslopes = _backprop(weights, biases, xb, yb, cost, activations,
-                                              output, sl)
-        cost_sum += float(cost_per_example(cost, zs[-1], outs[-1], yb).sum())
-        for l, (d, a) in enumerate(zip(deltas, outs[:-1])):
-            gw = d.T @ a
-            gb = d.sum(axis=0)
-            weights[l][...] = decay * weights[l] - (eta / m) * gw
-            biases[l][...] = biases[l] - (eta / m) * gb
-            speeds_sum[l] += gb / m
-        for s, g in zip(sl, dslopes):
+        scales = None
+        if dropout > 0:
+            scales = [dropout_scale(dropout, seed, epoch, batch0 + n_batches, l,
+                                    weights[l].shape[0]) for l in range(L - 1)]
+        deltas, zs, outs, dslopes = _backprop_dropout(weights, biases, xb, yb, cost, acts,
+                                                      output, sl, scales)
+        cost_sum += float(cost_per_example(cost, zs[-1], outs[-1][:, :], yb).sum())
+        gws = [d.T @ a for d, a in zip(deltas, outs[:-1])]
+        gbs = [d.sum(axis=0) for d in deltas]
+        step = eta / m
+        if clip_norm is not None:
+            norm = np.sqrt(sum(float(np.sum(g * g)) for g in
+                               gws + gbs + [g for g in dslopes if g is not None])) / m
+            if norm > clip_norm:
+                step = eta / m * (clip_norm / norm)
+                clipped += 1
+        mu = momentum_at(t0 + n_batches, momentum, schedule, final_from, final_momentum)
+        for l in range(L):
+            speeds_sum[l] += gbs[l] / m
+            if momentum > 0:
+                assert velocity is not None, "momentum needs a velocity"
+                _momentum_step(weights[l], velocity[0][l], gws[l], step, wd, mu, nesterov)
+                _momentum_step(biases[l], velocity[1][l], gbs[l], step, 0.0, mu, nesterov)
+            else:
+                weights[l][...] = decay * weights[l] - step * gws[l]
+                biases[l][...] = biases[l] - step * gbs[l]
+        for l, (s, g) in enumerate(zip(sl, dslopes)):
             if s is not None and g is not None:
-                s[...] = s - (eta / m) * g
+                if momentum > 0:
+                    vs = velocity[2][l]  # type: ignore[index]
+                    assert vs is not None
+                    _momentum_step(s, vs, g, step, 0.0, mu, nesterov)
+                else:
+                    s[...] = s - step * g
         n_batches += 1
+    if report is not None:
+        report["clipped"] = clipped
     return speeds_sum, cost_sum, n_batches
+
+
+def _momentum_step(p: np.ndarray, v: np.ndarray, g: np.ndarray, step: float, wd: float,
+                   mu: float, nesterov: bool) -> None:
+    d = step * g + wd * p
+    v[...] = mu * v - d
+    p[...] = p + mu * v - d if nesterov else p + v
+
+
+def _backprop_dropout(weights: Arrays, biases: Arrays, X: np.ndarray, Y: np.ndarray, cost: str,
+                      acts: list[str], output: str, sl: list[np.ndarray | None],
+                      scales: list[np.ndarray] | None
+                      ) -> tuple[ArrayList, ArrayList, ArrayList, list[np.ndarray | None]]:
+    """_backprop with inverted dropout on the hidden layers (scales None: none); the
+    activations returned are the ones the next layer saw (after dropout)."""
+    if scales is None:
+        return _backprop(weights, biases, X, Y, cost, acts, output, sl)
+    L = len(weights)
+    outs, zs, raw = [X], [], []
+    a = X
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        z = a @ w.T + b
+        zs.append(z)
+        if l < L - 1:
+            a = activate(acts[l], z, sl[l])
+            raw.append(a)
+            a = a * scales[l]
+        else:
+            a = softmax(z) if output == "softmax" else sigmoid(z)
+        outs.append(a)
+    delta = output_delta(cost, outs[-1], Y)
+    deltas = [delta]
+    dslopes: list[np.ndarray | None] = [None] * (L - 1)
+    for l in range(L - 1, 0, -1):
+        da = (delta @ weights[l]) * scales[l - 1]
+        if acts[l - 1] == "prelu":
+            dslopes[l - 1] = np.sum(da * np.minimum(zs[l - 1], 0), axis=0)
+        delta = da * activation_derivative(acts[l - 1], raw[l - 1], zs[l - 1], sl[l - 1])
+        deltas.append(delta)
+    deltas.reverse()
+    return deltas, zs, outs, dslopes
