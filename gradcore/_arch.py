@@ -171,12 +171,12 @@ class Architecture:
 
     def replace(self, **changes: Any) -> Architecture:
         """A checked copy with some fields changed (e.g. ``cost``, ``dtype``)."""
-        fields = {"sizes": self.sizes, "activation": self.activations, "output": self.output,
-                  "cost": self.cost, "dtype": self.dtype}
         if "activations" in changes:
             changes["activation"] = changes.pop("activations")
-        fields.update(changes)
-        return architecture(**fields)
+        return architecture(changes.get("sizes", self.sizes),
+                            changes.get("activation", self.activations),
+                            changes.get("output", self.output), changes.get("cost", self.cost),
+                            changes.get("dtype", self.dtype))
 
     def describe(self) -> str:
         """A short label: ``sigmoid``, ``tanh+softmax``, ``relu,relu,tanh``."""

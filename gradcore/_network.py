@@ -380,7 +380,7 @@ def _initialize(net: Network, init: Any, rng: np.random.Generator) -> None:
     """Draw the weights and biases by ``init`` (gradcore.init); PReLU slopes start at
     0.25 (He et al. 2015)."""
     try:
-        from ._init import initialize
+        from ._init import initialize  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover
         initialize = _initialize_gaussian
     initialize(net.weights, net.biases, init, net.activations, rng,

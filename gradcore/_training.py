@@ -132,6 +132,50 @@ class History:
             d["evaluation_cost"] = self.evaluation_cost.tolist()  # type: ignore[union-attr]
         return d
 
+    def to_frame(self) -> Any:
+        """The history as a tidy pandas DataFrame: one row per epoch and layer.
+
+        Columns: ``epoch`` (0-based, as the callback's), ``layer`` (``hidden_1``, …,
+        ``output``), ``speed`` (from ``learning_speeds``) and every other per-layer
+        record under its own name (``gradient_rms``), then the per-epoch records repeated on
+        each of their epoch's rows: ``training_cost``, ``clipped`` and, when there was
+        evaluation data, ``evaluation_accuracy`` and ``evaluation_cost``. Needs pandas (the
+        ``pandas`` extra).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``epochs × layers`` rows; ``frame.pivot(index="epoch", columns="layer",
+            values="speed")`` gives ``learning_speeds`` back.
+
+        Raises
+        ------
+        ImportError
+            pandas is not installed (the message names the extra to install).
+        """
+        from dataclasses import fields
+
+        from ._pandas import require_pandas
+
+        pd = require_pandas("History.to_frame()")
+        per_layer: dict[str, np.ndarray] = {"speed": np.asarray(self.learning_speeds)}
+        per_epoch: dict[str, np.ndarray] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or f.name in ("learning_speeds", "probe"):
+                continue  # (the probe's records are per update, not per epoch)
+            target = per_layer if np.ndim(value) == 2 else per_epoch
+            target[f.name] = np.asarray(value)
+        epochs, n_layers = per_layer["speed"].shape
+        names = [f"hidden_{i + 1}" for i in range(n_layers - 1)] + ["output"]
+        columns: dict[str, Any] = {
+            "epoch": np.repeat(np.arange(epochs, dtype=np.int64), n_layers),
+            "layer": pd.Categorical(np.tile(names, epochs), categories=names, ordered=True),
+        }
+        columns.update({name: a.reshape(-1) for name, a in per_layer.items()})
+        columns.update({name: np.repeat(a, n_layers) for name, a in per_epoch.items()})
+        return pd.DataFrame(columns)
+
 
 class _Recorder:
     """The history of a run, in arrays allocated once for all its epochs.

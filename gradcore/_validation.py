@@ -361,6 +361,9 @@ HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
 #: Trainings side by side on this machine (None: one per core).
 N_JOBS = NoneOr(Integer(1))
 
+#: What ``formats`` / ``--format`` lists: figure formats, and parquet (experiments.output).
+FORMATS = ListOf(Options("png", "svg", "pdf", "parquet"), distinct=True)
+
 #: The constraints of every public function, by its name.
 CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "Network": {"sizes": SIZES, "cost": NoneOr(COST), "init": INIT, "seed": SEED,
@@ -376,13 +379,13 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
               "callback": NoneOr(IsCallable()), "stop": STOP},
     "experiments.chapter5": {"seeds": SEEDS, "seed": Integer(0), "epochs": RUN_EPOCHS,
                              "eta": ETA, "lmbda": LMBDA, "hidden": HIDDEN_COUNTS,
-                             "width": Integer(1), "n_jobs": N_JOBS},
+                             "width": Integer(1), "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": SEEDS, "batch_size": BATCH_SIZE,
-                          "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS},
+                          "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.phase": {"depths": ListOf(Integer(1), distinct=True),
                           "scales": ListOf(Real(0.0, strict=True), distinct=True),
                           "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
-                          "n_jobs": N_JOBS},
+                          "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.run_jobs": {"n_jobs": N_JOBS},
     "experiments.chapter5_sizes": {"hidden": Integer(0), "width": Integer(1)},
     "experiments.balance_window": {"weight": Real()},

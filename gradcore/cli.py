@@ -214,7 +214,8 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
           f"{_where(args, len(hidden) * len(seeds))}", flush=True)
     t0 = time.perf_counter()
     result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
-                         figures=not args.no_figures, **_sweep_kwargs(args))
+                         figures=not args.no_figures, formats=args.format,
+                         **_sweep_kwargs(args))
     _print_initial_table(result, len(seeds))
     _print_training_table(result)
     _report_failures(result.failures)
@@ -358,7 +359,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
           f"{_where(args, len(nets) * args.seeds)}")
     data = _load(args.data)
     res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
-                   **_sweep_kwargs(args))
+                   figures=not args.no_figures, formats=args.format, **_sweep_kwargs(args))
     print()
     sd_note = "" if args.seeds > 1 else " (one seed: no sd)"
     print(f"Validation accuracy, mean +/- sd over {_plural(len(res.seeds), 'seed')}{sd_note}: "
@@ -371,6 +372,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     _report_failures([r for row in res.results for r in row if not r.ok])
     print("(the book, one run each, its last epoch: deeper nets do not help, although they "
           "could at least learn what the shallower ones do)")
+    _print_written(res.paths, args.out)
     return EXIT_OK
 
 
@@ -434,7 +436,8 @@ def _cmd_phase(args: argparse.Namespace) -> int:
           f"{_plural(n, 'job')}, {_where(args, n)}", flush=True)
     t0 = time.perf_counter()
     res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
-                   out_dir=args.out, figures=not args.no_figures, **_sweep_kwargs(args))
+                   out_dir=args.out, figures=not args.no_figures, formats=args.format,
+                   **_sweep_kwargs(args))
     for e in res.measured_epochs:
         when = "at initialisation" if e == 0 else f"after {_plural(e, 'epoch')}"
         print(f"\nlog10(speed of hidden 1 / speed of the last hidden layer), {when}, median "
@@ -565,7 +568,7 @@ def _add_chapter5(sub: Any) -> None:
     _epochs_and_seeds(c, "experiments.chapter5", 500, "epochs of gradient descent", 1,
                       "train every net with seeds N..N+K-1 (default: %(default)s, the "
                       "book's single run)")
-    _out_args(c, "gradcore-chapter5")
+    _out_args(c, "gradcore-chapter5", "experiments.chapter5")
     _sweep_args(c)
 
 
@@ -583,7 +586,9 @@ def _add_depth(sub: Any) -> None:
                       "train every net with seeds 0..K-1 (default: %(default)s)")
     d.add_argument("--out", type=_dir_to_create, default=None, metavar="DIR",
                    help="keep each finished training in DIR, so that a run stopped with "
-                        "Ctrl-C resumes (default: keep nothing)")
+                        "Ctrl-C resumes, and write depth.csv, depth.json and the figure "
+                        "depth.png there (default: keep nothing)")
+    _figure_args(d, "experiments.depth")
     _sweep_args(d)
 
 
@@ -624,7 +629,7 @@ def _add_phase(sub: Any) -> None:
     _epochs_and_seeds(ph, "experiments.phase", 0, "also measure after T epochs of training (0: at "
                           "initialisation only)", 5,
                       "seeds 0..K-1 per depth and scale (default: %(default)s)", epochs_name="T")
-    _out_args(ph, "gradcore-phase")
+    _out_args(ph, "gradcore-phase", "experiments.phase")
     _sweep_args(ph)
 
 
@@ -637,11 +642,20 @@ def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,
     _option(p, "--seeds", function, seeds, seeds_help, "K")
 
 
-def _out_args(p: argparse.ArgumentParser, default: str) -> None:
+def _out_args(p: argparse.ArgumentParser, default: str, function: str) -> None:
     p.add_argument("--out", type=_dir_to_create, default=pathlib.Path(default),
                    metavar="DIR", help=f"output folder, created if needed (default: "
                                        f"./{default})")
+    _figure_args(p, function)
+
+
+def _figure_args(p: argparse.ArgumentParser, function: str) -> None:
+    """--no-figures and --format, checked by the constraint of ``function``."""
     p.add_argument("--no-figures", action="store_true", help="write CSV and JSON only")
+    _option(p, "--format", function, ["png"],
+            "comma-separated: the figures as png, svg and/or pdf (default: png), and "
+            "parquet to add the results as a tidy Parquet table (needs gradcore[pandas])",
+            "LIST", name="formats")
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:

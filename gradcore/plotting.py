@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ._band import BAND, band
 
 __all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
-           "save_figure", "LAYER_COLOURS", "BAND"]
+           "depth_figure", "save_figure", "LAYER_COLOURS", "BAND"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -209,6 +209,45 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     ax.set_title(f"log10(speed of hidden 1 ÷ last hidden), {when}{seeds}", fontsize=10)
     bar = fig.colorbar(im, ax=ax)
     bar.set_label("< 0: vanishing    0: balance    > 0: exploding")
+    return fig
+
+
+def depth_figure(accuracy: Mapping[str, np.ndarray],
+                 book: Mapping[str, float | None] | None = None) -> Figure:
+    """Validation accuracy against the epoch, one line (and band) per net.
+
+    Parameters
+    ----------
+    accuracy : mapping of a net's name to an array (seeds, epochs)
+        Fraction correct after each epoch, per seed.
+    book : mapping of a net's name to the book's last-epoch accuracy in %, optional
+        Drawn as a marker after the last epoch, in the net's colour.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Accuracy in %, epochs from 1; over several seeds the median and the 10–90 % band.
+    """
+    if not accuracy:
+        raise ValueError("no nets to draw")
+    fig = _new_figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    for j, (name, acc) in enumerate(accuracy.items()):
+        a = 100.0 * np.atleast_2d(np.asarray(acc, dtype=np.float64))
+        x = np.arange(1, a.shape[1] + 1)
+        _median_band(ax, x, a, _colour(j), f"[{name.replace('-', ',')}]")
+        b = None if book is None else book.get(name)
+        if b is not None:
+            ax.plot([x[-1] + 0.6], [b], marker="D", color=_colour(j), linestyle="none",
+                    markersize=5)
+    if book is not None and any(v is not None for v in book.values()):
+        ax.plot([], [], marker="D", color="black", linestyle="none", markersize=5,
+                label="the book's run (last epoch)")
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Validation accuracy (%)")
+    ax.set_title("Validation accuracy against depth", fontsize=10)
+    ax.grid(True, alpha=0.4)
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 

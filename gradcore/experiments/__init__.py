@@ -11,6 +11,7 @@ them. The experiments:
 * :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
+* :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
 * :func:`initial_speeds`, :func:`initial_deltas`, :func:`speeds_during_training` -- one
   network; :func:`train_mnist` -- one training run on full MNIST.
 
@@ -19,7 +20,8 @@ The modules, one job each: :mod:`~.jobs` (one training job and its result),
 :mod:`~.store` (the results folder that makes sweeps resumable), :mod:`~.dask_backend`,
 one module per experiment (:mod:`~.chapter5`, :mod:`~.depth`, :mod:`~.phase`,
 :mod:`~.chain`, :mod:`~.speeds`, :mod:`~.mnist`), :mod:`~.results` (what they return),
-:mod:`~.output` (every file they write: CSV, JSON, figures, atomically) and :mod:`~.book`
+:mod:`~.output` (every file they write: CSV, JSON, figures, atomically), :mod:`~.frames`
+(results as DataFrames) and :mod:`~.book`
 (the book's numbers).
 
 The speed of learning of layer l is ‖(1/N) Σₓ δˡ(x)‖₂, the norm of the mean over the N
@@ -46,9 +48,17 @@ from .chain import (
 )
 from .chapter5 import chapter5
 from .depth import depth
+from .frames import read, results_frame
 from .jobs import Job, JobResult, run_job
 from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
-from .output import SpeedsTable, read_phase_csv, read_speeds_csv, write_chapter5, write_phase
+from .output import (
+    SpeedsTable,
+    read_phase_csv,
+    read_speeds_csv,
+    write_chapter5,
+    write_depth,
+    write_phase,
+)
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, default_jobs, run_jobs
@@ -89,6 +99,9 @@ __all__ = [
     "read_phase_csv",
     "DepthResult",
     "depth",
+    "write_depth",
+    "read",
+    "results_frame",
     "MNISTTraining",
     "TrainingInterrupted",
     "train_mnist",

@@ -41,8 +41,8 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
              seed: int = 0, epochs: int = 500, eta: float = 0.1, lmbda: float = 5.0,
              hidden: Sequence[int] = CHAPTER5_HIDDEN, width: int = 30,
              data: Data | None = None, figures: bool = True, n_jobs: int | None = None,
-             scheduler: Any = None, force: bool = False,
-             progress: bool = True) -> Chapter5Result:
+             scheduler: Any = None, force: bool = False, progress: bool = True,
+             formats: Sequence[str] = ("png",)) -> Chapter5Result:
     """The chapter's learning-speed experiments for 2, 3 and 4 hidden layers, over seeds.
 
     Parameters
@@ -75,6 +75,10 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
         Replace results of other settings found in ``out_dir`` instead of refusing them.
     progress : bool
         A progress bar over the trainings (on a terminal).
+    formats : sequence of str
+        What to write besides CSV and JSON: the figures in each of ``"png"``, ``"svg"``,
+        ``"pdf"`` listed (PNG if none is), and ``chapter5.parquet`` if ``"parquet"`` is
+        listed (the ``pandas`` extra).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
             for i, k in enumerate(hidden)}
     result = Chapter5Result(nets=nets, settings=settings)
     if out_dir is not None:
-        write_chapter5(result, out_dir, figures=figures)
+        write_chapter5(result, out_dir, figures=figures, formats=formats)
     return result
 
 

@@ -17,6 +17,7 @@ from .._validation import check_sizes, validated
 from .book import DEPTH_SIZES
 from .jobs import Job, fingerprint, seed_list
 from .mnist import load_mnist_data
+from .output import write_depth
 from .results import DepthResult
 from .runner import sweep
 
@@ -30,7 +31,8 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
           seeds: int | Sequence[int] = 1, sizes: Sequence[Sequence[int]] = DEPTH_SIZES,
           batch_size: int = 10, eta: float = 0.1, lmbda: float = 5.0,
           n_jobs: int | None = None, scheduler: Any = None, out_dir: PathLike | None = None,
-          force: bool = False, progress: bool = True) -> DepthResult:
+          force: bool = False, progress: bool = True, figures: bool = True,
+          formats: Sequence[str] = ("png",)) -> DepthResult:
     """Validation accuracy of nets of increasing depth, over several seeds.
 
     Every net is trained with every seed (``len(sizes) × K`` jobs, run side by side), and
@@ -53,11 +55,16 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
     n_jobs, scheduler
         Where the trainings run (:func:`gradcore.experiments.runner.run_jobs`).
     out_dir : path or None
-        Results folder: each finished training is stored at once and skipped on a rerun.
+        Results folder: each finished training is stored at once and skipped on a rerun;
+        at the end it receives ``depth.csv`` (tidy: net, seed, epoch, validation accuracy,
+        training cost), ``depth.json`` and the figure ``depth.png``
+        (:func:`gradcore.experiments.output.write_depth`).
     force : bool
         Replace results of other settings in ``out_dir`` instead of refusing them.
     progress : bool
         A progress bar over the trainings (on a terminal).
+    figures, formats
+        As for :func:`gradcore.experiments.chapter5` (``depth.parquet``).
 
     Returns
     -------
@@ -82,5 +89,9 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
     acc = [[np.asarray(r.evaluation_accuracy) for r in row] for row in grid]
     last = np.array([[a[-1] if a.size else np.nan for a in row] for row in acc])
     best = np.array([[a.max() if a.size else np.nan for a in row] for row in acc])
-    return DepthResult(sizes=nets, seeds=seed_values, epochs=int(epochs), last_accuracy=last,
-                       best_accuracy=best, results=grid)
+    result = DepthResult(sizes=nets, seeds=seed_values, epochs=int(epochs),
+                         last_accuracy=last, best_accuracy=best, results=grid,
+                         settings=settings)
+    if out_dir is not None:
+        write_depth(result, out_dir, figures=figures, formats=formats)
+    return result

@@ -17,7 +17,7 @@ import io
 import json
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -25,7 +25,8 @@ import numpy as np
 
 from .._files import fsync_directory, regular_file_mode, write_temporary
 from .book import BOOK_INITIAL_SPEEDS, book_speed_ratio
-from .results import Chapter5Result, PhaseResult, SpeedsOverSeeds
+from .jobs import JobResult
+from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 
 __all__ = [
     "check_writable",
@@ -38,9 +39,19 @@ __all__ = [
     "phase_csv",
     "read_phase_csv",
     "write_phase",
+    "write_depth",
+    "depth_csv",
+    "FIGURE_FORMATS",
+    "OUTPUT_FORMATS",
 ]
 
 PathLike = str | os.PathLike[str]
+
+#: The formats figures can be written in (``--format``).
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+#: Everything ``--format`` takes: the figure formats, and ``parquet`` for the results as a
+#: Parquet table beside the CSV files (pandas and pyarrow: the ``pandas`` extra).
+OUTPUT_FORMATS: tuple[str, ...] = (*FIGURE_FORMATS, "parquet")
 
 
 def check_writable(folder: PathLike) -> pathlib.Path:
@@ -211,33 +222,70 @@ def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+def _figure_formats(formats: Sequence[str]) -> list[str]:
+    """The figure formats among ``formats`` (PNG when none is)."""
+    return [f for f in formats if f in FIGURE_FORMATS] or ["png"]
 
 
-def _chapter5_figures(result: Chapter5Result) -> dict[str, tuple[str, bytes]]:
+def _figures(base: str, fig: Any, formats: Sequence[str]) -> dict[str, bytes]:
+    """``{base.fmt: bytes}`` of one figure in each figure format asked for. PNG at 110
+    dpi; SVG and PDF are vector files, written without a date so that the same results
+    give the same bytes."""
+    out = {}
+    for fmt in _figure_formats(formats):
+        buf = io.BytesIO()
+        meta = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
+        out[f"{base}.{fmt}"] = buf.getvalue()
+    return out
+
+
+def _described(desc: str, figures: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+    """Each figure file with its description (the format added for all but PNG, so that
+    every file of a set has a description of its own)."""
+    out = {}
+    for name, content in figures.items():
+        fmt = name.rpartition(".")[2]
+        out[name] = (desc if fmt == "png" else f"{desc} ({fmt.upper()})", content)
+    return out
+
+
+def _parquet(experiment: str, results: Sequence[JobResult],
+             formats: Sequence[str]) -> dict[str, bytes]:
+    """``{experiment.parquet: bytes}`` if ``formats`` asks for Parquet, else nothing."""
+    if "parquet" not in formats:
+        return {}
+    from .frames import parquet_bytes, results_frame
+
+    frame = results_frame(experiment, list(enumerate(results)))
+    return {f"{experiment}.parquet": parquet_bytes(frame)}
+
+
+def _chapter5_figures(result: Chapter5Result,
+                      formats: Sequence[str]) -> dict[str, tuple[str, bytes]]:
     from .. import plotting  # matplotlib: imported only when figures are drawn
 
-    figs = {}
+    figs: dict[str, tuple[str, bytes]] = {}
+
+    def add(base: str, desc: str, fig: Any) -> None:
+        figs.update(_described(desc, _figures(base, fig, formats)))
+
     done = {k: net for k, net in result.nets.items() if net.ok.any()}
     for k, net in done.items():
-        figs[f"speeds_{k}_hidden.png"] = (
-            f"figure: speed of learning, {k} hidden layers",
-            _png(plotting.speeds_figure(net.speeds, hidden=k)))
+        add(f"speeds_{k}_hidden", f"figure: speed of learning, {k} hidden layers",
+            plotting.speeds_figure(net.speeds, hidden=k))
     first = {k: (net.sizes, net.results[0].initial_deltas or [])
              for k, net in result.nets.items()}
-    figs["initial_deltas.png"] = (
+    add("initial_deltas",
         f"figure: initial delta of the first six neurons per hidden layer (seed "
         f"{next(iter(result.nets.values())).seeds[0]})",
-        _png(plotting.initial_deltas_figure(list(first.values()))))
+        plotting.initial_deltas_figure(list(first.values())))
     ratios = {k: (net.ratio(), _book_ratio(k)) for k, net in done.items() if net.hidden > 1}
     if not ratios:
         return figs
-    figs["speed_ratio.png"] = (
+    add("speed_ratio",
         "figure: hidden 1 / last hidden layer speed, median and band, beside the book's",
-        _png(plotting.ratio_figure(ratios)))
+        plotting.ratio_figure(ratios))
     return figs
 
 
@@ -248,10 +296,12 @@ def _book_ratio(hidden: int) -> np.ndarray | None:
         return None
 
 
-def write_chapter5(result: Chapter5Result, folder: PathLike, *,
-                   figures: bool = True) -> dict[str, pathlib.Path]:
+def write_chapter5(result: Chapter5Result, folder: PathLike, *, figures: bool = True,
+                   formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
     """Write ``speeds_{k}_hidden.csv``, ``chapter5.json`` and the figures, as one set.
 
+    ``formats`` (:data:`OUTPUT_FORMATS`): the figures in each of png, svg, pdf listed (png
+    if none is), and ``chapter5.parquet`` (every job's speeds, tidy) if it lists parquet.
     Returns (and records in ``result.paths``) what was written: description → path.
     """
     files = {f"speeds_{k}_hidden.csv": (f"learning speeds per seed and epoch, {k} hidden "
@@ -259,8 +309,11 @@ def write_chapter5(result: Chapter5Result, folder: PathLike, *,
              for k, net in result.nets.items()}
     files["chapter5.json"] = ("all data and the run's settings (JSON)",
                               _json_bytes(chapter5_document(result)))
+    results = [r for net in result.nets.values() for r in net.results]
+    files.update({name: ("every job's speeds, tidy (Parquet)", content)
+                  for name, content in _parquet("chapter5", results, formats).items()})
     if figures:
-        files.update(_chapter5_figures(result))
+        files.update(_chapter5_figures(result, formats))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
@@ -286,9 +339,11 @@ def read_phase_csv(path: PathLike) -> list[tuple[int, float, int, int, str, floa
         raise ValueError(f"{path}: a field is not a number ({exc})") from None
 
 
-def write_phase(result: PhaseResult, folder: PathLike, *,
-                figures: bool = True) -> dict[str, pathlib.Path]:
-    """Write ``phase.csv``, ``phase.json`` (settings and the medians) and ``phase.png``."""
+def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
+                formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
+    """Write ``phase.csv``, ``phase.json`` (settings and the medians) and the heat map
+    (``phase.png``; each format of ``formats`` listed, and ``phase.parquet`` if it lists
+    parquet: see :func:`write_chapter5`)."""
     doc = {"experiment": "gradcore phase: log10(speed of hidden 1 / speed of the last "
                          "hidden layer), median over seeds",
            "settings": dict(result.settings),
@@ -298,14 +353,85 @@ def write_phase(result: PhaseResult, folder: PathLike, *,
     files = {"phase.csv": ("speeds per depth, scale, seed, epoch and layer (tidy CSV)",
                            phase_csv(result)),
              "phase.json": ("settings and the median log10 ratios (JSON)", _json_bytes(doc))}
+    results = [r for rs in result.results.values() for r in rs]
+    files.update({name: ("every job's speeds, tidy (Parquet)", content)
+                  for name, content in _parquet("phase", results, formats).items()})
     if figures:
         from .. import plotting
 
         for e in result.measured_epochs:
-            name = "phase.png" if e == 0 else f"phase_epoch_{e}.png"
+            base = "phase" if e == 0 else f"phase_epoch_{e}"
             fig = plotting.phase_figure(result.depths, result.scales, result.log_ratio(e),
                                         epoch=e, n_seeds=len(result.seeds))
-            files[name] = (f"figure: the phase diagram at epoch {e}", _png(fig))
+            files.update(_described(f"figure: the phase diagram at epoch {e}",
+                                    _figures(base, fig, formats)))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
+
+
+# ------------------------------------------------------------------ depth
+
+
+def depth_csv(result: DepthResult) -> bytes:
+    """Tidy ``net,seed,epoch,validation_accuracy,training_cost``: one row per net, seed
+    and epoch (0-based: the accuracy after epoch index e, i.e. after e + 1 epochs);
+    ``net`` is the sizes joined by ``-``."""
+    rows = ([_net_name(r.job.sizes), r.job.seed, e, _num(acc), _num(cost)]
+            for row in result.results for r in row
+            for e, (acc, cost) in enumerate(zip(
+                np.asarray(r.evaluation_accuracy if r.evaluation_accuracy is not None
+                           else np.full(len(r.training_cost), np.nan)),
+                r.training_cost)))
+    return _csv_bytes(["net", "seed", "epoch", "validation_accuracy", "training_cost"], rows)
+
+
+def _net_name(sizes: Sequence[int]) -> str:
+    return "-".join(str(s) for s in sizes)
+
+
+def write_depth(result: DepthResult, folder: PathLike, *, figures: bool = True,
+                formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
+    """Write ``depth.csv`` (:func:`depth_csv`), ``depth.json`` (settings and the table:
+    last and best epoch's accuracy, mean and sd over seeds, beside the book's) and the
+    figure ``depth.png`` (validation accuracy against the epoch, per net), as one set;
+    ``formats`` as for :func:`write_chapter5` (``depth.parquet``)."""
+    (last, last_sd), (best, best_sd) = result.last(), result.best()
+
+    def finite(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    table = [{"sizes": list(s), "last_mean": finite(m), "last_sd": finite(sd),
+              "best_mean": finite(bm), "best_sd": finite(bsd), "book": book}
+             for s, m, sd, bm, bsd, book in zip(result.sizes, last, last_sd, best, best_sd,
+                                                result.book)]
+    doc = {"experiment": "gradcore depth: validation accuracy (%) against depth, after "
+                         "the last epoch and at the best epoch, mean and sd over seeds",
+           "settings": dict(result.settings), "seeds": list(result.seeds),
+           "accuracy": table}
+    files = {"depth.csv": ("validation accuracy per net, seed and epoch (tidy CSV)",
+                           depth_csv(result)),
+             "depth.json": ("settings and the accuracy table (JSON)", _json_bytes(doc))}
+    results = [r for row in result.results for r in row]
+    files.update({name: ("every job's speeds and accuracy, tidy (Parquet)", content)
+                  for name, content in _parquet("depth", results, formats).items()})
+    if figures:
+        from .. import plotting
+
+        curves = {_net_name(s): np.array([_padded_accuracy(r, result.epochs) for r in row])
+                  for s, row in zip(result.sizes, result.results)}
+        books = {_net_name(s): b for s, b in zip(result.sizes, result.book)}
+        fig = plotting.depth_figure(curves, books)
+        files.update(_described("figure: validation accuracy against the epoch, per net",
+                                _figures("depth", fig, formats)))
+    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
+    return result.paths
+
+
+def _padded_accuracy(r: JobResult, epochs: int) -> np.ndarray:
+    out = np.full(epochs, np.nan)
+    if r.evaluation_accuracy is not None:
+        acc = np.asarray(r.evaluation_accuracy, dtype=np.float64)
+        out[:len(acc)] = acc
+    return out

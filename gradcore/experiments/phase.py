@@ -38,7 +38,8 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
           seeds: int | Sequence[int] = 5, epochs: int = 0, eta: float = 0.1,
           lmbda: float = 5.0, data: Data | None = None, out_dir: PathLike | None = None,
           figures: bool = True, n_jobs: int | None = None, scheduler: Any = None,
-          force: bool = False, progress: bool = True) -> PhaseResult:
+          force: bool = False, progress: bool = True,
+          formats: Sequence[str] = ("png",)) -> PhaseResult:
     """Every layer's learning speed over depth × weight scale × seed.
 
     Parameters
@@ -62,8 +63,8 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
         ``phase.json`` and ``phase.png`` (:func:`gradcore.experiments.output.write_phase`).
     figures : bool
         Draw the heat map when writing to ``out_dir``.
-    n_jobs, scheduler, force, progress
-        As for :func:`gradcore.experiments.chapter5`.
+    n_jobs, scheduler, force, progress, formats
+        As for :func:`gradcore.experiments.chapter5` (``phase.parquet``).
 
     Returns
     -------
@@ -87,5 +88,5 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
                          results={c: results[i * K:(i + 1) * K] for i, c in enumerate(cells)},
                          settings=settings)
     if out_dir is not None:
-        write_phase(result, out_dir, figures=figures)
+        write_phase(result, out_dir, figures=figures, formats=formats)
     return result

@@ -129,6 +129,8 @@ class DepthResult:
     last_accuracy: np.ndarray
     best_accuracy: np.ndarray
     results: list[list[JobResult]] = field(repr=False, default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, pathlib.Path] = field(default_factory=dict)
 
     @staticmethod
     def _mean_sd(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
