@@ -10,7 +10,8 @@ Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResu
 :func:`load`, :class:`StopFlag`, the exceptions :class:`DivergenceError`, :class:`Stopped` and
 :class:`NetworkFileError`, and the
 modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
-:mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5) and
+:mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5),
+:mod:`gradcore.theory` (the mean-field theory that predicts the learning speeds' ratios) and
 :mod:`gradcore.sklearn` (a scikit-learn estimator, with the ``sklearn`` extra).
 Everything under ``gradcore._*`` is private.
 """
@@ -18,7 +19,7 @@ Everything under ``gradcore._*`` is private.
 import importlib
 from typing import Any
 
-from . import datasets, kernels, reference
+from . import datasets, kernels, reference, theory
 from ._core import StopFlag, get_num_threads, kernel_level, set_num_threads, thread_limit
 from ._errors import DivergenceError, Stopped
 from ._io import NetworkFileError
@@ -47,6 +48,7 @@ __all__ = [
     "kernels",
     "plotting",
     "reference",
+    "theory",
 ]
 
 #: Public modules imported when first used (matplotlib, scikit-learn: slow or optional).
