@@ -45,14 +45,15 @@ integral over z₂ varies. Against adaptive quadrature the expectations agree to
 (relative): the one-dimensional ones for q from 1e-6 to 1e4, the two-dimensional ones for q
 from 1e-2 to 1e3 and c from −0.9 to 0.999.
 
-**Cost**, CPU time on one core of a shared two-core AMD EPYC with NumPy 2.4: :func:`q_star`
-and :func:`chi1` take 0.3–0.5 ms (ReLU and its kin, in closed form, 0.05 ms);
-:func:`c_star`, :func:`chi_c` and :func:`depth_scales` take as long in the ordered phase
-(c* = 1: no two-dimensional integral) and 2–6 ms in the chaotic phase (q* from 0.7 to 500;
-Newton's method on the correlation map, three steps with 4 points a panel and two with 8,
-each step one two-dimensional integral of about 200 × 200 points); :func:`chi_c` adds one
-more integral. ``benchmarks/test_bench_theory.py`` times them. Close to the critical line on
-the chaotic side, and for q* above 1e4, :func:`c_star` can take twice as long.
+**Cost**, CPU time on a two-core AMD EPYC with NumPy 2.4, measured while other work kept
+both cores busy: :func:`q_star` and :func:`chi1` take 0.3–0.6 ms (ReLU and its kin, in
+closed form, 0.05 ms); :func:`c_star`, :func:`chi_c` and :func:`depth_scales` take as long
+in the ordered phase (c* = 1: no two-dimensional integral), and in the chaotic phase, for q*
+from 0.7 to 500, :func:`c_star` takes 3–7 ms and :func:`chi_c` 3.5–9 ms: Newton's method on
+the correlation map, three steps with 4 points a panel and two with 8, each step one
+two-dimensional integral of about 200 × 200 points, and for χ_c one integral more.
+``benchmarks/test_bench_theory.py`` times them. Close to the critical line on the chaotic
+side, and for q* above 1e4, :func:`c_star` can take twice as long.
 
 **Degenerate points.** With no biases (σ_b² = 0) and φ(0) = 0 the ordered phase has
 q* = 0: signals shrink to zero, and the quantities at q* are their limits as q → 0⁺ (for
