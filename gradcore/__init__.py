@@ -10,7 +10,8 @@ Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResu
 :class:`TrainState`, :class:`Probe`, :func:`load`, :class:`StopFlag`, the exceptions :class:`DivergenceError`, :class:`Stopped` and
 :class:`NetworkFileError`, and the
 modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
-:mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5) and
+:mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5),
+:mod:`gradcore.theory` (the mean-field theory that predicts the learning speeds' ratios) and
 :mod:`gradcore.sklearn` (a scikit-learn estimator, with the ``sklearn`` extra).
 Everything under ``gradcore._*`` is private.
 """
@@ -40,7 +41,7 @@ try:
 except ImportError as _error:
     raise _no_compiled_core(_error) from None
 
-from . import datasets, kernels, reference  # noqa: E402 (after the check of the core)
+from . import datasets, kernels, reference, theory  # noqa: E402 (after the core)
 from ._core import (  # noqa: E402
     StopFlag,
     get_num_threads,
@@ -78,6 +79,7 @@ __all__ = [
     "kernels",
     "plotting",
     "reference",
+    "theory",
 ]
 
 #: Public modules imported when first used (matplotlib, scikit-learn: slow or optional).

@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
+from ._arch import ACTIVATIONS
 from ._layout import as_aligned, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
@@ -360,6 +361,11 @@ SEEDS = Seeds()
 HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
 #: Trainings side by side on this machine (None: one per core).
 N_JOBS = NoneOr(Integer(1))
+#: The mean-field theory's arguments: an activation, variances of weights and biases, the
+#: negative-side slope of a leaky ReLU, a correlation.
+_THEORY = {"activation": Options(*ACTIVATIONS), "weight_var": Real(0.0),
+           "bias_var": Real(0.0), "slope": NoneOr(Real())}
+CORRELATION = Real(-1.0, 1.0)
 
 #: What ``formats`` / ``--format`` lists: figure formats, and parquet (experiments.output).
 FORMATS = ListOf(Options("png", "svg", "pdf", "parquet"), distinct=True)
@@ -406,6 +412,13 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                            "eta": Real(0.0, 100.0, strict=True), "lmbda": Real(0.0, 1000.0),
                            "epochs": Integer(1, 5000), "seed": Integer(0, 2**32 - 1),
                            "images": Integer(10, 1000)},
+    "theory.q_star": _THEORY,
+    "theory.chi1": _THEORY,
+    "theory.correlation_map": {**_THEORY, "c": CORRELATION},
+    "theory.c_star": _THEORY,
+    "theory.chi_c": {**_THEORY, "c": NoneOr(CORRELATION)},
+    "theory.depth_scales": _THEORY,
+    "theory.critical_weight_var": {k: v for k, v in _THEORY.items() if k != "weight_var"},
     "kernels.param_count": {"sizes": SIZES},
     "kernels.layer_views": {"sizes": SIZES},
     "kernels.slope_views": {"sizes": SIZES},
