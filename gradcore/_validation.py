@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from ._arch import ACTIVATIONS
+from ._arch import ACTIVATIONS, OUTPUTS
 from ._layout import as_aligned, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
@@ -339,6 +339,71 @@ class HiddenSizes(Constraint):
         return tuple(self._size.check(f"{name}[{i}]", s) for i, s in enumerate(value))
 
 
+class AutoOr(Constraint):
+    """The string ``"auto"`` or what ``inner`` allows (scikit-learn's ``batch_size="auto"``)."""
+
+    def __init__(self, inner: Constraint) -> None:
+        self.inner = inner
+        self.description = f"'auto' or {inner.description}"
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            if value != "auto":
+                raise ValueError(f"{name} must be {self.description}, got {value!r}")
+            return value
+        try:
+            return self.inner.check(name, value)
+        except TypeError:  # the wrong kind: say that "auto" would do too
+            raise self._type_error(name, value) from None
+
+
+class Activation(Constraint):
+    """An activation name, or a sequence of one per hidden layer (how many is checked where
+    the layers are known), as gradcore's names: each alias becomes the name it stands for."""
+
+    def __init__(self, aliases: Mapping[str, str] | None = None) -> None:
+        self.aliases = dict(aliases or {})
+        self.names = (*ACTIVATIONS, *self.aliases)
+        self.description = ("one of " + ", ".join(map(repr, self.names))
+                            + " or a sequence of them, one per hidden layer")
+
+    def _one(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.names:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, self.names))}, "
+                             f"got {value!r}")
+        return self.aliases.get(value, value)
+
+    def check(self, name: str, value: Any) -> str | tuple[str, ...]:
+        if isinstance(value, str):
+            return self._one(name, value)
+        if isinstance(value, (bytes, Set, Mapping)) or not isinstance(
+                value, (Sequence, np.ndarray)):
+            raise self._type_error(name, value)
+        return tuple(self._one(f"{name}[{i}]", v) for i, v in enumerate(value))
+
+
+class SameAs(Constraint):
+    """Whatever another function's constraint on an argument allows, looked up when a value
+    is checked (so it follows that constraint as it grows)."""
+
+    def __init__(self, function: str, argument: str) -> None:
+        self.function, self.argument = function, argument
+
+    @property
+    def _rule(self) -> Constraint:
+        return CONSTRAINTS[self.function][self.argument]
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self._rule.description
+
+    def check(self, name: str, value: Any) -> Any:
+        return self._rule.check(name, value)
+
+    def parse(self, name: str, text: str) -> Any:
+        return self._rule.parse(name, text)
+
+
 # ------------------------------------------------------------------ the table
 
 SIZES = Sizes()
@@ -359,6 +424,8 @@ CHAIN_DEPTH = Integer(1, 100)
 SEEDS = Seeds()
 #: Numbers of hidden layers of the nets of an experiment.
 HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
+#: scikit-learn's names of two of gradcore's activations (sklearn.neural_network).
+SKLEARN_ACTIVATION_ALIASES = {"logistic": "sigmoid", "identity": "linear"}
 #: Trainings side by side on this machine (None: one per core).
 N_JOBS = NoneOr(Integer(1))
 #: The mean-field theory's arguments: an activation, variances of weights and biases, the
@@ -404,6 +471,12 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "SigmoidMLPClassifier": {"hidden_layer_sizes": HiddenSizes(), "batch_size": BATCH_SIZE,
                              "learning_rate": ETA, "lmbda": LMBDA, "max_iter": RUN_EPOCHS,
                              "cost": COST, "init": INIT, "dtype": DTYPE},
+    "MLPClassifier": {"hidden_layer_sizes": HiddenSizes(),
+                      "activation": Activation(SKLEARN_ACTIVATION_ALIASES),
+                      "output": Options(*OUTPUTS), "cost": NoneOr(COST),
+                      "alpha": LMBDA, "batch_size": AutoOr(BATCH_SIZE),
+                      "learning_rate_init": ETA, "max_iter": RUN_EPOCHS,
+                      "init": SameAs("Network", "init"), "dtype": DTYPE},
     "dashboard.main": {"port": Integer(0, 65535)},
     # the dashboard's form: runs small enough to watch live (gradcore.dashboard.LIMITS)
     "dashboard.Settings": {"hidden": Integer(1, 8), "width": Integer(1, 100),
