@@ -10,13 +10,13 @@ full-batch gradient descent on the first 1,000 MNIST training images (m = 1,000,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
 from .._validation import validated
 from .book import CHAPTER5_HIDDEN, chapter5_sizes
-from .jobs import Data, Job, fingerprint, seed_list
+from .jobs import Data, Job, check_remedy, fingerprint, seed_list
 from .output import write_chapter5
 from .results import Chapter5Result, SpeedsOverSeeds
 from .runner import sweep
@@ -29,11 +29,16 @@ PathLike = str | os.PathLike[str]
 
 def chapter5_jobs(seeds: Sequence[int], *, epochs: int = 500, eta: float = 0.1,
                   lmbda: float = 5.0, hidden: Sequence[int] = CHAPTER5_HIDDEN,
-                  width: int = 30) -> list[Job]:
+                  width: int = 30, remedy: Mapping[str, Any] | None = None) -> list[Job]:
     """The jobs of :func:`chapter5`: for each number of hidden layers, one per seed."""
-    return [Job(sizes=tuple(chapter5_sizes(k, width)), seed=s, epochs=int(epochs),
-                batch_size=None, eta=float(eta), lmbda=float(lmbda), deltas=True)
-            for k in hidden for s in seeds]
+    jobs = []
+    for k in hidden:
+        sizes = tuple(chapter5_sizes(k, width))
+        choices = check_remedy(remedy, sizes)
+        jobs += [Job(sizes=sizes, seed=s, epochs=int(epochs), batch_size=None,
+                     eta=float(eta), lmbda=float(lmbda), deltas=True, **choices)
+                 for s in seeds]
+    return jobs
 
 
 @validated("experiments.chapter5")
@@ -42,7 +47,8 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
              hidden: Sequence[int] = CHAPTER5_HIDDEN, width: int = 30,
              data: Data | None = None, figures: bool = True, n_jobs: int | None = None,
              scheduler: Any = None, force: bool = False, progress: bool = True,
-             formats: Sequence[str] = ("png",)) -> Chapter5Result:
+             formats: Sequence[str] = ("png",),
+             remedy: Mapping[str, Any] | None = None) -> Chapter5Result:
     """The chapter's learning-speed experiments for 2, 3 and 4 hidden layers, over seeds.
 
     Parameters
@@ -79,6 +85,11 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
         What to write besides CSV and JSON: the figures in each of ``"png"``, ``"svg"``,
         ``"pdf"`` listed (PNG if none is), and ``chapter5.parquet`` if ``"parquet"`` is
         listed (the ``pandas`` extra).
+    remedy : mapping or None
+        The network's and the update's choices beside the book's sigmoid net and plain SGD
+        (:data:`gradcore.experiments.jobs.REMEDY_FIELDS`: ``activation``, ``output``,
+        ``init``, ``momentum``, ``nesterov``, ``schedule``, ``clip_norm``, ``dropout``),
+        e.g. ``{"activation": "relu", "init": "he"}``; checked before any training.
 
     Returns
     -------
@@ -88,8 +99,10 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
     X, y = embedded_or(data)
     seed_values = seed_list(seeds, seed)
     jobs = chapter5_jobs(seed_values, epochs=epochs, eta=eta, lmbda=lmbda, hidden=hidden,
-                         width=width)
+                         width=width, remedy=remedy)
     settings = _settings(seed_values, epochs, eta, lmbda, list(hidden), width, (X, y), data)
+    if jobs and jobs[0].remedy():
+        settings["remedy"] = jobs[0].remedy_json()
     results = sweep("chapter5", settings, jobs, {"train": (X, y)}, out_dir=out_dir,
                     force=force, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)

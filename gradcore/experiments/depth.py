@@ -7,7 +7,7 @@ All the nets × seeds trainings run side by side as jobs of the runner.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from .. import __version__
 from .._validation import check_sizes, validated
 from .book import DEPTH_SIZES
-from .jobs import Job, fingerprint, seed_list
+from .jobs import Job, check_remedy, fingerprint, seed_list
 from .mnist import load_mnist_data
 from .output import write_depth
 from .results import DepthResult
@@ -32,7 +32,8 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
           batch_size: int = 10, eta: float = 0.1, lmbda: float = 5.0,
           n_jobs: int | None = None, scheduler: Any = None, out_dir: PathLike | None = None,
           force: bool = False, progress: bool = True, figures: bool = True,
-          formats: Sequence[str] = ("png",)) -> DepthResult:
+          formats: Sequence[str] = ("png",),
+          remedy: Mapping[str, Any] | None = None) -> DepthResult:
     """Validation accuracy of nets of increasing depth, over several seeds.
 
     Every net is trained with every seed (``len(sizes) × K`` jobs, run side by side), and
@@ -65,6 +66,10 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
         A progress bar over the trainings (on a terminal).
     figures, formats
         As for :func:`gradcore.experiments.chapter5` (``depth.parquet``).
+    remedy : mapping or None
+        The network's and the update's choices beside the book's sigmoid net and plain SGD
+        (:data:`gradcore.experiments.jobs.REMEDY_FIELDS`), as for
+        :func:`gradcore.experiments.chapter5`.
 
     Returns
     -------
@@ -76,12 +81,15 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
     nets = [check_sizes(s) for s in sizes]  # every net checked before any training
     mnist = load_mnist_data(data, path)
     sets = {"train": mnist.training, "validation": mnist.validation}
+    choices = [check_remedy(remedy, s) for s in nets]  # every net's, before any training
     jobs = [Job(sizes=s, seed=seed, epochs=int(epochs), batch_size=int(batch_size),
-                eta=float(eta), lmbda=float(lmbda), evaluation="validation")
-            for s in nets for seed in seed_values]
+                eta=float(eta), lmbda=float(lmbda), evaluation="validation", **c)
+            for s, c in zip(nets, choices) for seed in seed_values]
     settings = {"sizes": [list(s) for s in nets], "seeds": seed_values, "epochs": int(epochs),
                 "batch_size": int(batch_size), "eta": float(eta), "lmbda": float(lmbda),
                 "data_fingerprint": fingerprint(sets), "gradcore_version": __version__}
+    if jobs[0].remedy():
+        settings["remedy"] = jobs[0].remedy_json()
     results = sweep("depth", settings, jobs, sets, out_dir=out_dir, force=force,
                     n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)

@@ -23,7 +23,7 @@ from .._network import Network, speeds_of
 from .._training import History, train
 
 __all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data",
-           "seed_list"]
+           "seed_list", "REMEDY_FIELDS", "check_remedy"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -40,10 +40,16 @@ class Job:
         Seeds the initialisation (``Network(sizes, seed=seed)``) and train()'s shuffling.
     epochs : int
         Epochs of training (0: measure at initialisation only).
-    init : str or float
-        ``"default"``, ``"large"`` or a weight scale s (weights N(0, s²/n_in)).
-    cost : str
-        ``"cross_entropy"`` or ``"quadratic"``.
+    init : str, float, Gaussian or Orthogonal
+        ``"default"``, ``"large"``, a weight scale s (weights N(0, s²/n_in)), or any other
+        initialisation :class:`gradcore.Network` takes.
+    cost : str or None
+        ``"cross_entropy"``, ``"quadratic"`` or ``"log_likelihood"``; None: the output's.
+    activation, output : str (or a tuple of str), str
+        The hidden layers' activation(s) and the output layer (:class:`gradcore.Network`).
+    momentum, nesterov, schedule, clip_norm, dropout
+        The update (:func:`gradcore.train`'s ``momentum``, ``nesterov``,
+        ``momentum_schedule``, ``clip_norm`` and ``dropout``).
     batch_size : int or None
         Mini-batch size; None: the whole data set (full-batch gradient descent).
     eta, lmbda : float
@@ -59,29 +65,63 @@ class Job:
     sizes: tuple[int, ...]
     seed: int
     epochs: int = 0
-    init: str | float = "default"
-    cost: str = "cross_entropy"
+    init: Any = "default"
+    cost: str | None = "cross_entropy"
     batch_size: int | None = None
     eta: float = 0.1
     lmbda: float = 5.0
     data: str = "train"
     evaluation: str | None = None
     deltas: bool = False
+    activation: str | tuple[str, ...] = "sigmoid"
+    output: str = "sigmoid"
+    momentum: float = 0.0
+    nesterov: bool = False
+    schedule: str | None = None
+    clip_norm: float | None = None
+    dropout: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; :meth:`from_dict` gives the job back."""
         d = asdict(self)
         d["sizes"] = list(self.sizes)
+        d["init"] = _init_to_json(self.init)
+        if isinstance(self.activation, tuple):
+            d["activation"] = list(self.activation)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Job:
-        """The job of :meth:`to_dict`."""
+        """The job of :meth:`to_dict` (a job file of an earlier gradcore, without the
+        remedies' fields, is the book's net and SGD)."""
+        d = dict(d)
+        if isinstance(d.get("activation"), list):
+            d["activation"] = tuple(d["activation"])
+        if "init" in d:
+            d["init"] = _init_from_json(d["init"])
         return cls(**{**d, "sizes": tuple(int(s) for s in d["sizes"])})
 
     def label(self) -> str:
         """A short description, e.g. ``[784,30,30,10] init 1 seed 3``."""
-        return f"[{','.join(map(str, self.sizes))}] init {self.init} seed {self.seed}"
+        extra = "".join(f" {k} {v}" for k, v in self.remedy().items() if k != "init")
+        return (f"[{','.join(map(str, self.sizes))}] init {self.init}{extra} "
+                f"seed {self.seed}")
+
+    def remedy(self) -> dict[str, Any]:
+        """The fields of :data:`REMEDY_FIELDS` that differ from the book's."""
+        book = Job(sizes=self.sizes, seed=0)
+        return {k: getattr(self, k) for k in REMEDY_FIELDS
+                if getattr(self, k) != getattr(book, k)}
+
+    def remedy_json(self) -> dict[str, Any]:
+        """:meth:`remedy` as JSON-ready data (for a sweep's settings)."""
+        d = self.to_dict()
+        return {k: d[k] for k in self.remedy()}
+
+    def network(self) -> Network:
+        """The job's initial network."""
+        return Network(self.sizes, activation=self.activation, output=self.output,
+                       cost=self.cost, init=self.init, seed=self.seed)
 
     def cost_estimate(self, n_examples: int) -> float:
         """Relative cost (multiply-adds), to start the longest jobs first."""
@@ -111,6 +151,11 @@ class JobResult:
     error : str or None
         None if the job completed; else why it stopped (it diverged). The arrays then hold
         the epochs completed before.
+    initial_rms, final_rms : ndarray (n_layers,) or None
+        The gradient rms √(mean over examples of ‖δˡₓ‖²) of every layer at the initial and
+        the final weights (None in results stored by an earlier gradcore).
+    gradient_rms : ndarray (epochs_done, n_layers) or None
+        train()'s per-epoch gradient rms.
     """
 
     job: Job
@@ -121,6 +166,9 @@ class JobResult:
     evaluation_accuracy: np.ndarray | None = None
     initial_deltas: list[np.ndarray] | None = field(default=None, repr=False)
     error: str | None = None
+    initial_rms: np.ndarray | None = None
+    final_rms: np.ndarray | None = None
+    gradient_rms: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -139,6 +187,9 @@ class JobResult:
             "initial_deltas": (None if self.initial_deltas is None
                                else [d.tolist() for d in self.initial_deltas]),
             "error": self.error,
+            "initial_rms": _list_or_none(self.initial_rms),
+            "final_rms": _list_or_none(self.final_rms),
+            "gradient_rms": _list_or_none(self.gradient_rms),
         }
 
     @classmethod
@@ -158,7 +209,14 @@ class JobResult:
                                  else _vector(d["evaluation_accuracy"], speeds.shape[0])),
             initial_deltas=(None if deltas is None
                             else [np.array(v, dtype=np.float64) for v in deltas]),
-            error=d["error"])
+            error=d["error"],
+            initial_rms=(None if d.get("initial_rms") is None
+                         else _vector(d["initial_rms"], n_layers)),
+            final_rms=(None if d.get("final_rms") is None
+                       else _vector(d["final_rms"], n_layers)),
+            gradient_rms=(None if d.get("gradient_rms") is None
+                          else np.array(d["gradient_rms"], dtype=np.float64
+                                        ).reshape(-1, n_layers)))
 
 
 def _list_or_none(a: np.ndarray | None) -> list[float] | None:
@@ -209,6 +267,57 @@ def mean_deltas(net: Network, X: np.ndarray, y: np.ndarray
     return deltas, speeds_of(deltas)
 
 
+#: The fields of a Job that choose a remedy: the network's and the update's.
+REMEDY_FIELDS = ("activation", "output", "init", "momentum", "nesterov", "schedule",
+                 "clip_norm", "dropout")
+
+
+def check_remedy(remedy: Mapping[str, Any] | None, sizes: Sequence[int] = (2, 2, 2)
+                 ) -> dict[str, Any]:
+    """``remedy`` (a mapping of :data:`REMEDY_FIELDS` to values, None: the book's) checked
+    as :class:`gradcore.Network` and :func:`gradcore.train` check them, before any job runs.
+    An activation list must name one activation per hidden layer of ``sizes``."""
+    from .._arch import architecture
+    from .._update import Update
+    from .._validation import CONSTRAINTS
+
+    remedy = dict(remedy or {})
+    unknown = sorted(set(remedy) - set(REMEDY_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown remedy option(s) {unknown}: the options are "
+                         f"{', '.join(REMEDY_FIELDS)}")
+    if "activation" in remedy and not isinstance(remedy["activation"], str):
+        remedy["activation"] = tuple(remedy["activation"])
+    architecture(sizes, remedy.get("activation", "sigmoid"), remedy.get("output", "sigmoid"))
+    if "init" in remedy:
+        remedy["init"] = CONSTRAINTS["Network"]["init"].check("init", remedy["init"])
+    Update.check(remedy.get("momentum", 0.0), remedy.get("nesterov", False),
+                 remedy.get("schedule"), None, 1000, remedy.get("clip_norm"),
+                 remedy.get("dropout", 0.0))
+    if remedy.get("output") == "softmax":
+        remedy.setdefault("cost", None)
+    return remedy
+
+
+def _init_to_json(init: Any) -> Any:
+    if isinstance(init, (str, int, float)):
+        return init
+    from dataclasses import fields
+
+    return {"kind": type(init).__name__, **{f.name: getattr(init, f.name) for f in fields(init)}}
+
+
+def _init_from_json(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    from .. import _init  # type: ignore[attr-defined]
+
+    kind = value["kind"]
+    if kind not in ("Gaussian", "Orthogonal"):
+        raise ValueError(f"unknown initialisation {kind!r}")
+    return getattr(_init, kind)(**{k: v for k, v in value.items() if k != "kind"})
+
+
 def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
             stop: StopFlag | None = None) -> JobResult:
     """Run one job on one kernel thread and return what it measured.
@@ -219,16 +328,21 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
     """
     X, y = train_data
     with thread_limit(1):
-        net = Network(job.sizes, cost=job.cost, init=job.init, seed=job.seed)
+        net = job.network()
         deltas, initial = mean_deltas(net, X, y)
+        initial_rms = net.gradient_rms(X, y)
         history, error = _train(net, job, train_data, evaluation_data, stop)
         final = net.learning_speeds(X, y) if history.epochs else initial
+        final_rms = net.gradient_rms(X, y) if history.epochs else initial_rms
     return JobResult(
         job=job, initial_speeds=initial, final_speeds=final,
         speeds=np.array(history.learning_speeds), training_cost=np.array(history.training_cost),
         evaluation_accuracy=(None if history.evaluation_accuracy is None
                              else np.array(history.evaluation_accuracy)),
-        initial_deltas=deltas if job.deltas else None, error=error)
+        initial_deltas=deltas if job.deltas else None, error=error,
+        initial_rms=initial_rms, final_rms=final_rms,
+        gradient_rms=(None if history.gradient_rms is None
+                      else np.array(history.gradient_rms)))
 
 
 def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | None,
@@ -238,7 +352,9 @@ def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | Non
     try:
         result = train(net, X, y, epochs=job.epochs, batch_size=m, eta=job.eta,
                        lmbda=job.lmbda, seed=job.seed, evaluation_data=evaluation_data,
-                       stop=stop)
+                       stop=stop, momentum=job.momentum, nesterov=job.nesterov,
+                       momentum_schedule=job.schedule, clip_norm=job.clip_norm,
+                       dropout=job.dropout)
     except DivergenceError as exc:
         return exc.history, str(exc)
     return result.history, None

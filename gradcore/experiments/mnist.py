@@ -67,7 +67,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None = None,
                 epochs: int = 30, batch_size: int = 10, eta: float = 0.1,
                 lmbda: float = 5.0, seed: int | None = None,
-                callback: Callable[[int, History], None] | None = None) -> MNISTTraining:
+                callback: Callable[[int, History], None] | None = None,
+                remedy: Mapping[str, Any] | None = None) -> MNISTTraining:
     """Train on the 50,000 training images, validating after every epoch; then test.
 
     Parameters
@@ -84,6 +85,10 @@ def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None
         Seeds the initialisation and the shuffling.
     callback : callable(epoch, history) or None
         Called after every epoch.
+    remedy : mapping or None
+        The network's and the update's choices beside the book's
+        (:data:`gradcore.experiments.jobs.REMEDY_FIELDS`), as for
+        :func:`gradcore.experiments.chapter5`.
 
     Returns
     -------
@@ -98,7 +103,12 @@ def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None
     FileNotFoundError, ValueError, gradcore.datasets.MNISTDownloadError
         From loading the data.
     """
-    net = Network(sizes, seed=seed)
+    choices = check_remedy(remedy, sizes)
+    update = {k: choices.pop(k) for k in ("momentum", "nesterov", "clip_norm", "dropout")
+              if k in choices}
+    if "schedule" in choices:
+        update["momentum_schedule"] = choices.pop("schedule")
+    net = Network(sizes, seed=seed, **choices)
     mnist = load_mnist_data(data, path)
     last: list[History] = []
 
@@ -110,7 +120,8 @@ def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None
     X, y = mnist.training
     try:
         result = train(net, X, y, epochs=epochs, batch_size=batch_size, eta=eta,
-                       lmbda=lmbda, seed=seed, evaluation_data=mnist.validation, callback=cb)
+                       lmbda=lmbda, seed=seed, evaluation_data=mnist.validation, callback=cb,
+                       **update)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(net, last[0] if last else None) from exc
     Xt, yt = mnist.test

@@ -11,13 +11,13 @@ vanishes, positive where it explodes, 0 on the line of balance.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
 from .._validation import validated
 from .book import chapter5_sizes
-from .jobs import Data, Job, fingerprint, seed_list
+from .jobs import Data, Job, check_remedy, fingerprint, seed_list
 from .output import write_phase
 from .results import PhaseResult
 from .runner import sweep
@@ -39,7 +39,8 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
           lmbda: float = 5.0, data: Data | None = None, out_dir: PathLike | None = None,
           figures: bool = True, n_jobs: int | None = None, scheduler: Any = None,
           force: bool = False, progress: bool = True,
-          formats: Sequence[str] = ("png",)) -> PhaseResult:
+          formats: Sequence[str] = ("png",),
+          remedy: Mapping[str, Any] | None = None) -> PhaseResult:
     """Every layer's learning speed over depth × weight scale × seed.
 
     Parameters
@@ -65,6 +66,11 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
         Draw the heat map when writing to ``out_dir``.
     n_jobs, scheduler, force, progress, formats
         As for :func:`gradcore.experiments.chapter5` (``phase.parquet``).
+    remedy : mapping or None
+        As for :func:`gradcore.experiments.chapter5`, but for ``init``: the weight scale is
+        this diagram's axis. ``{"init": "orthogonal"}`` makes the axis an orthogonal
+        matrix's gain s (:class:`gradcore.Orthogonal` ``(s, 1.0)``: biases N(0, 1) as the
+        book's) instead of the Gaussian N(0, s²/n_in).
 
     Returns
     -------
@@ -74,12 +80,30 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
     d_list, s_list, T = list(depths), list(scales), epochs  # checked by the table
     seed_values = seed_list(seeds)
     X, y = embedded_or(data)
-    jobs = [Job(sizes=tuple(chapter5_sizes(d)), seed=seed, epochs=T, init=s, eta=float(eta),
-                lmbda=float(lmbda)) for d in d_list for s in s_list for seed in seed_values]
+    others = {k: v for k, v in (remedy or {}).items() if k != "init"}
+    choices = {d: check_remedy(others, chapter5_sizes(d)) for d in d_list}
+    family = str((remedy or {}).get("init", "gaussian"))
+    if family not in ("gaussian", "orthogonal"):
+        raise ValueError(f"init of a phase diagram must be 'gaussian' or 'orthogonal' (the "
+                         f"weight scale is the axis), got {family!r}")
+
+    def init(s: float) -> Any:
+        if family == "gaussian":
+            return s
+        from .._init import Orthogonal  # type: ignore[attr-defined]
+
+        return Orthogonal(s, 1.0)
+
+    jobs = [Job(sizes=tuple(chapter5_sizes(d)), seed=seed, epochs=T, eta=float(eta),
+                lmbda=float(lmbda), **{**choices[d], "init": init(s)})
+            for d in d_list for s in s_list for seed in seed_values]
     settings = {"depths": d_list, "scales": s_list, "seeds": seed_values, "epochs": T,
                 "eta": float(eta), "lmbda": float(lmbda), "batch_size": len(X),
                 "data_fingerprint": fingerprint({"train": (X, y)}),
                 "gradcore_version": __version__}
+    remedy_fields = {k: v for k, v in jobs[0].remedy_json().items() if k != "init"}
+    if remedy_fields or family != "gaussian":
+        settings["remedy"] = {**remedy_fields, "init": family}
     results = sweep("phase", settings, jobs, {"train": (X, y)}, out_dir=out_dir,
                     force=force, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)
