@@ -34,9 +34,10 @@ On the command line (:meth:`InitSpec.parse`) ``init`` is written as a name, a nu
 The same seed gives the same bits on every machine
 --------------------------------------------------
 The random numbers are NumPy's: ``Generator.standard_normal`` and ``Generator.random``
-give the same stream on every platform for a given NumPy version (NumPy's normal sampler
-calls the C library's ``exp`` and ``log1p`` in its rare tail and wedge cases; those are its
-only steps that are not plain IEEE-754 arithmetic). Everything gradcore computes from them
+give the same stream on every platform for a given NumPy version. (NumPy's normal sampler
+calls the C library's ``exp`` and ``log1p`` in its rare tail and wedge cases, about 3 draws
+in 10⁴ for the tail; those are its only steps whose last bit could differ between C
+libraries.) Everything gradcore computes from them
 is IEEE-754 double arithmetic in an order this module fixes: elementwise NumPy ``+ − × ÷``
 (each result rounded once, correctly, whatever vector instructions carry it out; a separate
 NumPy call cannot be fused with the next into a multiply-add), Python float arithmetic,
@@ -468,8 +469,7 @@ def draw_orthogonal(w: np.ndarray, b: np.ndarray, rng: np.random.Generator,
 
     Draws G ~ N(0, 1) of shape (max(n_out, n_in), min(n_out, n_in)), Q =
     :func:`orthonormal_columns` (G), w = gain·Q (or gain·Qᵀ when n_out < n_in), then
-    z_b ~ N(0, 1) of b's shape, b = z_b·√bias_var (0 when bias_var is 0). Costs about
-    (8/3)·n³ floating-point operations for an n × n layer.
+    z_b ~ N(0, 1) of b's shape, b = z_b·√bias_var (0 when bias_var is 0).
     """
     n_out, n_in = w.shape
     tall = n_out >= n_in
@@ -513,6 +513,14 @@ _NAMED: dict[str, Callable[[np.ndarray, np.ndarray, np.random.Generator], None]]
 # ------------------------------------------------------------------ a QR of one's own
 
 
+#: Reflectors applied between two copies of the active part of a matrix into a contiguous
+#: array (NumPy's elementwise operations run several times faster on contiguous arrays
+#: than on strided views). It changes the speed, never the bits.
+_WINDOW = 32
+
+Reflector: TypeAlias = "tuple[np.ndarray, float] | None"
+
+
 def orthonormal_columns(a: np.ndarray) -> np.ndarray:
     """The Q of the thin QR decomposition a = QR of a (m, n) matrix, m >= n, with R's
     diagonal positive: Q (m, n) has orthonormal columns, float64.
@@ -531,37 +539,61 @@ def orthonormal_columns(a: np.ndarray) -> np.ndarray:
     * Q's columns are multiplied by the signs of R's diagonal, which makes R's diagonal
       positive and Q unique (for a of full rank, i.e. with probability 1 for random a).
 
-    For well-conditioned a it agrees with LAPACK's QR (``numpy.linalg.qr``, signs made the
-    same) to a few units of the last place. An all-zero column is left unreflected.
+    Each column's numbers go through the same operations in the same order as in the
+    textbook loop over trailing blocks; that the work is done on contiguous copies in
+    windows of :data:`_WINDOW` reflectors, some of them on columns whose values are no
+    longer needed, does not change them. About (8/3)·n³ floating-point operations for
+    n × n. For well-conditioned a the result agrees with LAPACK's QR (``numpy.linalg.qr``,
+    signs made the same) to a few units of the last place. An all-zero column is left
+    unreflected.
     """
-    q_fac = np.array(a, dtype=np.float64, order="C")  # a copy: a is not touched
-    m, n = q_fac.shape
+    m, n = np.shape(a)
     if m < n:
-        raise ValueError(f"a must have at least as many rows as columns, got shape {a.shape}")
+        raise ValueError(f"a must have at least as many rows as columns, got shape {(m, n)}")
     work = np.empty(m * n)
-    reflectors: list[tuple[np.ndarray, float] | None] = []
-    signs = np.ones(n)
-    for k in range(n):
-        x = q_fac[k:, k]
-        x0 = float(x[0])
-        norm = math.sqrt(math.fsum((x * x).tolist()))
-        if norm == 0.0:
-            reflectors.append(None)
-            continue
-        s = 1.0 if x0 >= 0 else -1.0
-        signs[k] = -s
-        v = x.copy()
-        v[0] = x0 + s * norm
-        tau = 1.0 / (norm * (norm + abs(x0)))
-        _reflect(q_fac[k:, k + 1:], v, tau, work)
-        reflectors.append((v, tau))
+    reflectors, signs = _householder_vectors(np.array(a, dtype=np.float64, order="C"), work)
     q = np.zeros((m, n))
     q[np.arange(n), np.arange(n)] = 1.0
-    for k in reversed(range(n)):  # Q = H₀H₁…H₍ₙ₋₁₎ I: column k and after meet H_k first
-        if (ref := reflectors[k]) is not None:
-            _reflect(q[k:, k:], ref[0], ref[1], work)
+    # Q = H₀H₁…H₍ₙ₋₁₎ I: H_k meets Q[k:, k:] after every later reflector; Q[k:, :k] is 0
+    # and stays 0, so a window takes all of Q[k0:, k0:]
+    for k1 in range(n, 0, -_WINDOW):
+        k0 = max(k1 - _WINDOW, 0)
+        block = q[k0:, k0:].copy()
+        for k in reversed(range(k0, k1)):
+            if (ref := reflectors[k]) is not None:
+                _reflect(block[k - k0:], ref[0], ref[1], work)
+        q[k0:, k0:] = block
     q *= signs
     return q
+
+
+def _householder_vectors(a: np.ndarray, work: np.ndarray
+                         ) -> tuple[list[Reflector], np.ndarray]:
+    """The reflectors (v, τ) (None for a zero column) of the QR of a (m, n), m >= n, and the
+    signs of R's diagonal. ``a`` is overwritten."""
+    n = a.shape[1]
+    reflectors: list[Reflector] = []
+    signs = np.ones(n)
+    active = a  # rows and columns k0: of the matrix being reduced, contiguous
+    for k0 in range(0, n, _WINDOW):
+        if k0:
+            active = active[_WINDOW:, _WINDOW:].copy()
+        for i in range(min(_WINDOW, n - k0)):
+            x = active[i:, i]
+            x0 = float(x[0])
+            norm = math.sqrt(math.fsum((x * x).tolist()))
+            if norm == 0.0:
+                reflectors.append(None)
+                continue
+            s = 1.0 if x0 >= 0 else -1.0
+            signs[k0 + i] = -s
+            v = x.copy()
+            v[0] = x0 + s * norm
+            tau = 1.0 / (norm * (norm + abs(x0)))
+            # all of the active rows i: (contiguous); columns < i + 1 are no longer read
+            _reflect(active[i:], v, tau, work)
+            reflectors.append((v, tau))
+    return reflectors, signs
 
 
 def _reflect(block: np.ndarray, v: np.ndarray, tau: float, work: np.ndarray) -> None:

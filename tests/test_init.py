@@ -325,6 +325,46 @@ def test_qr_agrees_with_lapack_and_reconstructs_its_input(shape):
     assert np.abs(q @ r - a).max() < 1e-13
 
 
+def _textbook_q(a: np.ndarray) -> np.ndarray:
+    """The Householder QR as the docstring states it, one trailing block at a time, with
+    the pairwise-tree column sums written out again."""
+
+    def column_sums(p: np.ndarray) -> np.ndarray:
+        rows = p.shape[0]
+        while rows > 1:
+            half = (rows + 1) // 2
+            p[:rows - half] = p[:rows - half] + p[half:rows]
+            rows = half
+        return p[0].copy()
+
+    def reflect(b: np.ndarray, v: np.ndarray, tau: float) -> None:
+        b[...] = b - v[:, None] * (column_sums(v[:, None] * b) * tau)
+
+    r = a.astype(np.float64)
+    m, n = r.shape
+    q, found = np.eye(m, n), []
+    for k in range(n):
+        x = r[k:, k].copy()
+        norm = math.sqrt(math.fsum((x * x).tolist()))
+        s = 1.0 if x[0] >= 0 else -1.0
+        v = x.copy()
+        v[0] = x[0] + s * norm
+        tau = 1.0 / (norm * (norm + abs(x[0])))
+        reflect(r[k:, k + 1:], v, tau)
+        found.append((v, tau, -s))
+    for k in reversed(range(n)):
+        reflect(q[k:, k:], found[k][0], found[k][1])
+    return q * np.array([sign for _, _, sign in found])
+
+
+@pytest.mark.parametrize("shape", [(33, 33), (64, 64), (65, 64), (70, 70), (100, 33),
+                                   (97, 96), (5, 1), (1, 1)])
+def test_qr_is_the_textbook_loop_bit_for_bit(shape):
+    # the windows of contiguous copies change the speed, not the numbers
+    a = np.random.default_rng(sum(shape)).standard_normal(shape)
+    assert np.array_equal(gi.orthonormal_columns(a), _textbook_q(a))
+
+
 def test_qr_of_a_matrix_with_a_zero_column_still_gives_orthonormal_columns():
     a = np.random.default_rng(2).standard_normal((10, 6))
     a[:, 2] = 0.0
