@@ -7,9 +7,10 @@ much faster (exploding) than late ones. The speed of layer l is ‖δˡ‖, the 
 of δˡ = ∂C/∂bˡ over the data.
 
 Public API: :class:`Network`, :func:`train`, :class:`History`, :class:`TrainResult`,
-:class:`TrainState`, :class:`Probe`, :func:`load`, :class:`StopFlag`, the exceptions :class:`DivergenceError`, :class:`Stopped` and
-:class:`NetworkFileError`, and the
-modules :mod:`gradcore.reference` (the same semantics in plain NumPy),
+:class:`TrainState`, :class:`Probe`, :class:`Gaussian`, :class:`Orthogonal`, :func:`load`,
+:class:`StopFlag`, the exceptions :class:`DivergenceError`, :class:`Stopped` and
+:class:`NetworkFileError`, and the modules :mod:`gradcore.init` (the initialisations),
+:mod:`gradcore.reference` (the same semantics in plain NumPy),
 :mod:`gradcore.datasets` (MNIST), :mod:`gradcore.experiments` (chapter 5),
 :mod:`gradcore.theory` (the mean-field theory that predicts the learning speeds' ratios) and
 :mod:`gradcore.sklearn` (a scikit-learn estimator, with the ``sklearn`` extra).
@@ -41,7 +42,7 @@ try:
 except ImportError as _error:
     raise _no_compiled_core(_error) from None
 
-from . import datasets, kernels, reference, theory  # noqa: E402 (after the core)
+from . import datasets, init, kernels, reference, theory  # noqa: E402 (after the core)
 from ._core import (  # noqa: E402
     StopFlag,
     get_num_threads,
@@ -50,6 +51,7 @@ from ._core import (  # noqa: E402
     thread_limit,
 )
 from ._errors import DivergenceError, Stopped  # noqa: E402
+from ._init import Gaussian, Orthogonal  # noqa: E402
 from ._io import NetworkFileError  # noqa: E402
 from ._network import Network, load  # noqa: E402
 from ._training import History, Probe, TrainResult, train  # noqa: E402
@@ -65,6 +67,8 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "Probe",
+    "Gaussian",
+    "Orthogonal",
     "DivergenceError",
     "NetworkFileError",
     "StopFlag",
@@ -76,6 +80,7 @@ __all__ = [
     "__version__",
     "datasets",
     "experiments",
+    "init",
     "kernels",
     "plotting",
     "reference",

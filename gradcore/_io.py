@@ -12,9 +12,9 @@ gradcore writes exactly that, plus a ``"dtype"`` key ("float64" or "float32") th
 network2's ``load`` ignores, so a file goes both ways. A network that is not all sigmoid
 also has ``"activation"`` (one name per hidden layer), ``"output"`` (``"softmax"``, with
 the cost ``"LogLikelihoodCost"``) and, with PReLU layers, ``"slopes"`` (per hidden layer
-the list of its slopes, or null); a file without them (network2's) is all sigmoid. Floats are written with Python's
-``repr``, which reads back to the same float64 bit for bit (a float32 parameter is written
-as its exact float64 value, so it reads back exactly too).
+the list of its slopes, or null); a file without them (network2's) is all sigmoid. Floats
+are written with Python's ``repr``, which reads back to the same float64 bit for bit (a
+float32 parameter is written as its exact float64 value, so it reads back exactly too).
 
 Saving is atomic: the JSON goes to a temporary file in the destination directory, is
 flushed to disk and then renamed over the destination, so an interrupted or failed save
@@ -38,13 +38,13 @@ from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
+from ._arch import architecture
 from ._files import (
     fsync_directory,
     open_regular,
     regular_file_mode,
     write_temporary,
 )
-from ._arch import architecture
 from ._layout import layer_views
 from ._validation import MAX_LAYERS, check_dtype, check_sizes
 

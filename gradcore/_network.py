@@ -10,6 +10,7 @@ import numpy as np
 from . import kernels as _kernels
 from . import reference as _ref
 from ._arch import PRELU_INITIAL_SLOPE, Architecture, architecture
+from ._init import initialize
 from ._io import NetworkRecord, read_network, save_network
 from ._layout import aligned_zeros, layer_views
 from ._validation import as_array, as_inputs, as_targets, check, validated
@@ -377,12 +378,8 @@ def load(path: Any, *, dtype: Any = None) -> Network:
 
 
 def _initialize(net: Network, init: Any, rng: np.random.Generator) -> None:
-    """Draw the weights and biases by ``init`` (gradcore.init); PReLU slopes start at
-    0.25 (He et al. 2015)."""
-    try:
-        from ._init import initialize  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover
-        initialize = _initialize_gaussian
+    """Draw the weights and biases by ``init`` (:mod:`gradcore.init`); PReLU slopes start
+    at 0.25 (He et al. 2015)."""
     initialize(net.weights, net.biases, init, net.activations, rng,
                prelu_slope=PRELU_INITIAL_SLOPE)
     for s in net._slopes:
@@ -415,11 +412,3 @@ def _sum_sq_weights(net: Network) -> float:
     with np.errstate(over="ignore"):  # huge weights give inf, which train() reports
         return float(sum(np.sum(np.square(w, dtype=np.float64)) for w in net.weights))
 
-
-def _initialize_gaussian(weights: Any, biases: Any, init: Any, activations: Any,
-                         rng: np.random.Generator, *, prelu_slope: float) -> None:
-    for w, b in zip(weights, biases):
-        scale = 1.0 if init == "large" else (1.0 if init == "default" else float(init)
-                                             ) / np.sqrt(w.shape[1])
-        w[...] = rng.standard_normal(w.shape) * scale
-        b[...] = rng.standard_normal(b.shape)

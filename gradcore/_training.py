@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,8 +14,7 @@ from . import kernels as _kernels
 from . import reference as _ref
 from ._core import StopFlag
 from ._errors import DivergenceError, Stopped
-from ._layout import bias_offsets
-from ._layout import aligned_zeros
+from ._layout import aligned_zeros, bias_offsets
 from ._network import Network, evaluate, l2_term
 from ._update import TrainState, Update
 from ._validation import as_inputs, validated
@@ -373,7 +372,7 @@ class _TrainingRun:
     probe: np.ndarray | None = None
     probe_every: int = 0
     updates: int = 0  # mini-batch updates applied so far (with the state's)
-    update: Update = Update()
+    update: Update = field(default_factory=Update)
     velocity: np.ndarray | None = None
     epoch0: int = 0  # epochs before this call (the state's)
     dropout_seed: int = 0

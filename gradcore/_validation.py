@@ -16,14 +16,18 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
 from ._arch import ACTIVATIONS, OUTPUTS
+from ._constraint import Constraint as Constraint  # (re-exported: the rules live there)
+from ._constraint import Integer as Integer
+from ._constraint import Options as Options
+from ._constraint import Real as Real
+from ._constraint import _is_int
+from ._init import InitSpec
 from ._layout import as_aligned, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
@@ -34,129 +38,6 @@ MAX_LAYERS = 1000
 MAX_PARAMS = 1 << 30
 
 COSTS = ("cross_entropy", "quadratic", "log_likelihood")
-INITS = ("default", "large")
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-
-
-def _is_real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
-
-
-class Constraint:
-    """One rule for one argument. ``check`` returns the value normalised, or raises."""
-
-    #: What is allowed, for messages: "an integer >= 1".
-    description = "a valid value"
-
-    def check(self, name: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def parse(self, name: str, text: str) -> Any:
-        """The value of a command-line string, checked (ValueError/TypeError if not)."""
-        return self.check(name, text)
-
-    def _type_error(self, name: str, value: Any) -> TypeError:
-        return TypeError(f"{name} must be {self.description}, got {value!r} "
-                         f"({type(value).__name__})")
-
-
-class Integer(Constraint):
-    """An integer (not a bool) in [low, high]; either bound may be None."""
-
-    def __init__(self, low: int | None = None, high: int | None = None) -> None:
-        self.low, self.high = low, high
-        bounds = [f">= {low}"] if low is not None else []
-        bounds += [f"<= {high}"] if high is not None else []
-        self.description = "an integer" + (" " + " and ".join(bounds) if bounds else "")
-
-    def check(self, name: str, value: Any) -> int:
-        if not _is_int(value):
-            raise self._type_error(name, value)
-        v = int(value)
-        if self.low is not None and v < self.low:
-            raise ValueError(f"{name} must be >= {self.low}, got {v}")
-        if self.high is not None and v > self.high:
-            raise ValueError(f"{name} must be <= {self.high}, got {v}")
-        return v
-
-    def parse(self, name: str, text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"{name} must be {self.description}, got {text!r}") from None
-        return self.check(name, value)
-
-
-class Real(Constraint):
-    """A finite real number, above ``low`` (inclusive unless ``strict``) and at most ``high``
-    where they are given."""
-
-    def __init__(self, low: float | None = None, high: float | None = None, *,
-                 strict: bool = False) -> None:
-        self.low, self.high, self.strict = low, high, strict
-        bounds = [] if low is None else [f"{'>' if strict else '>='} {low:g}"]
-        bounds += [] if high is None else [f"<= {high:g}"]
-        self.description = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
-
-    def check(self, name: str, value: Any) -> float:
-        if not _is_real(value):
-            raise self._type_error(name, value)
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {v}")
-        if self.low is not None and (v < self.low or (self.strict and v == self.low)):
-            raise ValueError(f"{name} must be {'>' if self.strict else '>='} {self.low:g}, "
-                             f"got {v:g}")
-        if self.high is not None and v > self.high:
-            raise ValueError(f"{name} must be <= {self.high:g}, got {v:g}")
-        return v
-
-    def parse(self, name: str, text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name} must be {self.description}, got {text!r}") from None
-        return self.check(name, value)
-
-
-class Options(Constraint):
-    """One of a few strings."""
-
-    def __init__(self, *choices: str) -> None:
-        self.choices = choices
-        self.description = "one of " + ", ".join(map(repr, choices))
-
-    def check(self, name: str, value: Any) -> str:
-        if not isinstance(value, str) or value not in self.choices:
-            raise ValueError(f"{name} must be {self.description}, got {value!r}")
-        return value
-
-
-class Init(Constraint):
-    """``"default"``, ``"large"``, or a weight scale s > 0 (weights N(0, s²/n_in))."""
-
-    description = "one of 'default', 'large' or a weight scale s > 0"
-    _scale = Real(0.0, strict=True)
-
-    def check(self, name: str, value: Any) -> str | float:
-        if isinstance(value, str):
-            return Options(*INITS).check(name, value)
-        if not _is_real(value):
-            raise self._type_error(name, value)
-        try:
-            return self._scale.check(name, value)
-        except ValueError as exc:
-            raise ValueError(f"{name} as a weight scale must be finite and > 0, "
-                             f"got {value!r}") from exc
-
-    def parse(self, name: str, text: str) -> str | float:
-        try:
-            return self.check(name, float(text))
-        except ValueError:
-            return self.check(name, text)
 
 
 class DType(Constraint):
@@ -408,7 +289,7 @@ class SameAs(Constraint):
 
 SIZES = Sizes()
 COST = Options(*COSTS)
-INIT = Init()
+INIT = InitSpec()
 DTYPE = DType()
 SEED = Seed()
 EPOCHS = Integer(0)
@@ -545,7 +426,7 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return Options(*choices).check(name, value)
 
 
-def check_init(init: Any) -> str | float:
+def check_init(init: Any) -> Any:
     return INIT.check("init", init)
 
 

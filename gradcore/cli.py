@@ -50,6 +50,10 @@ class _RunFailed(Exception):
     """A run that could not complete what it was asked (status 1)."""
 
 
+class _BadArguments(Exception):
+    """Options that are each valid but do not go together (status 2)."""
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -71,6 +75,70 @@ def _arg(function: str, name: str) -> Callable[[str], Any]:
 
     parse.__name__ = name
     return parse
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _activations(text: str) -> str | tuple[str, ...]:
+    """One activation name, or one per hidden layer, comma-separated."""
+    from ._arch import ACTIVATIONS
+
+    names = [t.strip() for t in text.split(",")]
+    for n in names:
+        if n not in ACTIVATIONS:
+            raise argparse.ArgumentTypeError(
+                f"activation must be one of {', '.join(ACTIVATIONS)} (or one per hidden "
+                f"layer, comma-separated), got {n!r}")
+    return names[0] if len(names) == 1 else tuple(names)
+
+
+def _remedy_args(p: Any, *, init_help: str | None = None) -> None:
+    """The network's and the update's choices beside the book's (gradcore.train's)."""
+    g = p.add_argument_group(
+        "remedies", "the network and the update beside the book's sigmoid net and plain "
+        "SGD (see 'gradcore remedies' and the README)")
+    g.add_argument("--activation", type=_activations, default=None, metavar="NAME",
+                   help="hidden activation, or one per hidden layer comma-separated: "
+                        "sigmoid (default), tanh, softsign, relu, leaky_relu, elu, prelu, "
+                        "linear")
+    g.add_argument("--output", choices=("sigmoid", "softmax"), default=None,
+                   help="output layer (softmax takes the log-likelihood cost)")
+    g.add_argument("--init", type=_arg("Network", "init"), default=None, metavar="INIT",
+                   help=init_help or "initialisation: default, large, glorot, "
+                        "glorot_standard, lecun, he, orthogonal, sparse, a weight scale s, "
+                        "gaussian:WEIGHT_VAR[,BIAS_VAR] or orthogonal:GAIN[,BIAS_VAR]")
+    g.add_argument("--momentum", type=_real, default=0.0, metavar="MU",
+                   help="classical momentum in [0, 1) (default: 0, plain SGD)")
+    g.add_argument("--nesterov", action="store_true",
+                   help="Nesterov's accelerated gradient (needs --momentum)")
+    g.add_argument("--schedule", choices=("sutskever",), default=None,
+                   help="Sutskever et al.'s momentum schedule rising to --momentum")
+    g.add_argument("--clip-norm", type=_real, default=None, metavar="C",
+                   help="clip each mini-batch's gradient norm to C")
+    g.add_argument("--dropout", type=_real, default=0.0, metavar="P",
+                   help="drop each hidden unit with probability P per mini-batch")
+
+
+def _remedy(args: argparse.Namespace, sizes: Sequence[int]) -> dict[str, Any]:
+    """The remedy options given, checked for a net of ``sizes`` (status 2 if not valid)."""
+    from .experiments.jobs import check_remedy
+
+    given = {"activation": args.activation, "output": args.output, "init": args.init,
+             "momentum": args.momentum or None, "nesterov": args.nesterov or None,
+             "schedule": args.schedule, "clip_norm": args.clip_norm,
+             "dropout": args.dropout or None}
+    remedy = {k: v for k, v in given.items() if v is not None}
+    try:
+        check_remedy({k: v for k, v in remedy.items() if k != "init" or v != "orthogonal"
+                      or args.command != "phase"}, sizes)
+    except (TypeError, ValueError) as exc:
+        raise _BadArguments(str(exc)) from None
+    return remedy
 
 
 def _subcommand(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help: str,
@@ -206,15 +274,18 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
 
     hidden = ex.CHAPTER5_HIDDEN
     seeds = list(range(args.seed, args.seed + args.seeds))
+    remedy = _remedy(args, ex.chapter5_sizes(hidden[0]))
+    for k in hidden[1:]:
+        _remedy(args, ex.chapter5_sizes(k))
     print(f"gradcore {__version__} chapter5: the first 1,000 MNIST training images "
           f"(embedded), nets {', '.join(_sizes_str(ex.chapter5_sizes(k)) for k in hidden)}, "
-          f"{_plural(len(seeds), 'seed')} ({_seed_range(seeds)})")
+          f"{_plural(len(seeds), 'seed')} ({_seed_range(seeds)}){_remedy_str(remedy)}")
     print(f"{_plural(args.epochs, 'epoch')} of full-batch gradient descent each (m = 1000, "
           f"eta = 0.1, lambda = 5.0); {_plural(len(hidden) * len(seeds), 'training')}, "
           f"{_where(args, len(hidden) * len(seeds))}", flush=True)
     t0 = time.perf_counter()
     result = ex.chapter5(args.out, seeds=args.seeds, seed=args.seed, epochs=args.epochs,
-                         figures=not args.no_figures, formats=args.format,
+                         figures=not args.no_figures, formats=args.format, remedy=remedy,
                          **_sweep_kwargs(args))
     _print_initial_table(result, len(seeds))
     _print_training_table(result)
@@ -281,9 +352,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     sizes = args.sizes
+    remedy = _remedy(args, sizes)
     print(f"gradcore {__version__} train: {_sizes_str(sizes)}, {_plural(args.epochs, 'epoch')}, "
           f"m = {args.batch_size}, eta = {args.eta:g}, lambda = {args.lmbda:g}, "
-          f"seed {'fresh' if args.seed is None else args.seed}")
+          f"seed {'fresh' if args.seed is None else args.seed}{_remedy_str(remedy)}")
     data = _load(args.data)
     print(f"MNIST: training {len(data.training[1])}, validation {len(data.validation[1])}, "
           f"test {len(data.test[1])} images", flush=True)
@@ -291,7 +363,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         run = ex.train_mnist(sizes, data, epochs=args.epochs, batch_size=args.batch_size,
                              eta=args.eta, lmbda=args.lmbda, seed=args.seed,
-                             callback=_epoch_report(args, ex.layer_names(len(sizes) - 1), bar))
+                             callback=_epoch_report(args, ex.layer_names(len(sizes) - 1), bar),
+                             remedy=remedy)
     except ex.TrainingInterrupted as stop:
         bar.close()
         print(f"\ninterrupted: {stop.epochs_completed} of {_plural(args.epochs, 'epoch')} "
@@ -306,6 +379,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.save is not None:
         _save(run.network, args.save, sys.stdout)
     return EXIT_OK
+
+
+def _remedy_str(remedy: dict[str, Any]) -> str:
+    """The remedy in a run's heading: '' for the book's, else '; activation relu, ...'."""
+    if not remedy:
+        return ""
+    def show(k: str, v: Any) -> str:
+        name = k.replace("_", "-")
+        return name if v is True else f"{name} {','.join(v) if isinstance(v, tuple) else v}"
+
+    return "; " + ", ".join(show(k, v) for k, v in remedy.items())
 
 
 def _epoch_report(args: argparse.Namespace, layers: list[str],
@@ -354,12 +438,16 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     nets = ex.DEPTH_SIZES
+    remedy = {}
+    for s in nets:
+        remedy = _remedy(args, s)
     print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(args.seeds, 'seed')} x "
           f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
-          f"{_where(args, len(nets) * args.seeds)}")
+          f"{_where(args, len(nets) * args.seeds)}{_remedy_str(remedy)}")
     data = _load(args.data)
     res = ex.depth(data, epochs=args.epochs, seeds=args.seeds, out_dir=args.out,
-                   figures=not args.no_figures, formats=args.format, **_sweep_kwargs(args))
+                   figures=not args.no_figures, formats=args.format, remedy=remedy,
+                   **_sweep_kwargs(args))
     print()
     sd_note = "" if args.seeds > 1 else " (one seed: no sd)"
     print(f"Validation accuracy, mean +/- sd over {_plural(len(res.seeds), 'seed')}{sd_note}: "
@@ -428,16 +516,19 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     n = len(args.depths) * len(args.scales) * args.seeds
+    remedy = {}
+    for d in args.depths:
+        remedy = _remedy(args, ex.chapter5_sizes(d))
     after = "" if args.epochs == 0 else \
         f" and after {_plural(args.epochs, 'epoch')} of full-batch gradient descent"
     print(f"gradcore {__version__} phase: hidden layers {_list(args.depths)} x weight scales "
           f"{_list(args.scales)} x {_plural(args.seeds, 'seed')}: the speed of every layer "
           f"at initialisation{after}, on the first 1,000 MNIST training images; "
-          f"{_plural(n, 'job')}, {_where(args, n)}", flush=True)
+          f"{_plural(n, 'job')}, {_where(args, n)}{_remedy_str(remedy)}", flush=True)
     t0 = time.perf_counter()
     res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
                    out_dir=args.out, figures=not args.no_figures, formats=args.format,
-                   **_sweep_kwargs(args))
+                   remedy=remedy, **_sweep_kwargs(args))
     for e in res.measured_epochs:
         when = "at initialisation" if e == 0 else f"after {_plural(e, 'epoch')}"
         print(f"\nlog10(speed of hidden 1 / speed of the last hidden layer), {when}, median "
@@ -520,6 +611,7 @@ def _add_train(sub: Any) -> None:
     _option(t, "--seed", f, None, "random seed (default: fresh entropy)", "N")
     t.add_argument("--save", type=_file_to_write, default=None, metavar="FILE",
                    help="write the trained network to FILE (JSON)")
+    _remedy_args(t)
 
 
 def _add_download(sub: Any) -> None:
@@ -570,6 +662,7 @@ def _add_chapter5(sub: Any) -> None:
                       "book's single run)")
     _out_args(c, "gradcore-chapter5", "experiments.chapter5")
     _sweep_args(c)
+    _remedy_args(c)
 
 
 def _add_depth(sub: Any) -> None:
@@ -590,6 +683,7 @@ def _add_depth(sub: Any) -> None:
                         "depth.png there (default: keep nothing)")
     _figure_args(d, "experiments.depth")
     _sweep_args(d)
+    _remedy_args(d)
 
 
 def _add_chain(sub: Any) -> None:
@@ -631,6 +725,8 @@ def _add_phase(sub: Any) -> None:
                       "seeds 0..K-1 per depth and scale (default: %(default)s)", epochs_name="T")
     _out_args(ph, "gradcore-phase", "experiments.phase")
     _sweep_args(ph)
+    _remedy_args(ph, init_help="the family whose scale s is the axis: gaussian (default: "
+                               "weights N(0, s^2/n_in)) or orthogonal (gain s)")
 
 
 def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,
@@ -727,6 +823,9 @@ def _run(args: argparse.Namespace) -> int:
     prog = f"gradcore {args.command}"
     try:
         return int(args.func(args))
+    except _BadArguments as exc:
+        print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except SettingsMismatch as exc:  # e.g. --out holds other settings
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

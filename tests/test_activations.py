@@ -208,7 +208,7 @@ def test_activation_per_layer_and_the_sigmoid_default_is_unchanged():
     assert a.activations == b.activations == ("sigmoid", "sigmoid")
     assert np.array_equal(a._gradient_buffer(X, Y), b._gradient_buffer(X, Y))
     mixed = gradcore.Network([20, 30, 30, 5], activation=["relu", "tanh"], seed=4)
-    W, B, S = ref_params(mixed)
+    W, B, _ = ref_params(mixed)
     np.testing.assert_allclose(mixed.feedforward(X),
                                ref.feedforward(W, B, X, ["relu", "tanh"]), rtol=1e-12)
 

@@ -280,5 +280,5 @@ def test_a_state_of_another_network_is_refused():
         with pytest.raises(ValueError, match="state belongs to a network of sizes"):
             gradcore.train(other, X, Y, epochs=1, batch_size=5, eta=0.1, momentum=0.9,
                            state=r.state)
-    with pytest.raises(TypeError, match="state must be a gradcore.TrainState"):
+    with pytest.raises(TypeError, match=r"state must be a gradcore\.TrainState"):
         gradcore.train(r.network, X, Y, epochs=1, batch_size=5, eta=0.1, state={})

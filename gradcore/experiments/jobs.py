@@ -310,7 +310,7 @@ def _init_to_json(init: Any) -> Any:
 def _init_from_json(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
-    from .. import _init  # type: ignore[attr-defined]
+    from .. import _init
 
     kind = value["kind"]
     if kind not in ("Gaussian", "Orthogonal"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ from .. import datasets
 from .._network import Network
 from .._training import History, train
 from .._validation import validated
+from .jobs import check_remedy
 
 __all__ = ["MNISTTraining", "TrainingInterrupted", "train_mnist", "load_mnist_data"]
 
@@ -104,8 +105,9 @@ def train_mnist(sizes: Sequence[int], data: Any = None, *, path: PathLike | None
         From loading the data.
     """
     choices = check_remedy(remedy, sizes)
-    update = {k: choices.pop(k) for k in ("momentum", "nesterov", "clip_norm", "dropout")
-              if k in choices}
+    update: dict[str, Any] = {k: choices.pop(k) for k in ("momentum", "nesterov",
+                                                          "clip_norm", "dropout")
+                              if k in choices}
     if "schedule" in choices:
         update["momentum_schedule"] = choices.pop("schedule")
     net = Network(sizes, seed=seed, **choices)

@@ -90,7 +90,7 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
     def init(s: float) -> Any:
         if family == "gaussian":
             return s
-        from .._init import Orthogonal  # type: ignore[attr-defined]
+        from .._init import Orthogonal
 
         return Orthogonal(s, 1.0)
 
