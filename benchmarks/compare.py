@@ -280,13 +280,24 @@ def main(argv=None):
                     samples[name].append(time.perf_counter() - t)
         rows.update({name: float(np.median(ts)) for name, ts in samples.items()})
 
-        # the in-epoch monitor: an epoch inside train() (shuffle, learning speeds, cost,
-        # history) against the bare kernel epoch, alternating; train()'s per-call set-up is
-        # taken out as (time of 3 epochs - time of 1 epoch) / 2
+        # the in-epoch monitor: an epoch inside train() (shuffle, learning speeds, gradient
+        # rms, cost, history) against the bare kernel epoch, alternating, both over the same
+        # rows in the same memory (train() takes the rows it is given, so the bare epoch
+        # reads those too, not the rows of a larger X); train()'s per-call set-up is taken
+        # out as (time of 3 epochs - time of 1 epoch) / 2
         tr_net = gradcore.Network(SIZES, seed=1)
         Xt, yt = (X, y) if len(perm) == len(X) else (X[perm], y[perm])
+        Xt = kernels.aligned(Xt, np.float64)
+        Yt = kernels.aligned(np.eye(SIZES[-1])[yt], np.float64)
         t_bare, t_train = [], []
-        bare = native(np.float64)
+        same_rows = np.random.default_rng(0).permutation(len(Xt)).astype(np.int64)
+        bare_net = gradcore.Network(SIZES, seed=1)
+        bare_p0 = bare_net.params.copy()
+
+        def bare():
+            bare_net.params[...] = bare_p0
+            _core.sgd_epoch(bare_net.architecture.core(), bare_net.params, Xt, Yt, same_rows,
+                            M, ETA, LMBDA, np.zeros(sum(SIZES[1:])), np.zeros(len(SIZES) - 1))
 
         def train_time(epochs):
             t = time.perf_counter()
