@@ -656,8 +656,8 @@ static void dense_backward_weights_naive(real *out, real *vel, const real *delta
  *   out[r, k] = step_lanes(out[r, k], &vel[r, k], sum_i d[i, r] x[i][k], u, K)
  *   d: the tile's first column of delta (m rows of n_out); out, vel: N rows of stride n_in
  * Per example, kv loads and N broadcasts feed N*kv multiply-adds. Every output vector (and
- * velocity) is loaded before any is stored, so an overlapping last vector sees the old
- * values and writes the same values as the vector it overlaps.
+ * velocity) of a row is loaded before any of the row is stored, so an overlapping last
+ * vector sees the old values and writes the same values as the vector it overlaps.
  */
 static inline __attribute__((always_inline)) void
 weights_tile(real *out, real *vel, const real *d, const real *const *x, gc_step u, int64_t m,
@@ -676,18 +676,20 @@ weights_tile(real *out, real *vel, const real *d, const real *const *x, gc_step 
             for (int t = 0; t < kv; t++) g[r][t] += dr * xv[t];
         }
     }
+    /* row by row (the vectors that overlap are those of one row), so that a velocity needs
+     * kv more registers, not N kv */
     const int momentum = K == GC_STEP_MOMENTUM || K == GC_STEP_NESTEROV;
-    vec v[NMAX][KV];
-    for (int r = 0; r < N; r++)
+    for (int r = 0; r < N; r++) {
+        vec v[KV];
         for (int t = 0; t < kv; t++) {
-            v[r][t] = momentum ? vload(vel + r * n_in + ks[t]) : (vec){0};
-            g[r][t] = step_lanes(vload(out + r * n_in + ks[t]), &v[r][t], g[r][t], u, K);
+            v[t] = momentum ? vload(vel + r * n_in + ks[t]) : (vec){0};
+            g[r][t] = step_lanes(vload(out + r * n_in + ks[t]), &v[t], g[r][t], u, K);
         }
-    for (int r = 0; r < N; r++)
         for (int t = 0; t < kv; t++) {
             vstore(out + r * n_in + ks[t], g[r][t]);
-            if (momentum) vstore(vel + r * n_in + ks[t], v[r][t]);
+            if (momentum) vstore(vel + r * n_in + ks[t], v[t]);
         }
+    }
 }
 
 /* One tile of N neurons (a run-time value) and kv vectors (a constant after inlining). */
