@@ -685,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return _run(args)
+    except KeyboardInterrupt:  # another Ctrl-C while the first was being reported
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader of our output went away (`gradcore ... | head`): stop quietly, like
         # a Unix tool killed by SIGPIPE, and keep Python from complaining at exit

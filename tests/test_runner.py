@@ -141,6 +141,40 @@ def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(
     chapter5_ctrl_c_then_resume(tmp_path / "c5")  # running jobs stop at their next epoch
 
 
+def test_ctrl_c_pressed_many_times_ends_the_sweep_and_keeps_the_finished_jobs(
+        tmp_path, chapter5_ctrl_c_then_resume):
+    chapter5_ctrl_c_then_resume(tmp_path / "c5", presses=40)
+
+
+_CTRL_C_FLOOD = textwrap.dedent("""
+    import os, signal, subprocess, sys, time
+    from gradcore.experiments import runner
+
+    with runner._ctrl_c_deferred() as ctrl_c:
+        # another process sends SIGINT as fast as it can: the handler is entered again and
+        # again while it runs, on the same thread
+        flood = subprocess.Popen([sys.executable, "-c", "import os, signal, sys\\n"
+                                  "for _ in range(30000): os.kill(int(sys.argv[1]), signal.SIGINT)",
+                                  str(os.getpid())])
+        while flood.poll() is None:
+            pass
+        time.sleep(0.2)  # any Ctrl-C still pending is handled here
+    print("pressed", ctrl_c.is_set(), flush=True)
+""")
+
+
+def test_a_ctrl_c_that_lands_while_the_last_one_is_handled_does_not_hang(tmp_path):
+    """The handler of the deferred Ctrl-C once took a lock (threading.Event.set): a second
+    SIGINT handled inside it waited for that lock for ever, on the same thread."""
+    try:
+        out = subprocess.run([sys.executable, "-c", _CTRL_C_FLOOD], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C pressed while its handler ran hung the process")
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert out.stdout.strip() == "pressed True"
+
+
 _CTRL_C_IN_WAIT = textwrap.dedent("""
     import concurrent.futures, signal, sys
     from gradcore.datasets import mnist_first_1000

@@ -16,6 +16,7 @@ pending jobs and abandons the running ones.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -56,12 +57,22 @@ class DaskBackend:
                                      key=f"gradcore-job-{self.tag}-{i}", pure=False)
             self.futures[fut] = i
 
-    def results(self) -> Iterator[tuple[int, JobResult]]:
+    def results(self, ctrl_c: Any) -> Iterator[tuple[int, JobResult]]:
+        """Results as jobs finish; Ctrl-C (``ctrl_c.is_set()``) is raised as
+        KeyboardInterrupt between them (at most 0.1 s late)."""
         from dask.distributed import as_completed
 
         done = as_completed(list(self.futures), loop=self.client.loop)  # type: ignore[no-untyped-call]
-        for fut in done:
-            yield self.futures[fut], fut.result()
+        while not done.is_empty():  # type: ignore[no-untyped-call]
+            if ctrl_c.is_set():
+                raise KeyboardInterrupt
+            batch = done.next_batch(block=False)  # type: ignore[no-untyped-call]
+            if not batch:
+                time.sleep(0.1)
+            for fut in batch:
+                yield self.futures[fut], fut.result()
+                if ctrl_c.is_set():
+                    raise KeyboardInterrupt
 
     def cancel(self) -> list[tuple[int, JobResult]]:
         """Cancel what has not finished; return the results of what had."""
