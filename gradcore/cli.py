@@ -119,6 +119,16 @@ def _dir_to_create(text: str) -> pathlib.Path:
     return p
 
 
+def _scheduler(text: str) -> str:
+    """A Dask scheduler address, checked before anything runs."""
+    from .experiments.dask_backend import check_address
+
+    try:
+        return check_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _file_to_write(text: str) -> pathlib.Path:
     """A path a network can be saved to: checked now, before any training."""
     p = pathlib.Path(text).expanduser()
@@ -649,7 +659,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     _option(where, "--jobs", "experiments.run_jobs", None,
             "trainings side by side on this machine, each on one core (default: one per "
             "core; 1: one after the other)", "N", name="n_jobs")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    where.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                        help="run the trainings on the Dask cluster whose scheduler is at "
                             "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs gradcore[dask])")
     p.add_argument("--force", action="store_true",
