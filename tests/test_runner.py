@@ -133,6 +133,55 @@ def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, 
         ResultStore(tmp_path, "test", {}, small_jobs(1))
 
 
+_SABOTAGED_STORE = textwrap.dedent("""
+    import json, os, resource, sys
+    limit = 2 << 30  # far below what reading /dev/zero or an 8 GiB file whole would take
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from gradcore.datasets import mnist_first_1000
+    from gradcore.experiments import Job, ResultStore, run_jobs
+
+    X, y = mnist_first_1000()
+    data = {"train": (X[:200], y[:200])}
+    jobs = [Job(sizes=(784, 10, 10), seed=s, epochs=2) for s in range(7)]
+    first = run_jobs(jobs, data, store=ResultStore("out", "t", {}, jobs), progress=False)
+    d = "out/jobs/"
+    os.unlink(d + "00000.json"); os.mkfifo(d + "00000.json")
+    os.unlink(d + "00001.json"); os.symlink("/dev/zero", d + "00001.json")
+    with open(d + "00002.json", "wb") as f:
+        f.truncate(8 << 30)  # sparse: 8 GiB that take no room on the disk
+    with open(d + "00003.json", "w") as f:
+        f.write("[" * 100000 + "]" * 100000)
+    doc = json.load(open(d + "00004.json"))
+    doc["job"]["sizes"] = [float("inf")]
+    with open(d + "00004.json", "w") as f:
+        json.dump(doc, f)
+    os.unlink(d + "00005.json"); os.symlink("nowhere", d + "00005.json")
+    ran = []
+    again = run_jobs(jobs, data, store=ResultStore("out", "t", {}, jobs), progress=False,
+                     on_result=lambda i, r: ran.append(i))
+    kinds = sorted(os.path.islink(d + n) or not os.path.isfile(d + n)
+                   for n in os.listdir(d))
+    print(json.dumps({"ran": sorted(ran), "same": [r.to_dict() for r in first] ==
+                      [r.to_dict() for r in again], "odd files": sum(kinds)}))
+""")
+
+
+@pytest.mark.memory_limits
+@pytest.mark.skipif(sys.platform != "linux", reason="FIFOs, /dev/zero and RLIMIT_AS of Linux")
+def test_the_store_reads_only_regular_job_files_of_a_sane_size_and_reruns_the_others(
+        tmp_path):
+    try:
+        out = subprocess.run([sys.executable, "-c", _SABOTAGED_STORE], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the store hung on a job file")
+    assert out.returncode == 0, out.stderr[-3000:]
+    # a FIFO, a link to /dev/zero, 8 GiB, JSON nested 100,000 deep, a size of Infinity and
+    # a dangling link: each job is run again, its file replaced by a regular one
+    assert json.loads(out.stdout) == {"ran": [0, 1, 2, 3, 4, 5], "same": True,
+                                      "odd files": 0}
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 

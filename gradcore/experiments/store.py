@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._files import open_regular
 from .jobs import Job, JobResult
 from .output import check_writable, write_files
 
@@ -80,8 +82,8 @@ class ResultStore:
         if not path.exists():
             return None if not any(self.dir.glob("*.json")) else {"unreadable": True}
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            doc = _read_json(path, 16 * len(_dumps(self.manifest)) + _MANIFEST_BYTES)
+        except _UNREADABLE:
             return {"unreadable": str(path)}
         return doc if isinstance(doc, dict) else {"unreadable": str(path)}
 
@@ -93,20 +95,68 @@ class ResultStore:
         return self.dir / f"{i:05d}.json"
 
     def finished(self) -> dict[int, JobResult]:
-        """The stored results, by job index (files that do not read back are left out)."""
+        """The stored results, by job index.
+
+        Files that do not read back are left out, and their jobs run again: only regular
+        files are read (a FIFO or a device named like a job file is never opened), of at
+        most the size the job's result can take (:func:`_job_bytes`).
+        """
         done = {}
         for i, job in enumerate(self.jobs):
             try:
-                result = JobResult.from_dict(json.loads(self._path(i).read_text("utf-8")))
-            except (OSError, ValueError, KeyError, TypeError):
+                result = JobResult.from_dict(_read_json(self._path(i), _job_bytes(job)))
+            except _UNREADABLE:
                 continue
             if result.job == job:
                 done[i] = result
         return done
 
     def save(self, i: int, result: JobResult) -> None:
-        """Write the result of job ``i`` (atomically)."""
-        write_files(self.dir, {self._path(i).name: _dumps(result.to_dict())})
+        """Write the result of job ``i`` (atomically), replacing whatever is there but a
+        folder."""
+        path = self._path(i)
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+                path.unlink()  # a FIFO, a device or a link to one: never read, replaced
+        except FileNotFoundError:
+            pass
+        write_files(self.dir, {path.name: _dumps(result.to_dict())})
+
+
+#: What a stored file that does not read back raises (RecursionError: nested too deep;
+#: OverflowError: a size of Infinity).
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError)
+
+#: Bytes a record of settings may hold besides 16 times the size of this sweep's own (the
+#: one there may be of other settings, with more jobs).
+_MANIFEST_BYTES = 1 << 26
+#: Bytes a stored result may hold besides its numbers.
+_SLACK_BYTES = 1 << 16
+#: Bytes a stored number may take ("-1.2345678901234567e-308, " and then some).
+_NUMBER_BYTES = 40
+
+
+def _job_bytes(job: Job) -> int:
+    """The most bytes the stored result of ``job`` may hold: every number it can record."""
+    layers = len(job.sizes) - 1
+    numbers = (job.epochs + 2) * (layers + 2) + sum(job.sizes[1:])
+    return _SLACK_BYTES + _NUMBER_BYTES * numbers
+
+
+def _read_json(path: pathlib.Path, limit: int) -> Any:
+    """The JSON document in the regular file ``path`` of at most ``limit`` bytes.
+
+    Anything else raises without being read whole: OSError (not a regular file, which
+    could block or never end) or ValueError (too large, or not JSON).
+    """
+    with open_regular(str(path)) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise ValueError(f"{path}: {size} bytes, more than the {limit} its job can need")
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path}: more than {limit} bytes")
+    return json.loads(raw)
 
 
 def _dumps(doc: Any) -> bytes:
