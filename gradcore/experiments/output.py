@@ -286,6 +286,11 @@ def read_phase_csv(path: PathLike) -> list[tuple[int, float, int, int, str, floa
         raise ValueError(f"{path}: a field is not a number ({exc})") from None
 
 
+def _finite_or_null(table: np.ndarray) -> list[list[float | None]]:
+    """The rows of ``table``, with None (JSON null) for every value that is not finite."""
+    return [[float(v) if np.isfinite(v) else None for v in row] for row in table]
+
+
 def write_phase(result: PhaseResult, folder: PathLike, *,
                 figures: bool = True) -> dict[str, pathlib.Path]:
     """Write ``phase.csv``, ``phase.json`` (settings and the medians) and ``phase.png``."""
@@ -293,8 +298,10 @@ def write_phase(result: PhaseResult, folder: PathLike, *,
                          "hidden layer), median over seeds",
            "settings": dict(result.settings),
            "depths": result.depths, "scales": result.scales,
-           "median_log10_ratio": {str(e): result.log_ratio(e).tolist()
-                                  for e in result.measured_epochs}}
+           "median_log10_ratio": {str(e): _finite_or_null(result.log_ratio(e))
+                                  for e in result.measured_epochs},
+           "null": "a median that is not finite: a speed of 0 (log10 of 0 or of 0/0), or a "
+                   "speed that is not a number; phase.csv has every speed"}
     files = {"phase.csv": ("speeds per depth, scale, seed, epoch and layer (tidy CSV)",
                            phase_csv(result)),
              "phase.json": ("settings and the median log10 ratios (JSON)", _json_bytes(doc))}
