@@ -708,9 +708,10 @@ def _failures() -> tuple[type[BaseException], ...]:
     """What makes a run fail (status 1), as opposed to a bug (a traceback)."""
     from . import DivergenceError, NetworkFileError, Stopped
     from .datasets import MNISTChecksumError, MNISTDownloadError
+    from .experiments.dask_backend import WorkerMismatch
 
     return (_RunFailed, DivergenceError, Stopped, NetworkFileError, MNISTChecksumError,
-            MNISTDownloadError, OSError)
+            MNISTDownloadError, OSError, WorkerMismatch)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,9 +15,11 @@ import dask
 import pytest
 from dask import distributed
 
+import gradcore
 from gradcore import experiments as ex
 from gradcore.cli import main
 from gradcore.experiments import Job, run_jobs
+from gradcore.experiments.dask_backend import WorkerMismatch
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +230,50 @@ def test_a_malformed_scheduler_address_is_refused_before_anything_runs(data, add
     assert main(["phase", "--depths", "2", "--scheduler", address]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "scheduler must be" in err
+
+
+# ---------------------------------------------------------------- workers of another gradcore
+
+
+@contextlib.contextmanager
+def worker_with_gradcore(tmp_path, scheduler: str, init: str):
+    """A real Dask worker process for ``scheduler`` that imports, as gradcore, a package
+    whose ``__init__.py`` is ``init`` (found before the installed one)."""
+    (tmp_path / "other" / "gradcore").mkdir(parents=True)
+    (tmp_path / "other" / "gradcore" / "__init__.py").write_text(init)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "other")}
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+                             "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                            env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("init, message", [
+    ("__version__ = '0.0.1'\ndef kernel_level():\n    return 'generic'\n",
+     "runs gradcore 0.0.1 at kernel level generic, this machine gradcore "
+     f"{gradcore.__version__} at kernel level {gradcore.kernel_level()}"),
+    ("raise ImportError('no gradcore on this worker')\n",
+     "cannot import gradcore (ImportError: no gradcore on this worker)"),
+])
+def test_a_worker_of_another_gradcore_is_refused_by_name_before_the_data_is_sent(
+        tmp_path, data, init, message):
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0",
+                                  processes=True) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client, \
+            worker_with_gradcore(tmp_path, cluster.scheduler_address, init):
+        client.wait_for_workers(1, timeout=120)
+        (worker,) = client.scheduler_info()["workers"]
+        with pytest.raises(WorkerMismatch) as info:
+            run_jobs(jobs(1), data, scheduler=client)
+        assert str(info.value).startswith(f"worker {worker} ")
+        assert message in str(info.value)
+        assert not client.who_has()  # nothing was scattered

@@ -27,7 +27,7 @@ from typing import Any
 
 from .jobs import Data, Job, JobResult, run_job
 
-__all__ = ["DaskBackend", "connect"]
+__all__ = ["DaskBackend", "WorkerMismatch", "check_workers", "check_address", "connect"]
 
 
 #: ``[scheme://]host:port``: a host name, IPv4 or [IPv6] address, and a port.
@@ -136,11 +136,51 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class WorkerMismatch(RuntimeError):
+    """A worker runs another gradcore (version or kernel level) than this machine, or none:
+    its results would not be the same bits."""
+
+
+def check_workers(client: Any) -> None:
+    """Refuse the cluster unless every worker runs this gradcore version at this kernel
+    level (:func:`gradcore.kernel_level`): WorkerMismatch naming the first that does not."""
+    from .. import __version__, kernel_level
+
+    def identity() -> tuple[str, str]:  # nested: sent by value, as no gradcore may be there
+        try:
+            import gradcore
+        except BaseException as exc:  # an ImportError, or whatever its import raised
+            return "", f"{type(exc).__name__}: {exc}"
+        return gradcore.__version__, gradcore.kernel_level()
+
+    here = (__version__, kernel_level())
+    for worker, answer in sorted(client.run(identity, on_error="return").items()):
+        if isinstance(answer, BaseException):
+            raise WorkerMismatch(f"worker {worker} could not be asked its gradcore version: "
+                                 f"{type(answer).__name__}: {_one_line(str(answer))}")
+        version, level = answer
+        if not version:
+            raise WorkerMismatch(f"worker {worker} cannot import gradcore ({_one_line(level)}); "
+                                 f"install gradcore {__version__} on every worker")
+        if (version, level) != here:
+            raise WorkerMismatch(
+                f"worker {worker} runs gradcore {version} at kernel level {level}, this "
+                f"machine gradcore {here[0]} at kernel level {here[1]}: its results would "
+                f"not be the same; install gradcore {__version__} on workers of one kernel "
+                f"level")
+
+
 class DaskBackend:
     """Jobs submitted to a Dask cluster, the data scattered once to every worker."""
 
     def __init__(self, scheduler: Any, data: Mapping[str, Data]) -> None:
         self.client, self.owned = connect(scheduler)
+        try:
+            check_workers(self.client)  # before the data is sent
+        except BaseException:
+            if self.owned:
+                self.client.close()
+            raise
         self.data = self.client.scatter(dict(data), broadcast=True, hash=False)
         self.futures: dict[Any, int] = {}
         self.tag = uuid.uuid4().hex[:8]
