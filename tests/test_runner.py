@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from gradcore import experiments as ex
+from gradcore.cli import main
 from gradcore.experiments import Job, ResultStore, SettingsMismatch, run_job, run_jobs
 
 
@@ -131,6 +132,67 @@ def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, 
     (tmp_path / "jobs" / "00000.json").write_text("{}")
     with pytest.raises(SettingsMismatch, match="no readable record"):
         ResultStore(tmp_path, "test", {}, small_jobs(1))
+
+
+def test_a_job_file_of_another_sweep_is_never_read_back(tmp_path, data, serial):
+    jobs = small_jobs()
+    first = ResultStore(tmp_path, "test", {"data": "first"}, jobs)
+    second = ResultStore(tmp_path, "test", {"data": "second"}, jobs, force=True)
+    first.save(0, serial[0])  # the first run, still going, writes on into the folder
+    assert second.finished() == {}
+    second.save(1, serial[1])
+    assert list(second.finished()) == [1]
+    assert list(first.finished()) == [0]
+
+
+_HOLDER = textwrap.dedent("""
+    import sys, time
+    from gradcore.experiments.store import hold_folder
+    with hold_folder(sys.argv[1]):
+        print("holding", flush=True)
+        sys.stdin.read()  # until the test closes our stdin
+""")
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_deletes_nothing(tmp_path, capsys):
+    out = tmp_path / "p"
+    args = ["phase", "--depths", "2", "--scales", "1", "--seeds", "1", "--no-figures",
+            "--out", str(out)]
+    assert main(args) == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], cwd=tmp_path,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        capsys.readouterr()
+        assert main([*args[:-2], "--seeds", "2", "--force", "--out", str(out)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"gradcore phase: error: {out} is in use by another gradcore run "
+                       f"(process {holder.pid}); let it end, or choose another folder"]
+        assert sorted(p.name for p in out.rglob("*")) == before
+    finally:
+        holder.communicate("", timeout=60)
+    assert main([*args[:-2], "--seeds", "2", "--force", "--out", str(out)]) == 0
+
+
+def test_after_force_every_output_in_the_folder_is_of_the_new_settings(tmp_path):
+    c5 = tmp_path / "c5"
+    ex.chapter5(c5, epochs=2, progress=False)
+    assert (c5 / "speed_ratio.png").is_file()
+    ex.chapter5(c5, epochs=3, figures=False, force=True, progress=False)
+    assert sorted(p.name for p in c5.iterdir() if p.is_file()) == [
+        "chapter5.json", "speeds_2_hidden.csv", "speeds_3_hidden.csv", "speeds_4_hidden.csv"]
+    ph = tmp_path / "ph"
+    ex.phase([2], [1.0], seeds=1, epochs=2, out_dir=ph, progress=False)
+    assert (ph / "phase_epoch_2.png").is_file()
+    ex.phase([2], [1.0], seeds=1, epochs=1, out_dir=ph, force=True, progress=False)
+    assert sorted(p.name for p in ph.iterdir() if p.is_file()) == [
+        "phase.csv", "phase.json", "phase.png", "phase_epoch_1.png"]
+    # what the start of a run with --force does, before any job: the outputs of the
+    # earlier settings are gone at once (a Ctrl-C then leaves none beside the new record)
+    ResultStore(ph, "phase", {"other": 1}, small_jobs(1), force=True).close()
+    assert [p.name for p in ph.iterdir() if p.is_file()] == []
+    assert sorted(p.name for p in (ph / "jobs").iterdir()) == [".lock", "sweep.json"]
 
 
 _SABOTAGED_STORE = textwrap.dedent("""

@@ -17,7 +17,7 @@ import io
 import json
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,6 +30,7 @@ from .results import Chapter5Result, PhaseResult, SpeedsOverSeeds
 __all__ = [
     "check_writable",
     "write_files",
+    "remove_outputs",
     "speeds_csv",
     "read_speeds_csv",
     "SpeedsTable",
@@ -92,6 +93,26 @@ def write_files(folder: PathLike, files: Mapping[str, bytes]) -> dict[str, pathl
                 os.unlink(tmp)
     fsync_directory(directory)
     return {name: pathlib.Path(directory, name) for name in files}
+
+
+#: The names of the files each experiment writes (glob patterns).
+OUTPUTS = {
+    "chapter5": ("speeds_*_hidden.csv", "speeds_*_hidden.png", "chapter5.json",
+                 "initial_deltas.png", "speed_ratio.png"),
+    "phase": ("phase.csv", "phase.json", "phase.png", "phase_epoch_*.png"),
+}
+
+
+def remove_outputs(folder: PathLike, experiment: str | None = None,
+                   keep: Sequence[str] = ()) -> None:
+    """Remove the files named like outputs of ``experiment`` (None: of any experiment) from
+    ``folder``, but those named in ``keep``: what an earlier run of other settings wrote
+    must not stay beside the new outputs, looking current."""
+    patterns = [g for name, globs in OUTPUTS.items() if experiment in (None, name)
+                for g in globs]
+    for path in sorted({q for g in patterns for q in pathlib.Path(folder).glob(g)}):
+        if path.name not in keep and (path.is_symlink() or path.is_file()):
+            path.unlink()
 
 
 def _csv_bytes(header: list[str], rows: Any) -> bytes:
@@ -262,6 +283,7 @@ def write_chapter5(result: Chapter5Result, folder: PathLike, *,
     if figures:
         files.update(_chapter5_figures(result))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    remove_outputs(folder, "chapter5", keep=list(files))
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
 
@@ -314,5 +336,6 @@ def write_phase(result: PhaseResult, folder: PathLike, *,
                                         epoch=e, n_seeds=len(result.seeds))
             files[name] = (f"figure: the phase diagram at epoch {e}", _png(fig))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    remove_outputs(folder, "phase", keep=list(files))
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
