@@ -21,6 +21,8 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import pathlib
 import signal
@@ -286,7 +288,47 @@ def _print_written(paths: dict[str, pathlib.Path], out: pathlib.Path | None) -> 
 # ------------------------------------------------------------------ train
 
 
+class _KeptOutput(io.TextIOBase):
+    """A stream that passes writes on to ``stream`` until one fails (the reader went away,
+    the disk is full), and from then on drops them, keeping the first error: what the
+    command prints must never cost what it computes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.error is None:
+            try:
+                self.stream.write(text)
+            except OSError as exc:
+                self.error = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self.error = exc
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    """``train``, its output kept apart: a closed or full stdout never loses the network."""
+    out = _KeptOutput(sys.stdout)
+    with contextlib.redirect_stdout(out):
+        status = _train(args)
+        out.flush()
+    if out.error is None:
+        return status
+    if isinstance(out.error, BrokenPipeError):
+        raise out.error  # the reader went away: quietly, status 141 (main)
+    raise _RunFailed(f"could not write the output ({out.error.strerror or out.error}); "
+                     f"the run itself completed" + (f" and the network was saved to "
+                                                    f"{args.save}" if args.save else ""))
+
+
+def _train(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     sizes = args.sizes
@@ -313,8 +355,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     print(f"test accuracy: {100 * run.test_accuracy:.2f} %")
     if args.save is not None:
-        _save(run.network, args.save, sys.stdout)
+        _save(run.network, args.save, sys.stdout if _stdout_ok() else sys.stderr)
     return EXIT_OK
+
+
+def _stdout_ok() -> bool:
+    return getattr(sys.stdout, "error", None) is None
 
 
 def _epoch_report(args: argparse.Namespace, layers: list[str],
