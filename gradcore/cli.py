@@ -21,6 +21,8 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import pathlib
 import signal
@@ -187,6 +189,16 @@ def _dir_to_create(text: str) -> pathlib.Path:
     return p
 
 
+def _scheduler(text: str) -> str:
+    """A Dask scheduler address, checked before anything runs."""
+    from .experiments.dask_backend import check_address
+
+    try:
+        return check_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _file_to_write(text: str) -> pathlib.Path:
     """A path a network can be saved to: checked now, before any training."""
     p = pathlib.Path(text).expanduser()
@@ -348,7 +360,47 @@ def _print_written(paths: dict[str, pathlib.Path], out: pathlib.Path | None) -> 
 # ------------------------------------------------------------------ train
 
 
+class _KeptOutput(io.TextIOBase):
+    """A stream that passes writes on to ``stream`` until one fails (the reader went away,
+    the disk is full), and from then on drops them, keeping the first error: what the
+    command prints must never cost what it computes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.error is None:
+            try:
+                self.stream.write(text)
+            except OSError as exc:
+                self.error = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self.error = exc
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    """``train``, its output kept apart: a closed or full stdout never loses the network."""
+    out = _KeptOutput(sys.stdout)
+    with contextlib.redirect_stdout(out):
+        status = _train(args)
+        out.flush()
+    if out.error is None:
+        return status
+    if isinstance(out.error, BrokenPipeError):
+        raise out.error  # the reader went away: quietly, status 141 (main)
+    raise _RunFailed(f"could not write the output ({out.error.strerror or out.error}); "
+                     f"the run itself completed" + (f" and the network was saved to "
+                                                    f"{args.save}" if args.save else ""))
+
+
+def _train(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     sizes = args.sizes
@@ -377,7 +429,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     print(f"test accuracy: {100 * run.test_accuracy:.2f} %")
     if args.save is not None:
-        _save(run.network, args.save, sys.stdout)
+        _save(run.network, args.save, sys.stdout if _stdout_ok() else sys.stderr)
     return EXIT_OK
 
 
@@ -390,6 +442,10 @@ def _remedy_str(remedy: dict[str, Any]) -> str:
         return name if v is True else f"{name} {','.join(v) if isinstance(v, tuple) else v}"
 
     return "; " + ", ".join(show(k, v) for k, v in remedy.items())
+
+
+def _stdout_ok() -> bool:
+    return getattr(sys.stdout, "error", None) is None
 
 
 def _epoch_report(args: argparse.Namespace, layers: list[str],
@@ -759,7 +815,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     _option(where, "--jobs", "experiments.run_jobs", None,
             "trainings side by side on this machine, each on one core (default: one per "
             "core; 1: one after the other)", "N", name="n_jobs")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    where.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                        help="run the trainings on the Dask cluster whose scheduler is at "
                             "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs gradcore[dask])")
     p.add_argument("--force", action="store_true",
@@ -795,6 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return _run(args)
+    except KeyboardInterrupt:  # another Ctrl-C while the first was being reported
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader of our output went away (`gradcore ... | head`): stop quietly, like
         # a Unix tool killed by SIGPIPE, and keep Python from complaining at exit
@@ -806,9 +864,10 @@ def _failures() -> tuple[type[BaseException], ...]:
     """What makes a run fail (status 1), as opposed to a bug (a traceback)."""
     from . import DivergenceError, NetworkFileError, Stopped
     from .datasets import MNISTChecksumError, MNISTDownloadError
+    from .experiments.dask_backend import WorkerMismatch
 
     return (_RunFailed, DivergenceError, Stopped, NetworkFileError, MNISTChecksumError,
-            MNISTDownloadError, OSError)
+            MNISTDownloadError, OSError, WorkerMismatch)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Union
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -184,7 +185,8 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     matplotlib.figure.Figure
         A diverging colour map centred on 0 (blue: vanishing, white: balance, red:
         exploding), each side scaled to its own extreme (at least ±1), every cell
-        annotated with its value.
+        annotated with its value. A value that is not finite (a speed of 0: -inf or inf;
+        0/0: nan) is a grey cell annotated so.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.shape != (len(depths), len(scales)):
@@ -193,13 +195,18 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     ax = fig.add_subplot()
     # each side scaled on its own (at least ±1, a factor 10), so a small exploding region
     # is as red as a large vanishing one is blue
-    lo, hi = min(float(np.nanmin(v)), -1.0), max(float(np.nanmax(v)), 1.0)
+    finite = v[np.isfinite(v)]
+    lo = min(float(finite.min()), -1.0) if finite.size else -1.0
+    hi = max(float(finite.max()), 1.0) if finite.size else 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
-    im = ax.imshow(v, cmap="RdBu_r", norm=norm, aspect="auto", origin="lower")
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.6")
+    im = ax.imshow(np.ma.masked_invalid(v), cmap=cmap, norm=norm, aspect="auto",
+                   origin="lower")
     for (i, j), x in np.ndenumerate(v):
         text = f"{x:.1f}" if round(x, 1) != 0 else "0.0"
+        dark = np.isfinite(x) and abs(norm(x) - 0.5) > 0.3
         ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                color="white" if abs(norm(x) - 0.5) > 0.3 else "black")
+                color="white" if dark else "black")
     ax.set_xticks(range(len(scales)), [f"{s:g}" for s in scales])
     ax.set_yticks(range(len(depths)), [str(d) for d in depths])
     ax.set_xlabel("weight scale s (weights ~ N(0, s²/n_in))")

@@ -95,10 +95,11 @@ def fake_mnist(monkeypatch, tmp_path) -> list:
     return asked
 
 
-def _chapter5_ctrl_c_then_resume(out: pathlib.Path, *extra: str) -> None:
-    """`gradcore chapter5 ... --out out *extra` gets Ctrl-C once a job is saved: it must exit
-    130 within 60 s keeping the finished jobs; the same command then finishes without
-    running them again, with the bits of a run in one go."""
+def _chapter5_ctrl_c_then_resume(out: pathlib.Path, *extra: str, presses: int = 1) -> None:
+    """`gradcore chapter5 ... --out out *extra` gets Ctrl-C (``presses`` times, a few ms
+    apart) once a job is saved: it must exit 130 within 60 s keeping the finished jobs; the
+    same command then finishes without running them again, with the bits of a run in one
+    go."""
 
     def chapter5() -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -112,9 +113,15 @@ def _chapter5_ctrl_c_then_resume(out: pathlib.Path, *extra: str) -> None:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
+    for i in range(presses):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.002 * (i % 7))
     _, stderr = proc.communicate(timeout=60)  # the jobs still running stop or are left
-    assert proc.returncode == 130, stderr
+    # 130; or killed by SIGINT, which a shell reports as 130 too: a Ctrl-C that comes once
+    # Python has begun to exit meets the default action, restored by then
+    assert proc.returncode in (130, -signal.SIGINT), stderr
     assert "interrupted:" in stderr and "run the same command again to resume" in stderr
     assert "Traceback" not in stderr
     kept = {p.name: p.stat().st_ino for p in (out / "jobs").glob("0*.json")}

@@ -81,14 +81,17 @@ def test_build_variant_matches_naive(variant, tmp_path):
                          text=True, timeout=600, env=env)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout + run.stderr
     best = int(run.stdout.split()[1])
+    assert run.stdout.count(f"level {best} threads") == 2
     compared = [int(line.split()[1]) for line in run.stdout.splitlines()
                 if line.startswith("level ") and " f64 " in line]
-    assert compared == list(range(best + 1))  # every level up to the best, each against naive
+    # every level up to the best, each against naive: for the sigmoid net with SGD, then
+    # for the PReLU + tanh + softmax net with Nesterov, clipping and dropout
+    assert compared == 2 * list(range(best + 1))
     # 1 to 4 threads, the same bits (without threads: 1 thread whatever is asked)
     counts = [int(line.split()[2].strip("()")) for line in run.stdout.splitlines()
               if line.startswith("threads ")]
-    assert counts == ([1, 1, 1, 1] if variant.endswith("no-threads") else [1, 2, 3, 4])
-    assert "callers 3 same" in run.stdout  # three callers at once, each the same bits
+    assert counts == 2 * ([1, 1, 1, 1] if variant.endswith("no-threads") else [1, 2, 3, 4])
+    assert run.stdout.count("callers 3 same") == 2  # three callers at once, the same bits
     if want_level is not None:
         assert best == want_level
     else:  # run natively: a build with vector extensions has the portable level at least

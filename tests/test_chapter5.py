@@ -110,15 +110,22 @@ def test_a_full_disk_while_writing_leaves_the_previous_outputs_whole(tmp_path):
     limit = max(small) + 1024
     assert (out / "chapter5.json").stat().st_size > limit  # the disk fills up on it
 
-    failed = gradcore_command(*args, "--seed", "1", "--force", limit_file_size=limit,
-                              cwd=tmp_path)
+    failed = gradcore_command(*args, limit_file_size=limit, cwd=tmp_path)
     assert failed.returncode == 1, failed.stderr
     assert "error" in failed.stderr and "Traceback" not in failed.stderr
-    # every output is the previous run's, whole: none cut, none of the new run's
+    # every output is the previous run's, whole: none cut
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == outputs
     assert not list(out.rglob("*.tmp"))
     for k in (2, 3, 4):
         ex.read_speeds_csv(out / f"speeds_{k}_hidden.csv")
+
+    failed = gradcore_command(*args, "--seed", "1", "--force", limit_file_size=limit,
+                              cwd=tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    assert "error" in failed.stderr and "Traceback" not in failed.stderr
+    # --force removed the outputs of the earlier settings; none of the new run's is cut
+    assert [p.name for p in out.iterdir() if p.is_file()] == []
+    assert not list(out.rglob("*.tmp"))
 
     # with room again, the same command finishes from the stored jobs
     again = gradcore_command(*args, "--seed", "1", cwd=tmp_path)

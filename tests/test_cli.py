@@ -374,6 +374,39 @@ def test_output_cut_short_by_the_reader_exits_quietly(tmp_path):
     assert proc.returncode == 141  # 128 + SIGPIPE, as the shell reports a Unix tool
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="/dev/full")
+@pytest.mark.parametrize("stdout", ["closed pipe", "/dev/full"])
+def test_a_closed_or_full_stdout_never_loses_the_trained_network(tmp_path, mnist_dir, stdout):
+    # `gradcore train --save net.json | head -3`, and `> /dev/full`
+    target = tmp_path / "net.json"
+    args = [sys.executable, "-m", "gradcore", "train", "--sizes", "784,10", "--epochs", "2",
+            "--seed", "0", "--data", str(mnist_dir), "--save", str(target)]
+    if stdout == "closed pipe":
+        r, w = os.pipe()
+        os.close(r)  # the reader is gone before the first line is written
+        proc = subprocess.run(args, stdout=w, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path, timeout=300)
+        os.close(w)
+        assert proc.returncode == 141, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"saved the network to {target}"]
+    else:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True,
+                                  cwd=tmp_path, timeout=300)
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert lines[0] == f"saved the network to {target}"
+        assert lines[1:] == [f"gradcore train: error: could not write the output (No space "
+                             f"left on device); the run itself completed and the network "
+                             f"was saved to {target}"]
+    # the same network as a run whose output was read
+    again = subprocess.run([*args[:-1], str(tmp_path / "read.json")], capture_output=True,
+                           text=True, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert gradcore.load(target).params.tobytes() == \
+        gradcore.load(tmp_path / "read.json").params.tobytes()
+
+
 def test_an_unwritable_save_path_is_refused_before_training(tmp_path, capsys, fake_mnist):
     locked = tmp_path / "locked"
     locked.mkdir()

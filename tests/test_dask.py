@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import signal
+import socket
+import subprocess
+import sys
+import threading
 
+import dask
 import pytest
 from dask import distributed
 
+import gradcore
 from gradcore import experiments as ex
 from gradcore.cli import main
 from gradcore.experiments import Job, run_jobs
+from gradcore.experiments.dask_backend import WorkerMismatch
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +130,150 @@ def test_a_bad_scheduler_is_refused(data):
         run_jobs(jobs(1), data, scheduler=42)
     with pytest.raises(ValueError, match="one or the other"):
         run_jobs(jobs(1), data, scheduler="tcp://127.0.0.1:1", n_jobs=2)
+
+
+# ---------------------------------------------------------------- addresses that do not answer
+
+
+@contextlib.contextmanager
+def silent_port():
+    """A real socket on 127.0.0.1 that accepts TCP connections and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+
+
+@contextlib.contextmanager
+def http_port():
+    """A real HTTP server on 127.0.0.1 (as a scheduler's web dashboard is)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def refused_port() -> str:
+    """The address of a port of 127.0.0.1 where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("port", [silent_port, http_port])
+def test_a_port_that_does_not_answer_as_dask_is_reported_after_the_connect_timeout(
+        data, port):
+    with port() as address, dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        with pytest.raises(ConnectionError, match="no Dask scheduler answered at "
+                                                  f"{address} within 2 s"):
+            run_jobs(jobs(1), data, scheduler=address)
+
+
+def gradcore_cli(cwd, *args: str, timeout: float = 120,
+                 **env: str) -> subprocess.CompletedProcess:
+    """`gradcore *args` run in the folder cwd (outside the checkout: the installed
+    package)."""
+    try:
+        return subprocess.run([sys.executable, "-m", "gradcore", *args], capture_output=True,
+                              text=True, timeout=timeout, env={**os.environ, **env},
+                              stdin=subprocess.DEVNULL, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"gradcore {' '.join(args)} did not end within {timeout} s")
+
+
+def test_the_command_line_reports_a_silent_scheduler_port_in_one_line(tmp_path):
+    with silent_port() as address:
+        proc = gradcore_cli(tmp_path, "phase", "--depths", "2", "--scales", "1", "--seeds", "1",
+                            "--out", str(tmp_path / "p"), "--scheduler", address,
+                            DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"gradcore phase: error: no Dask scheduler answered at {address} within 2 s (is "
+        f"that the scheduler's port, not its dashboard's?)"]
+
+
+def test_a_refused_port_is_reported_at_once_not_after_the_connect_timeout(tmp_path):
+    address = refused_port()
+    # with a connect timeout of 10 minutes, only a report at once ends within the guard
+    proc = gradcore_cli(tmp_path, "phase", "--depths", "2", "--scales", "1", "--seeds", "1",
+                        "--no-figures", "--out", str(tmp_path / "p"), "--scheduler", address,
+                        timeout=120, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="600s")
+    assert proc.returncode == 1, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"gradcore phase: error: could not connect to the Dask scheduler "
+                           f"at {address}: ") and "refused" in line
+
+
+@pytest.mark.parametrize("address", ["", "junk", "http://127.0.0.1:8787", "127.0.0.1:8786\n",
+                                     "tcp://127.0.0.1", "tcp://127.0.0.1:99999",
+                                     "tcp://a b:8786"])
+def test_a_malformed_scheduler_address_is_refused_before_anything_runs(data, address, capsys):
+    with pytest.raises(ValueError, match="scheduler must be a Dask scheduler address"):
+        run_jobs(jobs(1), data, scheduler=address)
+    assert main(["phase", "--depths", "2", "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "scheduler must be" in err
+
+
+# ---------------------------------------------------------------- workers of another gradcore
+
+
+@contextlib.contextmanager
+def worker_with_gradcore(tmp_path, scheduler: str, init: str):
+    """A real Dask worker process for ``scheduler`` that imports, as gradcore, a package
+    whose ``__init__.py`` is ``init`` (found before the installed one)."""
+    (tmp_path / "other" / "gradcore").mkdir(parents=True)
+    (tmp_path / "other" / "gradcore" / "__init__.py").write_text(init)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "other")}
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+                             "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                            env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("init, message", [
+    ("__version__ = '0.0.1'\ndef kernel_level():\n    return 'generic'\n",
+     "runs gradcore 0.0.1 at kernel level generic, this machine gradcore "
+     f"{gradcore.__version__} at kernel level {gradcore.kernel_level()}"),
+    ("raise ImportError('no gradcore on this worker')\n",
+     "cannot import gradcore (ImportError: no gradcore on this worker)"),
+])
+def test_a_worker_of_another_gradcore_is_refused_by_name_before_the_data_is_sent(
+        tmp_path, data, init, message):
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0",
+                                  processes=True) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client, \
+            worker_with_gradcore(tmp_path, cluster.scheduler_address, init):
+        client.wait_for_workers(1, timeout=120)
+        (worker,) = client.scheduler_info()["workers"]
+        with pytest.raises(WorkerMismatch) as info:
+            run_jobs(jobs(1), data, scheduler=client)
+        assert str(info.value).startswith(f"worker {worker} ")
+        assert message in str(info.value)
+        assert not client.who_has()  # nothing was scattered

@@ -96,6 +96,42 @@ def test_phase_on_the_command_line(tmp_path, capsys):
     assert (tmp_path / "phase.png").is_file()
 
 
+def test_medians_that_are_not_finite_are_written_shown_and_drawn(tmp_path, capsys):
+    # s = 5000: sigma' underflows to 0 in the first hidden layer, its speed is 0 and the
+    # log10 ratio -inf; s = 1e308: the speeds are 0/0, nan; s = 1: finite
+    args = ["phase", "--depths", "10", "--scales", "5000,1e308,1", "--seeds", "2",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    (row,) = [x.split() for x in out.splitlines() if x.strip().startswith("10 ")]
+    assert row[1:3] == ["-inf", "nan"] and np.isfinite(float(row[3]))
+    # the medians, from the speeds in the CSV
+    speeds = {(s, seed, layer): np.float64(v) for d, s, seed, e, layer, v in
+              ex.read_phase_csv(tmp_path / "phase.csv")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        medians = [float(np.median([np.log10(speeds[s, seed, "1"] / speeds[s, seed, "10"])
+                                    for seed in (0, 1)])) for s in (5000.0, 1e308, 1.0)]
+    assert medians[0] == -np.inf and np.isnan(medians[1]) and np.isfinite(medians[2])
+    doc = json.loads((tmp_path / "phase.json").read_text())
+    assert doc["median_log10_ratio"]["0"] == [[None, None, medians[2]]]
+    assert "not finite" in doc["null"]
+    assert (tmp_path / "phase.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(args) == 0  # and a rerun, which reuses every job, writes them again
+
+
+@pytest.mark.parametrize("values", [[[-np.inf, np.nan, 0.5]], [[np.inf, np.nan, -np.inf]]])
+def test_the_heat_map_shows_cells_that_are_not_finite_in_grey_with_their_value(values):
+    from gradcore import plotting
+
+    fig = plotting.phase_figure([10], [1.0, 2.0, 3.0], np.array(values))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == [f"{v:.1f}" for v in values[0]]
+    image = fig.axes[0].images[0]
+    rgba = image.cmap(image.norm(image.get_array()))
+    grey = [tuple(c) for c in rgba[0] if c[0] == c[1] == c[2] and 0.5 < c[0] < 0.7]
+    assert len(grey) == sum(not np.isfinite(v) for v in values[0])
+
+
 @pytest.mark.parametrize("kwargs", [{"depths": []}, {"depths": [0]}, {"scales": [0.0]},
                                     {"scales": [float("nan")]}, {"epochs": -1},
                                     {"seeds": 0}, {"depths": [2, 2]}])

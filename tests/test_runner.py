@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from gradcore import experiments as ex
+from gradcore.cli import main
 from gradcore.experiments import Job, ResultStore, SettingsMismatch, run_job, run_jobs
 
 
@@ -133,12 +134,156 @@ def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, 
         ResultStore(tmp_path, "test", {}, small_jobs(1))
 
 
+def test_a_job_file_of_another_sweep_is_never_read_back(tmp_path, data, serial):
+    jobs = small_jobs()
+    first = ResultStore(tmp_path, "test", {"data": "first"}, jobs)
+    second = ResultStore(tmp_path, "test", {"data": "second"}, jobs, force=True)
+    first.save(0, serial[0])  # the first run, still going, writes on into the folder
+    assert second.finished() == {}
+    second.save(1, serial[1])
+    assert list(second.finished()) == [1]
+    assert list(first.finished()) == [0]
+
+
+_HOLDER = textwrap.dedent("""
+    import sys, time
+    from gradcore.experiments.store import hold_folder
+    with hold_folder(sys.argv[1]):
+        print("holding", flush=True)
+        sys.stdin.read()  # until the test closes our stdin
+""")
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_deletes_nothing(tmp_path, capsys):
+    out = tmp_path / "p"
+    args = ["phase", "--depths", "2", "--scales", "1", "--seeds", "1", "--no-figures",
+            "--out", str(out)]
+    assert main(args) == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], cwd=tmp_path,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        capsys.readouterr()
+        assert main([*args[:-2], "--seeds", "2", "--force", "--out", str(out)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"gradcore phase: error: {out} is in use by another gradcore run "
+                       f"(process {holder.pid}); let it end, or choose another folder"]
+        assert sorted(p.name for p in out.rglob("*")) == before
+    finally:
+        holder.communicate("", timeout=60)
+    assert main([*args[:-2], "--seeds", "2", "--force", "--out", str(out)]) == 0
+
+
+def test_after_force_every_output_in_the_folder_is_of_the_new_settings(tmp_path):
+    c5 = tmp_path / "c5"
+    ex.chapter5(c5, epochs=2, progress=False)
+    assert (c5 / "speed_ratio.png").is_file()
+    ex.chapter5(c5, epochs=3, figures=False, force=True, progress=False)
+    assert sorted(p.name for p in c5.iterdir() if p.is_file()) == [
+        "chapter5.json", "speeds_2_hidden.csv", "speeds_3_hidden.csv", "speeds_4_hidden.csv"]
+    ph = tmp_path / "ph"
+    ex.phase([2], [1.0], seeds=1, epochs=2, out_dir=ph, progress=False)
+    assert (ph / "phase_epoch_2.png").is_file()
+    ex.phase([2], [1.0], seeds=1, epochs=1, out_dir=ph, force=True, progress=False)
+    assert sorted(p.name for p in ph.iterdir() if p.is_file()) == [
+        "phase.csv", "phase.json", "phase.png", "phase_epoch_1.png"]
+    # what the start of a run with --force does, before any job: the outputs of the
+    # earlier settings are gone at once (a Ctrl-C then leaves none beside the new record)
+    ResultStore(ph, "phase", {"other": 1}, small_jobs(1), force=True).close()
+    assert [p.name for p in ph.iterdir() if p.is_file()] == []
+    assert sorted(p.name for p in (ph / "jobs").iterdir()) == [".lock", "sweep.json"]
+
+
+_SABOTAGED_STORE = textwrap.dedent("""
+    import json, os, resource, sys
+    limit = 2 << 30  # far below what reading /dev/zero or an 8 GiB file whole would take
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from gradcore.datasets import mnist_first_1000
+    from gradcore.experiments import Job, ResultStore, run_jobs
+
+    X, y = mnist_first_1000()
+    data = {"train": (X[:200], y[:200])}
+    jobs = [Job(sizes=(784, 10, 10), seed=s, epochs=2) for s in range(7)]
+    first = run_jobs(jobs, data, store=ResultStore("out", "t", {}, jobs), progress=False)
+    d = "out/jobs/"
+    os.unlink(d + "00000.json"); os.mkfifo(d + "00000.json")
+    os.unlink(d + "00001.json"); os.symlink("/dev/zero", d + "00001.json")
+    with open(d + "00002.json", "wb") as f:
+        f.truncate(8 << 30)  # sparse: 8 GiB that take no room on the disk
+    with open(d + "00003.json", "w") as f:
+        f.write("[" * 100000 + "]" * 100000)
+    doc = json.load(open(d + "00004.json"))
+    doc["job"]["sizes"] = [float("inf")]
+    with open(d + "00004.json", "w") as f:
+        json.dump(doc, f)
+    os.unlink(d + "00005.json"); os.symlink("nowhere", d + "00005.json")
+    ran = []
+    again = run_jobs(jobs, data, store=ResultStore("out", "t", {}, jobs), progress=False,
+                     on_result=lambda i, r: ran.append(i))
+    kinds = sorted(os.path.islink(d + n) or not os.path.isfile(d + n)
+                   for n in os.listdir(d))
+    print(json.dumps({"ran": sorted(ran), "same": [r.to_dict() for r in first] ==
+                      [r.to_dict() for r in again], "odd files": sum(kinds)}))
+""")
+
+
+@pytest.mark.memory_limits
+@pytest.mark.skipif(sys.platform != "linux", reason="FIFOs, /dev/zero and RLIMIT_AS of Linux")
+def test_the_store_reads_only_regular_job_files_of_a_sane_size_and_reruns_the_others(
+        tmp_path):
+    try:
+        out = subprocess.run([sys.executable, "-c", _SABOTAGED_STORE], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the store hung on a job file")
+    assert out.returncode == 0, out.stderr[-3000:]
+    # a FIFO, a link to /dev/zero, 8 GiB, JSON nested 100,000 deep, a size of Infinity and
+    # a dangling link: each job is run again, its file replaced by a regular one
+    assert json.loads(out.stdout) == {"ran": [0, 1, 2, 3, 4, 5], "same": True,
+                                      "odd files": 0}
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 
 def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(
         tmp_path, chapter5_ctrl_c_then_resume):
     chapter5_ctrl_c_then_resume(tmp_path / "c5")  # running jobs stop at their next epoch
+
+
+def test_ctrl_c_pressed_many_times_ends_the_sweep_and_keeps_the_finished_jobs(
+        tmp_path, chapter5_ctrl_c_then_resume):
+    chapter5_ctrl_c_then_resume(tmp_path / "c5", presses=40)
+
+
+_CTRL_C_FLOOD = textwrap.dedent("""
+    import os, signal, subprocess, sys, time
+    from gradcore.experiments import runner
+
+    with runner._ctrl_c_deferred() as ctrl_c:
+        # another process sends SIGINT as fast as it can: the handler is entered again and
+        # again while it runs, on the same thread
+        flood = subprocess.Popen([sys.executable, "-c", "import os, signal, sys\\n"
+                                  "for _ in range(30000): os.kill(int(sys.argv[1]), signal.SIGINT)",
+                                  str(os.getpid())])
+        while flood.poll() is None:
+            pass
+        time.sleep(0.2)  # any Ctrl-C still pending is handled here
+    print("pressed", ctrl_c.is_set(), flush=True)
+""")
+
+
+def test_a_ctrl_c_that_lands_while_the_last_one_is_handled_does_not_hang(tmp_path):
+    """The handler of the deferred Ctrl-C once took a lock (threading.Event.set): a second
+    SIGINT handled inside it waited for that lock for ever, on the same thread."""
+    try:
+        out = subprocess.run([sys.executable, "-c", _CTRL_C_FLOOD], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C pressed while its handler ran hung the process")
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert out.stdout.strip() == "pressed True"
 
 
 _CTRL_C_IN_WAIT = textwrap.dedent("""

@@ -21,6 +21,7 @@ from .output import write_chapter5
 from .results import Chapter5Result, SpeedsOverSeeds
 from .runner import sweep
 from .speeds import embedded_or
+from .store import hold_folder
 
 __all__ = ["chapter5", "chapter5_jobs"]
 
@@ -103,6 +104,7 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
     settings = _settings(seed_values, epochs, eta, lmbda, list(hidden), width, (X, y), data)
     if jobs and jobs[0].remedy():
         settings["remedy"] = jobs[0].remedy_json()
+    lock = hold_folder(out_dir)  # from the first job to the last file written
     results = sweep("chapter5", settings, jobs, {"train": (X, y)}, out_dir=out_dir,
                     force=force, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)
@@ -112,6 +114,7 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
     result = Chapter5Result(nets=nets, settings=settings)
     if out_dir is not None:
         write_chapter5(result, out_dir, figures=figures, formats=formats)
+    lock.release()  # (or when lock is garbage, if this raised)
     return result
 
 

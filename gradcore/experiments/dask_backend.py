@@ -15,18 +15,44 @@ pending jobs and abandons the running ones.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
+import re
+import socket
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .jobs import Data, Job, JobResult, run_job
 
-__all__ = ["DaskBackend", "connect"]
+__all__ = ["DaskBackend", "WorkerMismatch", "check_workers", "check_address", "connect"]
+
+
+#: ``[scheme://]host:port``: a host name, IPv4 or [IPv6] address, and a port.
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx)://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+                      r":([0-9]{1,5})")
+
+
+def check_address(address: str) -> str:
+    """The scheduler address ``address``, checked: ``[tcp://]host:port`` (or tls, ws, wss,
+    ucx); ValueError naming what came otherwise."""
+    m = _ADDRESS.fullmatch(address)
+    if m is None or not 0 < int(m[3]) < 65536:
+        raise ValueError(f"scheduler must be a Dask scheduler address like "
+                         f"'tcp://host:8786', got {address!r}")
+    return address if m[1] else f"tcp://{address}"
 
 
 def connect(scheduler: Any) -> tuple[Any, bool]:
-    """(a Client for ``scheduler``, whether this module opened it and must close it)."""
+    """(a Client for ``scheduler``, whether this module opened it and must close it).
+
+    An address is checked first (:func:`check_address`), then asked who it is, within
+    Dask's connect timeout (``distributed.comm.timeouts.connect``, 30 s by default): Dask's
+    own connection waits for ever at a port that accepts TCP but does not answer as Dask
+    does (a scheduler's web dashboard, say). ConnectionError (an OSError) says why not.
+    """
     try:
         from dask.distributed import Client
     except ImportError as exc:  # pragma: no cover - the extra is missing
@@ -34,10 +60,114 @@ def connect(scheduler: Any) -> tuple[Any, bool]:
                           'pip install "gradcore[dask]"') from exc
     if isinstance(scheduler, Client):
         return scheduler, False
-    if isinstance(scheduler, str):
-        return Client(scheduler, set_as_default=False), True  # type: ignore[no-untyped-call]
-    raise TypeError(f"scheduler must be a dask.distributed.Client or an address like "
-                    f"'tcp://host:8786', got {scheduler!r}")
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be a dask.distributed.Client or an address like "
+                        f"'tcp://host:8786', got {scheduler!r}")
+    address = check_address(scheduler)
+    timeout = _connect_timeout()
+    _reach(address, timeout)
+    _ask_identity(address, timeout)
+    try:
+        client = Client(address, set_as_default=False, timeout=timeout)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(f"could not connect to the Dask scheduler at {address}: "
+                              f"{exc}") from None
+    return client, True
+
+
+def _connect_timeout() -> float:
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    return float(value) if value else 30.0
+
+
+def _reach(address: str, timeout: float) -> None:
+    """Open and close a TCP connection to ``address``: a refused one is reported at once,
+    where Dask tries again until its timeout."""
+    m = _ADDRESS.fullmatch(address)
+    if m is None or m[1] == "ucx":
+        return
+    try:
+        socket.create_connection((m[2].strip("[]"), int(m[3])), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConnectionError(f"could not connect to the Dask scheduler at {address}: "
+                              f"{_one_line(reason)}") from None
+
+
+def _ask_identity(address: str, timeout: float) -> None:
+    """Check that a Dask scheduler answers at ``address`` within ``timeout`` seconds."""
+    from distributed.comm.core import connect as open_comm
+
+    async def identity() -> Any:
+        comm = await open_comm(address, timeout=timeout)  # type: ignore[no-untyped-call]
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(identity(), timeout)
+
+    def run() -> Any:  # a loop of its own, whatever loop the caller's thread runs
+        return asyncio.run(bounded())
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            answer = pool.submit(run).result()
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ConnectionError(f"no Dask scheduler answered at {address} within "
+                                  f"{timeout:g} s (is that the scheduler's port, not its "
+                                  f"dashboard's?)") from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ConnectionError(f"could not connect to the Dask scheduler at {address}: "
+                                  f"{_one_line(reason)}") from None
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    if kind != "Scheduler":
+        raise ConnectionError(f"{address} is not a Dask scheduler (it answered as "
+                              f"{kind or 'something else'})")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class WorkerMismatch(RuntimeError):
+    """A worker runs another gradcore (version or kernel level) than this machine, or none:
+    its results would not be the same bits."""
+
+
+def check_workers(client: Any) -> None:
+    """Refuse the cluster unless every worker runs this gradcore version at this kernel
+    level (:func:`gradcore.kernel_level`): WorkerMismatch naming the first that does not."""
+    from .. import __version__, kernel_level
+
+    def identity() -> tuple[str, str]:  # nested: sent by value, as no gradcore may be there
+        try:
+            import gradcore
+        except BaseException as exc:  # an ImportError, or whatever its import raised
+            return "", f"{type(exc).__name__}: {exc}"
+        return gradcore.__version__, gradcore.kernel_level()
+
+    here = (__version__, kernel_level())
+    for worker, answer in sorted(client.run(identity, on_error="return").items()):
+        if isinstance(answer, BaseException):
+            raise WorkerMismatch(f"worker {worker} could not be asked its gradcore version: "
+                                 f"{type(answer).__name__}: {_one_line(str(answer))}")
+        version, level = answer
+        if not version:
+            raise WorkerMismatch(f"worker {worker} cannot import gradcore ({_one_line(level)}); "
+                                 f"install gradcore {__version__} on every worker")
+        if (version, level) != here:
+            raise WorkerMismatch(
+                f"worker {worker} runs gradcore {version} at kernel level {level}, this "
+                f"machine gradcore {here[0]} at kernel level {here[1]}: its results would "
+                f"not be the same; install gradcore {__version__} on workers of one kernel "
+                f"level")
 
 
 class DaskBackend:
@@ -45,6 +175,12 @@ class DaskBackend:
 
     def __init__(self, scheduler: Any, data: Mapping[str, Data]) -> None:
         self.client, self.owned = connect(scheduler)
+        try:
+            check_workers(self.client)  # before the data is sent
+        except BaseException:
+            if self.owned:
+                self.client.close()
+            raise
         self.data = self.client.scatter(dict(data), broadcast=True, hash=False)
         self.futures: dict[Any, int] = {}
         self.tag = uuid.uuid4().hex[:8]
@@ -56,12 +192,22 @@ class DaskBackend:
                                      key=f"gradcore-job-{self.tag}-{i}", pure=False)
             self.futures[fut] = i
 
-    def results(self) -> Iterator[tuple[int, JobResult]]:
+    def results(self, ctrl_c: Any) -> Iterator[tuple[int, JobResult]]:
+        """Results as jobs finish; Ctrl-C (``ctrl_c.is_set()``) is raised as
+        KeyboardInterrupt between them (at most 0.1 s late)."""
         from dask.distributed import as_completed
 
         done = as_completed(list(self.futures), loop=self.client.loop)  # type: ignore[no-untyped-call]
-        for fut in done:
-            yield self.futures[fut], fut.result()
+        while not done.is_empty():  # type: ignore[no-untyped-call]
+            if ctrl_c.is_set():
+                raise KeyboardInterrupt
+            batch = done.next_batch(block=False)  # type: ignore[no-untyped-call]
+            if not batch:
+                time.sleep(0.1)
+            for fut in batch:
+                yield self.futures[fut], fut.result()
+                if ctrl_c.is_set():
+                    raise KeyboardInterrupt
 
     def cancel(self) -> list[tuple[int, JobResult]]:
         """Cancel what has not finished; return the results of what had."""

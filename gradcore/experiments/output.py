@@ -31,6 +31,7 @@ from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 __all__ = [
     "check_writable",
     "write_files",
+    "remove_outputs",
     "speeds_csv",
     "read_speeds_csv",
     "SpeedsTable",
@@ -103,6 +104,26 @@ def write_files(folder: PathLike, files: Mapping[str, bytes]) -> dict[str, pathl
                 os.unlink(tmp)
     fsync_directory(directory)
     return {name: pathlib.Path(directory, name) for name in files}
+
+
+#: The names of the files each experiment writes (glob patterns).
+OUTPUTS = {
+    "chapter5": ("speeds_*_hidden.csv", "speeds_*_hidden.png", "chapter5.json",
+                 "initial_deltas.png", "speed_ratio.png"),
+    "phase": ("phase.csv", "phase.json", "phase.png", "phase_epoch_*.png"),
+}
+
+
+def remove_outputs(folder: PathLike, experiment: str | None = None,
+                   keep: Sequence[str] = ()) -> None:
+    """Remove the files named like outputs of ``experiment`` (None: of any experiment) from
+    ``folder``, but those named in ``keep``: what an earlier run of other settings wrote
+    must not stay beside the new outputs, looking current."""
+    patterns = [g for name, globs in OUTPUTS.items() if experiment in (None, name)
+                for g in globs]
+    for path in sorted({q for g in patterns for q in pathlib.Path(folder).glob(g)}):
+        if path.name not in keep and (path.is_symlink() or path.is_file()):
+            path.unlink()
 
 
 def _csv_bytes(header: list[str], rows: Any) -> bytes:
@@ -315,6 +336,7 @@ def write_chapter5(result: Chapter5Result, folder: PathLike, *, figures: bool = 
     if figures:
         files.update(_chapter5_figures(result, formats))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    remove_outputs(folder, "chapter5", keep=list(files))
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
 
@@ -339,6 +361,11 @@ def read_phase_csv(path: PathLike) -> list[tuple[int, float, int, int, str, floa
         raise ValueError(f"{path}: a field is not a number ({exc})") from None
 
 
+def _finite_or_null(table: np.ndarray) -> list[list[float | None]]:
+    """The rows of ``table``, with None (JSON null) for every value that is not finite."""
+    return [[float(v) if np.isfinite(v) else None for v in row] for row in table]
+
+
 def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
                 formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
     """Write ``phase.csv``, ``phase.json`` (settings and the medians) and the heat map
@@ -348,8 +375,10 @@ def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
                          "hidden layer), median over seeds",
            "settings": dict(result.settings),
            "depths": result.depths, "scales": result.scales,
-           "median_log10_ratio": {str(e): result.log_ratio(e).tolist()
-                                  for e in result.measured_epochs}}
+           "median_log10_ratio": {str(e): _finite_or_null(result.log_ratio(e))
+                                  for e in result.measured_epochs},
+           "null": "a median that is not finite: a speed of 0 (log10 of 0 or of 0/0), or a "
+                   "speed that is not a number; phase.csv has every speed"}
     files = {"phase.csv": ("speeds per depth, scale, seed, epoch and layer (tidy CSV)",
                            phase_csv(result)),
              "phase.json": ("settings and the median log10 ratios (JSON)", _json_bytes(doc))}
@@ -366,6 +395,7 @@ def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
             files.update(_described(f"figure: the phase diagram at epoch {e}",
                                     _figures(base, fig, formats)))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    remove_outputs(folder, "phase", keep=list(files))
     result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
     return result.paths
 

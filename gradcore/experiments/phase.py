@@ -22,6 +22,7 @@ from .output import write_phase
 from .results import PhaseResult
 from .runner import sweep
 from .speeds import embedded_or
+from .store import hold_folder
 
 __all__ = ["phase", "PHASE_DEPTHS", "PHASE_SCALES"]
 
@@ -104,6 +105,7 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
     remedy_fields = {k: v for k, v in jobs[0].remedy_json().items() if k != "init"}
     if remedy_fields or family != "gaussian":
         settings["remedy"] = {**remedy_fields, "init": family}
+    lock = hold_folder(out_dir)  # from the first job to the last file written
     results = sweep("phase", settings, jobs, {"train": (X, y)}, out_dir=out_dir,
                     force=force, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)
@@ -113,4 +115,5 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
                          settings=settings)
     if out_dir is not None:
         write_phase(result, out_dir, figures=figures, formats=formats)
+    lock.release()  # (or when lock is garbage, if this raised)
     return result

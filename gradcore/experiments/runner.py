@@ -65,25 +65,46 @@ class Backend(Protocol):
     """Where jobs run: started once, results yielded as they finish, cancellable."""
 
     def start(self, items: Sequence[tuple[int, Job]]) -> None: ...
-    def results(self) -> Iterator[tuple[int, JobResult]]: ...
+    def results(self, ctrl_c: CtrlC) -> Iterator[tuple[int, JobResult]]: ...
     def cancel(self) -> list[tuple[int, JobResult]]: ...
 
 
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[threading.Event]:
-    """While active in the main thread, Ctrl-C sets the event yielded instead of raising
-    KeyboardInterrupt wherever the thread happens to be; the caller raises it where that is
-    safe. concurrent.futures.wait takes every future's lock before it looks at them: a
-    KeyboardInterrupt raised in between left a lock held, and the pool's shutdown then
-    waited for ever for the job thread that needed it. Elsewhere (another thread, or a
-    SIGINT handler other than Python's default) nothing changes and the event stays clear.
+class CtrlC:
+    """Whether Ctrl-C was pressed while :func:`_ctrl_c_deferred` was active.
+
+    A plain attribute, set by the signal handler: a handler must take no lock, because a
+    second Ctrl-C runs the handler again inside the first call, on the same thread, and a
+    lock the first call holds (``threading.Event.set`` takes one) is then never released.
     """
-    hit = threading.Event()
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def is_set(self) -> bool:
+        """Whether Ctrl-C was pressed."""
+        return self.pressed
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[CtrlC]:
+    """While active in the main thread, Ctrl-C (any number of times) sets the flag yielded
+    instead of raising KeyboardInterrupt wherever the thread happens to be; the caller
+    raises it where that is safe. concurrent.futures.wait takes every future's lock before
+    it looks at them: a KeyboardInterrupt raised in between left a lock held, and the
+    pool's shutdown then waited for ever for the job thread that needed it. Elsewhere
+    (another thread, or a SIGINT handler other than Python's default) nothing changes and
+    the flag stays clear.
+    """
+    hit = CtrlC()
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield hit
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
+
+    def handler(signum: int, frame: Any) -> None:
+        hit.pressed = True
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
         yield hit
     finally:
@@ -107,22 +128,22 @@ class ThreadBackend:
             fut = self.pool.submit(run_job, job, self.data[job.data], evaluation, flag)
             self.futures[fut] = i
 
-    def results(self) -> Iterator[tuple[int, JobResult]]:
-        """Results as jobs finish. Ctrl-C is raised as KeyboardInterrupt here, between
-        waits (at most 0.2 s late) or between results, never inside the wait."""
+    def results(self, ctrl_c: CtrlC) -> Iterator[tuple[int, JobResult]]:
+        """Results as jobs finish. Ctrl-C (``ctrl_c``) is raised as KeyboardInterrupt
+        here, between waits (at most 0.2 s late) or between results, never inside the
+        wait."""
         pending = set(self.futures)
-        with _ctrl_c_deferred() as ctrl_c:
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        if ctrl_c.is_set():
-                            raise KeyboardInterrupt
-                        yield self.futures[fut], fut.result()
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
                     if ctrl_c.is_set():
                         raise KeyboardInterrupt
-            finally:
-                self.pool.shutdown(wait=not pending, cancel_futures=True)
+                    yield self.futures[fut], fut.result()
+                if ctrl_c.is_set():
+                    raise KeyboardInterrupt
+        finally:
+            self.pool.shutdown(wait=not pending, cancel_futures=True)
 
     def cancel(self) -> list[tuple[int, JobResult]]:
         """Stop every job; return the results of those that finished meanwhile."""
@@ -196,7 +217,9 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
 def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
          scheduler: Any, store: ResultStore | None, results: dict[int, JobResult],
          bar: Any, on_result: Callable[[int, JobResult], None] | None, total: int) -> None:
-    with _backend(data, n_jobs, scheduler, len(todo)) as backend:
+    # Ctrl-C is deferred from the start to the end of the sweep, cancelling included:
+    # however often it is pressed, the finished jobs are kept and the running ones stopped
+    with _ctrl_c_deferred() as ctrl_c, _backend(data, n_jobs, scheduler, len(todo)) as backend:
         backend.start(todo)
 
         def keep(i: int, result: JobResult) -> None:
@@ -207,7 +230,7 @@ def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
                 bar.update(1)
 
         try:
-            for i, result in backend.results():
+            for i, result in backend.results(ctrl_c):
                 keep(i, result)
                 if on_result is not None:
                     on_result(i, result)
