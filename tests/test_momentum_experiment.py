@@ -202,3 +202,18 @@ def test_the_command_refuses_data_for_the_small_setups(mnist_dir, tmp_path, caps
     assert not list(tmp_path.iterdir())  # refused before any training
     assert main(["momentum", "--mu-max", "2"]) == 2
     assert "mu_max" in capsys.readouterr().err
+
+
+def test_a_dask_cluster_gives_the_same_bits_as_this_machine():
+    distributed = pytest.importorskip("dask.distributed")
+    kw = {"setup": "autoencoder", "epochs": 1, "seeds": 2, "methods": ["sgd", "nesterov"],
+          "inits": ["sparse"], "progress": False}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster:
+        there = ex.momentum(scheduler=cluster.scheduler_address, **kw)
+    here = ex.momentum(n_jobs=1, **kw)
+    for key, runs in here.results.items():
+        for a, b in zip(runs, there.results[key]):
+            np.testing.assert_array_equal(a.training_cost, b.training_cost)
+            assert a.squared_error == b.squared_error
