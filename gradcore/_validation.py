@@ -27,7 +27,7 @@ from ._constraint import Integer as Integer
 from ._constraint import Options as Options
 from ._constraint import Real as Real
 from ._constraint import _is_int
-from ._init import InitSpec
+from ._init import INIT_NAMES, InitSpec
 from ._layout import as_aligned, param_count
 
 #: Largest layer accepted (a sanity bound: far beyond any dense sigmoid net one trains).
@@ -340,6 +340,16 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                           "scales": ListOf(Real(0.0, strict=True), distinct=True),
                           "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
                           "n_jobs": N_JOBS, "formats": FORMATS},
+    "experiments.momentum": {"setup": Options("deep", "autoencoder", "table1"),
+                             "seeds": SEEDS, "seed": Integer(0),
+                             "epochs": NoneOr(RUN_EPOCHS), "eta": NoneOr(ETA),
+                             "batch_size": NoneOr(BATCH_SIZE),
+                             "mu_max": Real(0.0, 1.0, strict=True),
+                             "final_momentum": NoneOr(Real(0.0, 1.0)),
+                             "final_updates": NoneOr(Integer(1)),
+                             "methods": ListOf(Options("sgd", "momentum", "nesterov"),
+                                               distinct=True),
+                             "inits": ListOf(INIT), "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.run_jobs": {"n_jobs": N_JOBS},
     "experiments.chapter5_sizes": {"hidden": Integer(0), "width": Integer(1)},
     "experiments.balance_window": {"weight": Real()},
@@ -361,8 +371,15 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "dashboard.main": {"port": Integer(0, 65535)},
     # the dashboard's form: runs small enough to watch live (gradcore.dashboard.LIMITS)
     "dashboard.Settings": {"hidden": Integer(1, 8), "width": Integer(1, 100),
-                           "init": Options("default", "large", "scale"),
-                           "scale": Real(0.0, 1000.0, strict=True), "cost": COST,
+                           "init": Options("default", "large", "scale",
+                                           *INIT_NAMES[2:]),
+                           "activation": Options(*ACTIVATIONS),
+                           "momentum": Real(0.0, 0.999), "nesterov": Options("no", "yes"),
+                           "schedule": Options("none", "sutskever"),
+                           "clip_norm": Real(0.0, 1e6, strict=True),
+                           "dropout": Real(0.0, 0.9),
+                           "scale": Real(0.0, 1000.0, strict=True),
+                           "cost": Options("cross_entropy", "quadratic"),
                            "eta": Real(0.0, 100.0, strict=True), "lmbda": Real(0.0, 1000.0),
                            "epochs": Integer(1, 5000), "seed": Integer(0, 2**32 - 1),
                            "images": Integer(10, 1000)},

@@ -8,6 +8,7 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore depth`` -- validation accuracy against depth;
 * ``gradcore chain`` -- the exploding and the vanishing one-neuron-per-layer chain;
 * ``gradcore phase`` -- the unstable gradient as a phase diagram, depth x weight scale;
+* ``gradcore momentum`` -- SGD, momentum and Nesterov from sparse and Gaussian inits;
 * ``gradcore download`` -- fetch the MNIST files;
 * ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
 
@@ -602,6 +603,60 @@ def _list(values: Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
+# ------------------------------------------------------------------ momentum
+
+
+def _cmd_momentum(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+
+    spec = ex.MOMENTUM_SETUPS[args.setup]
+    if args.data is not None and args.setup != "table1":
+        raise _BadArguments("--data is for --setup table1 (full MNIST); the other set-ups "
+                            "use the embedded 1,000 images")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    epochs = args.epochs or spec["epochs"]
+    batch = args.batch_size or spec["batch_size"]
+    eta = args.eta or spec["eta"]
+    n_jobs = len(args.methods) * len(args.inits) * len(seeds)
+    print(f"gradcore {__version__} momentum (Sutskever, Martens, Dahl & Hinton 2013): "
+          f"{spec['description']}")
+    print(f"{', '.join(args.methods)} from init {', '.join(map(str, args.inits))}; "
+          f"{_plural(epochs, 'epoch')} of mini-batches of {batch}, eta = {eta:g}, "
+          f"mu_max = {args.mu_max:g} on Sutskever's schedule; "
+          f"{_plural(len(seeds), 'seed')} ({_seed_range(seeds)}); "
+          f"{_plural(n_jobs, 'training')}, {_where(args, n_jobs)}", flush=True)
+    t0 = time.perf_counter()
+    result = ex.momentum(args.out, setup=args.setup, seeds=args.seeds, seed=args.seed,
+                         epochs=args.epochs, eta=args.eta, batch_size=args.batch_size,
+                         mu_max=args.mu_max, methods=args.methods, inits=args.inits,
+                         path=args.data, figures=not args.no_figures, formats=args.format,
+                         **_sweep_kwargs(args))
+    n = len(seeds)
+    what = "the value" if n == 1 else f"median [10th, 90th percentile] over {n} seeds"
+    print()
+    print(f"After {_plural(int(result.settings['updates']), 'update')} ({what}); the paper's "
+          f"Table 1 is its own set-up, the MNIST autoencoder 784-1000-500-250-30 (sparse "
+          f"init, mu_max = 0.99, 750,000 updates)")
+    width = 11 if n == 1 else 30
+    print(f"{'init':<10}{'method':<10}{'training cost':>{width}}{'squared error':>{width}}"
+          f"{'paper':>8}")
+    for row in result.table():
+        cost = ("-" if row["cost"] is None else
+                _spread(row["cost"], row["cost_p10"], row["cost_p90"], n))
+        sq = ("-" if row["squared_error"] is None else
+              _spread(row["squared_error"], row["squared_error_p10"],
+                      row["squared_error_p90"], n))
+        paper = "-" if row["paper_table1"] is None else f"{row['paper_table1']:g}"
+        print(f"{row['init']!s:<10}{row['method']:<10}{cost:>{width}}{sq:>{width}}"
+              f"{paper:>8}")
+    print("squared error: per example, sum over the outputs of (a - y)^2 at the end; for an "
+          "autoencoder the paper's reconstruction error")
+    _report_failures(result.failures)
+    _print_written(result.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ download
 
 
@@ -642,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depth(sub)
     _add_chain(sub)
     _add_phase(sub)
+    _add_momentum(sub)
     _add_download(sub)
     _add_dashboard(sub)
     p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
@@ -783,6 +839,46 @@ def _add_phase(sub: Any) -> None:
     _sweep_args(ph)
     _remedy_args(ph, init_help="the family whose scale s is the axis: gaussian (default: "
                                "weights N(0, s^2/n_in)) or orthogonal (gain s)")
+
+
+def _add_momentum(sub: Any) -> None:
+    """The ``momentum`` subcommand."""
+    f = "experiments.momentum"
+    mo = _subcommand(
+        sub, "momentum", _cmd_momentum,
+        "SGD, momentum and Nesterov with Sutskever's schedule, sparse vs Gaussian init",
+        "Sutskever, Martens, Dahl & Hinton (2013), 'On the importance of "
+        "initialization and momentum in deep learning': a deep sigmoid net trained "
+        "with plain SGD, classical momentum and Nesterov's accelerated gradient "
+        "(momentum rising on the paper's schedule to mu_max, 0.9 for the last 1,000 "
+        "updates), from Martens's sparse init and from Gaussian N(0, 1/n_in) weights, "
+        "K seeds each. Prints the final training cost and squared error per example "
+        "beside the paper's Table 1, and writes momentum.csv (tidy), momentum.json "
+        "and the cost curves momentum.png. The default, --setup deep, is "
+        "[784, 30x8, 10] on the embedded 1,000 images (about a minute on 2 cores); "
+        "--setup autoencoder is a small autoencoder on the same images; --setup "
+        "table1 is the paper's Table 1 (the MNIST autoencoder 784-1000-500-250-30 "
+        "and its mirror, 750,000 updates of 200 images): days of CPU per training, "
+        "a job for a Dask cluster (--scheduler).")
+    _option(mo, "--setup", f, "deep", "deep (default), autoencoder or table1", "NAME")
+    _option(mo, "--seed", f, 0, "the first seed (default: %(default)s)", "N")
+    _option(mo, "--seeds", f, 5, "seeds N..N+K-1 per method and init (default: "
+            "%(default)s)", "K")
+    _option(mo, "--epochs", f, None, "epochs (default: the set-up's: 200, or 2,500 for "
+            "table1)", "N")
+    _option(mo, "--batch-size", f, None, "mini-batch size (default: 100, or 200 for table1)",
+            "M")
+    _option(mo, "--eta", f, None, "learning rate, the same for every method (default: the "
+            "set-up's)")
+    _option(mo, "--mu-max", f, 0.99, "the schedule's largest momentum (default: "
+            "%(default)s)", "MU")
+    _option(mo, "--methods", f, ["sgd", "momentum", "nesterov"], "comma-separated: sgd, "
+            "momentum, nesterov (default: all three)", "LIST")
+    _option(mo, "--inits", f, ["sparse", "default"], "initialisations, comma-separated "
+            "(default: sparse,default)", "LIST")
+    _data_arg(mo)
+    _out_args(mo, "gradcore-momentum", f)
+    _sweep_args(mo)
 
 
 def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,

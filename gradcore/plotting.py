@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from ._band import BAND, band
 
 __all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
-           "depth_figure", "save_figure", "LAYER_COLOURS", "BAND"]
+           "depth_figure", "momentum_figure", "save_figure", "LAYER_COLOURS", "BAND"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -255,6 +255,49 @@ def depth_figure(accuracy: Mapping[str, np.ndarray],
     ax.set_title("Validation accuracy against depth", fontsize=10)
     ax.grid(True, alpha=0.4)
     ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def momentum_figure(updates: np.ndarray,
+                    costs: Mapping[str, Mapping[str, np.ndarray]], *,
+                    title: str | None = None) -> Figure:
+    """Training cost against updates, one panel per initialisation and one line (and band)
+    per update rule: Sutskever, Martens, Dahl & Hinton (2013), "On the importance of
+    initialization and momentum in deep learning".
+
+    Parameters
+    ----------
+    updates : array (epochs,)
+        Updates made by the end of each epoch (the x axis, log scale).
+    costs : mapping of an initialisation to a mapping of a method to an array (seeds, epochs)
+        Training cost after each epoch, per seed (NaN where a training stopped).
+    title : str or None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Log-log axes; over several seeds the median and the 10–90 % band.
+    """
+    if not costs:
+        raise ValueError("no initialisations to draw")
+    fig = _new_figure(3.4 * len(costs) + 0.6, 3.6)
+    axes = fig.subplots(1, len(costs), sharey=True, squeeze=False)[0]
+    x = np.asarray(updates, dtype=np.float64)
+    for ax, (init, by_method) in zip(axes, costs.items()):
+        for j, (method, c) in enumerate(by_method.items()):
+            runs = np.atleast_2d(np.asarray(c, dtype=np.float64))
+            runs = runs[np.isfinite(runs).all(axis=1)]
+            if runs.shape[0]:
+                _median_band(ax, x, runs, _colour(j), method)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("Updates")
+        ax.set_title(f"init {init}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("Training cost")
+    axes[0].legend(fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

@@ -37,7 +37,13 @@ from tornado.ioloop import IOLoop
 
 from gradcore.dashboard import training
 from gradcore.dashboard.server import is_loopback, make_server, page_url
-from gradcore.dashboard.settings import COST_CHOICES, INIT_CHOICES
+from gradcore.dashboard.settings import (
+    ACTIVATION_CHOICES,
+    COST_CHOICES,
+    INIT_CHOICES,
+    NESTEROV_CHOICES,
+    SCHEDULE_CHOICES,
+)
 
 WAIT = 120.0  # seconds for anything the page should do; it takes a few at most
 # seconds for the book's run (500 epochs, about 3 s alone): the training threads yield the
@@ -84,6 +90,19 @@ return {points: src.data.epoch.length, hidden: hidden, kept: kept,
         output: m('current-speed-output').visible, message: m('message').text,
         ratio: m('ratio').text, runs: m('runs').text,
         bars: m('current-bars').data.top.length};
+"""
+
+# the theory's lines at initialisation: per hidden layer, visible, dash pattern and values
+THEORY = """
+const doc = Bokeh.documents[0];
+const src = doc.get_model_by_name('current-theory');
+const out = [];
+for (let j = 1; j <= 8; j++) {
+  const r = doc.get_model_by_name('current-theory-hidden_' + j);
+  out.push({visible: r.visible, dash: JSON.stringify(r.glyph.line_dash),
+            values: Array.from(src.data['hidden_' + j] || [])});
+}
+return out;
 """
 
 
@@ -225,7 +244,9 @@ class Page:
         box.send_keys(text, Keys.ENTER)
 
     def choose(self, field: str, value: str) -> None:
-        label = dict({"init": INIT_CHOICES, "cost": COST_CHOICES}[field])[value]
+        label = dict({"init": INIT_CHOICES, "cost": COST_CHOICES,
+                      "activation": ACTIVATION_CHOICES, "nesterov": NESTEROV_CHOICES,
+                      "schedule": SCHEDULE_CHOICES}[field])[value]
         Select(self.element(f"gc-{field}", "select")).select_by_visible_text(label)
 
     def click(self, button: str) -> None:
@@ -413,6 +434,34 @@ def test_keep_this_run_overlays_it_beside_a_new_one(page: Page):
     page.click("reset")
     page.wait(lambda s: s["kept"] == [0, 0, 0] and "kept 1" not in s["runs"],
               "reset forgets the kept run")
+
+
+def test_relu_and_he_are_labelled_and_the_theory_is_drawn_dashed(page: Page):
+    page.choose("activation", "relu")
+    page.choose("init", "he")
+    page.type("momentum", "0.9")
+    page.choose("nesterov", "yes")
+    page.type("epochs", "60")
+    page.click("start")
+    state = page.wait(lambda s: "relu, he init" in s["runs"] and s["points"] > 0
+                      and "theory at initialisation" in s["ratio"],
+                      "the relu + he run, labelled, with the theory's ratio")
+    assert "[784,30,30,30,10] relu, he init, η = 0.1, λ = 5, full batch, Nesterov 0.9" \
+        in html.unescape(state["runs"])
+    lines = page.driver.execute_script(THEORY)
+    assert [line["visible"] for line in lines] == [True] * 3 + [False] * 5
+    for line in lines[:3]:
+        assert "10" in line["dash"] and "5" in line["dash"]  # long dashes
+        (a, b) = line["values"]
+        assert a == b and a > 0  # a level line: the speed predicted at initialisation
+    predicted = [line["values"][0] for line in lines[:3]]
+    # ReLU with He's weights is at its critical point: the three layers alike, within the
+    # sampling of 30 x 30 weights
+    assert max(predicted) / min(predicted) < 1.3
+    # anchored at the measured speed of the last hidden layer at epoch 0
+    first = page.driver.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('current-epochs').data.hidden_3[0];")
+    assert predicted[2] == pytest.approx(first, rel=1e-9)
 
 
 def test_screenshot(page: Page, browser: Any, tmp_path: pathlib.Path):

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcore import Network, experiments
+from gradcore import Network, experiments, theory
+from gradcore import train as gradcore_train
 from gradcore.dashboard import training
 from gradcore.dashboard.settings import LIMITS, Settings, SettingsError, parse_settings
 from gradcore.dashboard.training import Feed, TooManyRuns, TrainingRun, run_training
@@ -263,3 +264,94 @@ def test_a_run_trains_at_a_lower_cpu_priority_than_the_server():
         assert nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + training.NICE_INCREMENT)
     finally:
         run.stop()
+
+
+# ------------------------------------------------------------------ the form's remedies
+
+
+def test_activation_init_and_update_round_trip_through_the_form():
+    s = Settings(activation="relu", init="he", momentum=0.9, nesterov=True,
+                 schedule="sutskever", clip_norm=5.0, dropout=0.2, batch_size=100)
+    assert parse_settings(s.form()) == s
+    for act in ("tanh", "softsign", "leaky_relu", "elu", "prelu", "linear"):
+        for init in ("glorot", "glorot_standard", "lecun", "orthogonal", "sparse"):
+            form = {**Settings().form(), "activation": act, "init": init}
+            assert (parse_settings(form).activation, parse_settings(form).init) == (act, init)
+
+
+def test_a_run_is_labelled_with_its_settings():
+    book = Settings()
+    assert book.update_label() == "SGD" and "relu" not in book.label()
+    s = Settings(activation="relu", init="he", momentum=0.99, nesterov=True,
+                 schedule="sutskever", clip_norm=5.0, dropout=0.2)
+    assert "[784,30,30,30,10] relu, he init, η = 0.1" in s.label()
+    assert "Nesterov 0.99 (Sutskever schedule), clip 5, dropout 0.2" in s.label()
+    assert Settings(momentum=0.9).short_label() == "sigmoid, default init, momentum 0.9"
+
+
+REMEDY_BAD = [
+    ("activation", "swish", "Hidden activation", "must be one of 'sigmoid'"),
+    ("momentum", "1", "Momentum μ", "must be <= 0.999, got 1"),
+    ("momentum", "-0.1", "Momentum μ", "must be >= 0"),
+    ("nesterov", "yes", "Momentum kind", "Nesterov needs a momentum μ > 0"),
+    ("schedule", "sutskever", "Momentum schedule", "needs a momentum μ > 0"),
+    ("clip_norm", "0", "Clip the gradient norm", "must be > 0, got 0"),
+    ("dropout", "0.95", "Dropout", "must be <= 0.9, got 0.95"),
+]
+
+
+@pytest.mark.parametrize("field, text, label, why", REMEDY_BAD)
+def test_a_refused_remedy_is_named_with_its_limit(field, text, label, why):
+    with pytest.raises(SettingsError) as info:
+        parse_settings({**Settings().form(), field: text})
+    (message,) = info.value.messages
+    assert message.startswith(label) and why in message
+
+
+def test_clipping_none_is_no_clipping():
+    assert parse_settings({**Settings().form(), "clip_norm": " None "}).clip_norm is None
+
+
+def test_the_run_trains_with_the_chosen_activation_init_and_update():
+    s = Settings(activation="tanh", init="glorot", momentum=0.9, nesterov=True,
+                 schedule="sutskever", clip_norm=2.0, dropout=0.1, batch_size=100,
+                 images=200, epochs=3)
+    feed = Feed(s.epochs, s.n_layers)
+    assert run_training(s, feed) == "finished"
+    X, y = training.embedded_images()
+    net = Network(s.sizes, activation="tanh", init="glorot", seed=s.seed)
+    want = gradcore_train(net, X[:200], y[:200], epochs=3, batch_size=100, eta=s.eta,
+                          lmbda=s.lmbda, seed=s.seed, momentum=0.9, nesterov=True,
+                          momentum_schedule="sutskever", clip_norm=2.0, dropout=0.1)
+    update = feed.drain()
+    np.testing.assert_array_equal(update.cost, want.history.training_cost)
+    np.testing.assert_array_equal(update.speeds, want.history.learning_speeds)
+
+
+def test_the_theory_lines_are_the_predicted_ratios_anchored_at_the_last_hidden_layer():
+    s = Settings(activation="relu", init="he", epochs=1, hidden=4)
+    feed = Feed(s.epochs, s.n_layers)
+    run_training(s, feed)
+    update = feed.drain()
+    X, y = training.embedded_images()
+    net = Network(s.sizes, activation="relu", init="he", seed=s.seed)
+    speeds = net.learning_speeds(X, y)
+    assert update.theory is not None and update.theory.shape == (4,)
+    assert update.theory[-1] == speeds[3]  # anchored at the measured last hidden layer
+    ratios = update.theory[:-1] / update.theory[1:]
+    np.testing.assert_allclose(ratios, theory.predicted_ratios(net, X), rtol=1e-12)
+    # ReLU with He's weights sits at its critical point: σ_w²·E[φ'²] = 2·½, every ratio 1
+    # up to the sampling of 30 × 30 weights
+    np.testing.assert_allclose(ratios, 1.0, atol=0.12)
+    assert feed.drain().theory is None  # once
+
+
+def test_the_theory_at_the_books_initialisation_is_the_vanishing_gradient():
+    X, y = training.embedded_images()
+    net = Network([784, 30, 30, 30, 10], seed=0)
+    predicted = training.predicted_speeds(net, X, net.learning_speeds(X, y))
+    assert predicted is not None
+    # √χ₁ = 0.205 at q*, per layer (Poole et al. 2016; the chapter's ~ 5x per layer)
+    np.testing.assert_allclose(predicted[:-1] / predicted[1:], 0.205, atol=0.05)
+    one = Network([784, 30, 10], seed=0)
+    assert training.predicted_speeds(one, X, one.learning_speeds(X, y)) is None

@@ -70,6 +70,7 @@ class RunRecord:
     cost: float = float("nan")
     snapshot: Snapshot | None = None
     state: str = RUNNING
+    theory: np.ndarray | None = None
 
     def add(self, update: Update) -> None:
         if len(update.cost):
@@ -160,12 +161,18 @@ class Dashboard:
         self.figures.current.stream(update)
         if update.snapshot is not None:
             self.figures.show_snapshot(update.snapshot)
+        if update.theory is not None:
+            self.figures.show_theory(update.theory, self.record.settings.epochs)
+            self.record.theory = update.theory
         if ended:  # why the run ended, once (a later refusal may replace it)
             self.controls.say([update.message])
         self.controls.pause.disabled = update.state not in (RUNNING, PAUSED)
         r = self.record
         ratio, how = ratio_text(r.speeds)
-        self.ratio.text = (f"First / last hidden-layer speed: <b>{html.escape(ratio)}</b><br>"
+        predicted = ("" if r.theory is None else
+                     f"; theory at initialisation {r.theory[0] / r.theory[-1]:.3g}")
+        self.ratio.text = (f"First / last hidden-layer speed: <b>{html.escape(ratio)}</b>"
+                           f"{html.escape(predicted)}<br>"
                            f"<span style='font-size:13px'>{html.escape(how)}; epoch "
                            f"{r.epochs} of {r.settings.epochs}, {r.state}</span>")
         self._show_table()

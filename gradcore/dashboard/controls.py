@@ -14,11 +14,21 @@ from typing import Any
 from bokeh.layouts import column, row
 from bokeh.models.widgets import Button, Div, Select, TextInput
 
-from .settings import COST_CHOICES, FIELDS, INIT_CHOICES, LIMITS, Settings
+from .settings import (
+    ACTIVATION_CHOICES,
+    COST_CHOICES,
+    FIELDS,
+    INIT_CHOICES,
+    LIMITS,
+    NESTEROV_CHOICES,
+    SCHEDULE_CHOICES,
+    Settings,
+)
 
 __all__ = ["Controls", "limits_html"]
 
-_SELECTS = {"init": INIT_CHOICES, "cost": COST_CHOICES}
+_SELECTS = {"init": INIT_CHOICES, "cost": COST_CHOICES, "activation": ACTIVATION_CHOICES,
+            "nesterov": NESTEROV_CHOICES, "schedule": SCHEDULE_CHOICES}
 
 
 def limits_html() -> str:
@@ -27,7 +37,8 @@ def limits_html() -> str:
             f"layers of 1–{LIMITS.max_width} neurons; 1–{LIMITS.max_epochs} epochs; the "
             f"first {LIMITS.min_images}–{LIMITS.max_images} of the embedded MNIST images; "
             f"0 &lt; η ≤ {LIMITS.max_eta:g}; 0 ≤ λ ≤ {LIMITS.max_lmbda:g}; "
-            f"0 &lt; s ≤ {LIMITS.max_scale:g}. At most {LIMITS.max_kept} kept runs per page "
+            f"0 &lt; s ≤ {LIMITS.max_scale:g}; 0 ≤ μ ≤ {LIMITS.max_momentum:g}; dropout "
+            f"0–{LIMITS.max_dropout:g}. At most {LIMITS.max_kept} kept runs per page "
             f"and {LIMITS.max_runs} trainings at once on this server.</p>")
 
 
@@ -78,7 +89,9 @@ class Controls:
         i = self.inputs
         buttons = column(row(self.start, self.pause), row(self.keep, self.reset))
         return column(
-            i["hidden"], i["width"], i["init"], i["scale"], i["cost"], i["eta"], i["lmbda"],
-            i["batch_size"], i["epochs"], i["seed"], i["images"], buttons, self.message,
+            i["hidden"], i["width"], i["activation"], i["init"], i["scale"], i["cost"],
+            i["eta"], i["lmbda"], i["batch_size"], i["epochs"], i["seed"], i["images"],
+            Div(text="<b>The update</b>", width=250), i["momentum"], i["nesterov"],
+            i["schedule"], i["clip_norm"], i["dropout"], buttons, self.message,
             Div(text=limits_html(), width=260, styles={"font-size": "11px", "color": "#555"}),
             width=280)

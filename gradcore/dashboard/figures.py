@@ -6,7 +6,9 @@
 * the training cost and the accuracy on the training images.
 
 The current run is drawn solid; each kept run dashed (or dotted), in the same colours, so
-layer j of two runs can be compared at a glance.
+layer j of two runs can be compared at a glance. Over the current run's speeds, thin
+long-dashed lines in the same colours show the theory's speed of each hidden layer at
+initialisation (:func:`gradcore.dashboard.training.predicted_speeds`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from ..plotting import LAYER_COLOURS
 from .settings import LIMITS, Settings
 from .training import BAR_NEURONS, Snapshot, Update
 
-__all__ = ["HIDDEN_COLOURS", "OUTPUT_COLOUR", "KEPT_DASHES", "RunCurves", "Figures",
-           "speed_columns"]
+__all__ = ["HIDDEN_COLOURS", "OUTPUT_COLOUR", "KEPT_DASHES", "THEORY_DASH", "RunCurves",
+           "Figures", "speed_columns"]
 
 #: One colour per hidden layer, the first six the book-style figures' own.
 HIDDEN_COLOURS: tuple[str, ...] = (*LAYER_COLOURS, "#c2577f", "#2a9d9d")
 OUTPUT_COLOUR = "#9a9a9a"
 #: Line styles of kept runs, first kept first.
 KEPT_DASHES: tuple[str, ...] = ("dashed", "dotted", "dashdot")
+#: Line style of the theory's speeds at initialisation: long dashes, unlike any kept run's.
+THEORY_DASH: list[int] = [10, 5]
 
 _WIDE, _NARROW = 780, 385
 
@@ -43,6 +47,10 @@ def speed_columns() -> list[str]:
 
 def _empty_epochs() -> dict[str, Any]:
     return {name: [] for name in ("epoch", *speed_columns(), "cost")}
+
+
+def _empty_theory() -> dict[str, Any]:
+    return {name: [] for name in ("epoch", *speed_columns()[:-1])}
 
 
 def _figure(title: str, width: int, height: int, *,
@@ -155,6 +163,12 @@ class Figures:
         self.bars.yaxis.formatter = PrintfTickFormatter(format="%.2g")
         self.bars.xgrid.grid_line_color = None
         self._kept_snapshot: Snapshot | None = None
+        self.theory_source = ColumnDataSource(_empty_theory(), name="current-theory")
+        self.theory = [
+            self.speed.line("epoch", col, source=self.theory_source, color=colour,
+                            line_dash=THEORY_DASH, line_width=1.3, line_alpha=0.8,
+                            name=f"current-theory-{col}", visible=False)
+            for col, colour in zip(speed_columns()[:-1], HIDDEN_COLOURS)]
         self.current = RunCurves(self, "current", "solid")
         self.kept = [RunCurves(self, f"kept{i + 1}", KEPT_DASHES[i])
                      for i in range(LIMITS.max_kept)]
@@ -166,7 +180,9 @@ class Figures:
                               for lab, r in zip(labels, self.current.speed)]
         self.kept_items = [LegendItem(label=f"kept {i + 1}", renderers=list(c.speed),
                                       visible=False) for i, c in enumerate(self.kept)]
-        legend = Legend(items=[*self.current_items, *self.kept_items],
+        self.theory_item = LegendItem(label="theory at init", renderers=list(self.theory),
+                                      visible=False)
+        legend = Legend(items=[*self.current_items, self.theory_item, *self.kept_items],
                         click_policy="hide", label_text_font_size="11px", spacing=1)
         self.speed.add_layout(legend, "right")
 
@@ -177,11 +193,29 @@ class Figures:
         for j, item in enumerate(self.current_items[:-1]):
             item.visible = j < settings.hidden
         self.current_items[-1].visible = True
+        self.show_theory(None, settings.epochs)
         n = min(settings.width, BAR_NEURONS)
         self.bars.x_range.factors = [(f"hidden {j + 1}", str(i + 1))
                                      for j in range(settings.hidden) for i in range(n)]
         self.bar_source.data = _bar_data(None)
         self._filter_kept_bars()
+
+    def show_theory(self, speeds: np.ndarray | None, epochs: int) -> None:
+        """Draw the theory's speed of each hidden layer at initialisation (first layer
+        first) as a line across the run's ``epochs``; None: no lines."""
+        data = _empty_theory()
+        if speeds is not None:
+            data["epoch"] = [0, max(epochs - 1, 1)]
+            for j, v in enumerate(speeds):
+                data[f"hidden_{j + 1}"] = [float(v), float(v)]
+            for col in speed_columns()[len(speeds):-1]:
+                data[col] = [np.nan, np.nan]
+        self.theory_source.data = data
+        n = 0 if speeds is None else len(speeds)
+        for j, r in enumerate(self.theory):
+            r.visible = j < n
+        self.theory_item.visible = n > 0
+        self.theory_item.renderers = [r for r in self.theory if r.visible] or self.theory[:1]
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         self.bar_source.data = _bar_data(snapshot)
@@ -197,7 +231,7 @@ class Figures:
         for i, (c, item) in enumerate(zip(self.kept, self.kept_items)):
             if i < len(runs):
                 c.show(runs[i][0].hidden)
-                item.label = value(f"kept {i + 1}: {runs[i][0].init_label()} init")
+                item.label = value(f"kept {i + 1}: {runs[i][0].short_label()}")
                 item.renderers = [r for r in c.speed if r.visible]
                 item.visible = True
             else:

@@ -4,8 +4,9 @@
 :class:`~gradcore.dashboard.settings.Settings`, trains it with :func:`gradcore.train` and
 records every epoch's learning speeds and cost into a :class:`Feed`, plus, about ten times a
 second, a :class:`Snapshot` (accuracy and the mean ∂C/∂b of the first neurons of every
-hidden layer). :class:`TrainingRun` runs it in a thread of its own with one kernel thread,
-and can pause, resume and stop it from any thread. The page drains the feed at the
+hidden layer), and once, before training, the theory's speeds at initialisation
+(:func:`predicted_speeds`). :class:`TrainingRun` runs it in a thread of its own with one
+kernel thread, and can pause, resume and stop it from any thread. The page drains the feed at the
 screen's pace; the training thread never waits for the page.
 """
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import datasets
+from .. import datasets, theory
 from .._core import StopFlag, thread_limit
 from .._errors import DivergenceError, Stopped
 from .._network import Network
@@ -39,6 +40,7 @@ __all__ = [
     "TrainingRun",
     "embedded_images",
     "take_snapshot",
+    "predicted_speeds",
     "run_training",
     "live_runs",
     "stop_all",
@@ -114,6 +116,9 @@ class Update:
         "running", "paused", "finished", "stopped" or "diverged".
     message : str
         Why it ended, when it diverged.
+    theory : ndarray (hidden,) or None
+        The theory's speed of every hidden layer at initialisation
+        (:func:`predicted_speeds`), in the first drain after it was computed.
     """
 
     first: int
@@ -122,6 +127,7 @@ class Update:
     snapshot: Snapshot | None
     state: str
     message: str
+    theory: np.ndarray | None = None
 
 
 class Feed:
@@ -140,6 +146,12 @@ class Feed:
         self._snapshot: Snapshot | None = None
         self._state = RUNNING
         self._message = ""
+        self._theory: np.ndarray | None = None
+
+    def set_theory(self, speeds: np.ndarray) -> None:
+        """Record the theory's speeds at initialisation (the next drain carries them)."""
+        with self._lock:
+            self._theory = np.array(speeds, dtype=np.float64)
 
     def add_epoch(self, speeds: np.ndarray, cost: float) -> None:
         """Record the epoch after the last one recorded."""
@@ -173,9 +185,46 @@ class Feed:
             first, last = self._drained, self._done
             self._drained = last
             snapshot, self._snapshot = self._snapshot, None
+            predicted, self._theory = self._theory, None
             return Update(first=first, speeds=self._speeds[first:last].copy(),
                           cost=self._cost[first:last].copy(), snapshot=snapshot,
-                          state=self._state, message=self._message)
+                          state=self._state, message=self._message, theory=predicted)
+
+
+def predicted_speeds(net: Network, X: np.ndarray, speeds: np.ndarray) -> np.ndarray | None:
+    """The mean-field theory's speed of every hidden layer of ``net`` at initialisation.
+
+    :func:`gradcore.theory.predicted_ratios` gives, from the net's own weights, biases,
+    activations and inputs ``X``, the ratio of each hidden layer's gradient to the next's
+    (Poole et al. 2016, "Exponential expressivity in deep neural networks through transient
+    chaos"; Schoenholz et al. 2017, "Deep information propagation"). The theory says how
+    the speeds fall off backwards, not their scale, which also depends on the cost and the
+    output layer: the prediction is anchored at the measured speed of the last hidden layer
+    (``speeds``, output last), and each layer below it is the layer above times its
+    ratio. So the last hidden layer's line meets its curve at epoch 0 and the others show
+    what the theory expects of them. It is the ratio of per-example gradient sizes; in the
+    ordered phase it is also that of the chapter's speeds, in the chaotic phase the measured
+    speeds fall below it.
+
+    Returns
+    -------
+    ndarray (hidden,) or None
+        First hidden layer first; None for one hidden layer, a zero or non-finite anchor,
+        or a net the theory cannot take.
+    """
+    hidden = len(net.sizes) - 2
+    anchor = float(speeds[hidden - 1])
+    if hidden < 2 or not (np.isfinite(anchor) and anchor > 0):
+        return None
+    try:
+        ratios = theory.predicted_ratios(net, X)
+    except (ValueError, ArithmeticError):
+        return None
+    out = np.empty(hidden)
+    out[-1] = anchor
+    for j in range(hidden - 2, -1, -1):
+        out[j] = out[j + 1] * ratios[j]
+    return out if np.isfinite(out).all() else None
 
 
 def run_training(settings: Settings, feed: Feed, *, stop: StopFlag | None = None,
@@ -204,8 +253,12 @@ def run_training(settings: Settings, feed: Feed, *, stop: StopFlag | None = None
     """
     X_all, y_all = embedded_images()
     X, y = X_all[:settings.images], y_all[:settings.images]
-    net = Network(settings.sizes, cost=settings.cost, init=settings.init, seed=settings.seed)
+    net = Network(settings.sizes, activation=settings.activation, cost=settings.cost,
+                  init=settings.init, seed=settings.seed)
     feed.add_snapshot(take_snapshot(net, X, y, 0))
+    predicted = predicted_speeds(net, X, net.learning_speeds(X, y))
+    if predicted is not None:
+        feed.set_theory(predicted)
     last = time.monotonic()
 
     def record(epoch: int, history: History) -> None:
@@ -222,7 +275,9 @@ def run_training(settings: Settings, feed: Feed, *, stop: StopFlag | None = None
     try:
         train(net, X, y, epochs=settings.epochs, batch_size=settings.batch_size or len(X),
               eta=settings.eta, lmbda=settings.lmbda, seed=settings.seed, callback=record,
-              stop=stop)
+              stop=stop, momentum=settings.momentum, nesterov=settings.nesterov,
+              momentum_schedule=settings.schedule, clip_norm=settings.clip_norm,
+              dropout=settings.dropout)
     except Stopped:
         state = STOPPED
     except DivergenceError as exc:

@@ -9,6 +9,8 @@ them. The experiments:
 * :func:`depth` -- validation accuracy against depth on full MNIST (the book: 96.48,
   96.90, 96.57, 96.53 % for 1 to 4 hidden layers), the last and the best epoch's.
 * :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
+* :func:`momentum` -- SGD, classical momentum and Nesterov's accelerated gradient with
+  Sutskever et al.'s (2013) schedule, sparse against Gaussian initialisation, over seeds.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
 * :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
@@ -51,6 +53,14 @@ from .depth import depth
 from .frames import read, results_frame
 from .jobs import Job, JobResult, run_job
 from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
+from .momentum import (
+    MOMENTUM_INITS,
+    MOMENTUM_METHODS,
+    MOMENTUM_SETUPS,
+    SUTSKEVER_TABLE1,
+    MomentumResult,
+    momentum,
+)
 from .output import (
     SpeedsTable,
     read_phase_csv,
@@ -112,4 +122,10 @@ __all__ = [
     "exploding_chain",
     "vanishing_chain",
     "balance_window",
+    "momentum",
+    "MomentumResult",
+    "MOMENTUM_METHODS",
+    "MOMENTUM_INITS",
+    "MOMENTUM_SETUPS",
+    "SUTSKEVER_TABLE1",
 ]

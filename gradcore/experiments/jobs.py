@@ -23,7 +23,7 @@ from .._network import Network, speeds_of
 from .._training import History, train
 
 __all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data",
-           "seed_list", "REMEDY_FIELDS", "check_remedy"]
+           "seed_list", "REMEDY_FIELDS", "check_remedy", "squared_error"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -60,6 +60,12 @@ class Job:
         Key of the data to evaluate on after every epoch (accuracy and cost), or None.
     deltas : bool
         Record the initial mean δ of every neuron (:attr:`JobResult.initial_deltas`).
+    final_momentum, final_updates : float or None, int
+        μ for the last ``final_updates`` updates (:func:`gradcore.train`'s; None: no change).
+    squared_error : bool
+        Record the mean over the training examples of ‖output − target‖² at the final
+        weights (:attr:`JobResult.squared_error`): an autoencoder's squared reconstruction
+        error when the targets are the inputs.
     """
 
     sizes: tuple[int, ...]
@@ -80,6 +86,9 @@ class Job:
     schedule: str | None = None
     clip_norm: float | None = None
     dropout: float = 0.0
+    final_momentum: float | None = None
+    final_updates: int = 1000
+    squared_error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; :meth:`from_dict` gives the job back."""
@@ -156,6 +165,9 @@ class JobResult:
         the final weights (None in results stored by an earlier gradcore).
     gradient_rms : ndarray (epochs_done, n_layers) or None
         train()'s per-epoch gradient rms.
+    squared_error : float or None
+        With ``job.squared_error``: the mean over the training examples of
+        Σⱼ (aⱼ − yⱼ)² at the final weights (else None).
     """
 
     job: Job
@@ -169,6 +181,7 @@ class JobResult:
     initial_rms: np.ndarray | None = None
     final_rms: np.ndarray | None = None
     gradient_rms: np.ndarray | None = None
+    squared_error: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -190,6 +203,7 @@ class JobResult:
             "initial_rms": _list_or_none(self.initial_rms),
             "final_rms": _list_or_none(self.final_rms),
             "gradient_rms": _list_or_none(self.gradient_rms),
+            "squared_error": self.squared_error,
         }
 
     @classmethod
@@ -216,7 +230,9 @@ class JobResult:
                        else _vector(d["final_rms"], n_layers)),
             gradient_rms=(None if d.get("gradient_rms") is None
                           else np.array(d["gradient_rms"], dtype=np.float64
-                                        ).reshape(-1, n_layers)))
+                                        ).reshape(-1, n_layers)),
+            squared_error=(None if d.get("squared_error") is None
+                           else float(d["squared_error"])))
 
 
 def _list_or_none(a: np.ndarray | None) -> list[float] | None:
@@ -334,6 +350,7 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
         history, error = _train(net, job, train_data, evaluation_data, stop)
         final = net.learning_speeds(X, y) if history.epochs else initial
         final_rms = net.gradient_rms(X, y) if history.epochs else initial_rms
+        squared = squared_error(net, X, y) if job.squared_error else None
     return JobResult(
         job=job, initial_speeds=initial, final_speeds=final,
         speeds=np.array(history.learning_speeds), training_cost=np.array(history.training_cost),
@@ -342,7 +359,21 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
         initial_deltas=deltas if job.deltas else None, error=error,
         initial_rms=initial_rms, final_rms=final_rms,
         gradient_rms=(None if history.gradient_rms is None
-                      else np.array(history.gradient_rms)))
+                      else np.array(history.gradient_rms)),
+        squared_error=squared)
+
+
+def squared_error(net: Network, X: np.ndarray, y: np.ndarray) -> float:
+    """Mean over the examples of Σⱼ (aⱼ − yⱼ)², the output against the target rows (or the
+    one-hot rows of labels), in blocks of 1,000 examples."""
+    total = 0.0
+    for i in range(0, len(X), 1000):
+        a = np.asarray(net.feedforward(X[i:i + 1000]), dtype=np.float64)
+        t = np.asarray(y[i:i + 1000])
+        if t.ndim == 1:
+            t = np.eye(a.shape[1])[t]
+        total += float(np.sum((a - t) ** 2))
+    return total / len(X)
 
 
 def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | None,
@@ -354,7 +385,8 @@ def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | Non
                        lmbda=job.lmbda, seed=job.seed, evaluation_data=evaluation_data,
                        stop=stop, momentum=job.momentum, nesterov=job.nesterov,
                        momentum_schedule=job.schedule, clip_norm=job.clip_norm,
-                       dropout=job.dropout)
+                       dropout=job.dropout, final_momentum=job.final_momentum,
+                       final_updates=job.final_updates)
     except DivergenceError as exc:
         return exc.history, str(exc)
     return result.history, None
