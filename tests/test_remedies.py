@@ -250,3 +250,22 @@ def test_remedies_refuses_bad_arguments(kwargs, error):
         return
     with pytest.raises(error):
         ex.remedies(**call)
+
+
+
+def test_with_data_it_trains_on_mnist_and_measures_the_validation_set(fake_mnist, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "out"
+    assert main(["remedies", "--remedies", "relu+he", "--seeds", "1", "--epochs", "2",
+                 "--data", str(tmp_path), "--out", str(out), "--no-figures"]) == 0
+    assert fake_mnist == [tmp_path]
+    assert "validation" in capsys.readouterr().out
+    mnist = gradcore.datasets.load_mnist()  # the fixture's small split
+    (Xt, yt), (Xv, yv) = mnist.training, mnist.validation
+    net = gradcore.Network(SIZES, activation="relu", init="he", seed=0)
+    with gradcore.thread_limit(1):
+        gradcore.train(net, Xt, yt, epochs=2, batch_size=10, eta=0.1, seed=0)
+    with open(out / "remedies.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["accuracy"]) == net.accuracy(Xv, yv)
+    assert "validation" in json.loads((out / "remedies.json").read_text())["settings"]["data"]

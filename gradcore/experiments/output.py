@@ -19,17 +19,14 @@ import os
 import pathlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from .._files import fsync_directory, regular_file_mode, write_temporary
 from .book import BOOK_INITIAL_SPEEDS, book_speed_ratio
 from .jobs import JobResult
-from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
-
-if TYPE_CHECKING:  # (remedies imports the runner, which writes through this module)
-    from .remedies import RemediesResult
+from .results import Chapter5Result, DepthResult, PhaseResult, RemediesResult, SpeedsOverSeeds
 
 __all__ = [
     "check_writable",

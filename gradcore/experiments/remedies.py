@@ -49,16 +49,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
-from .._band import band
 from .._validation import validated
 from .book import chapter5_sizes
-from .jobs import Data, Job, JobResult, check_remedy, fingerprint, seed_list
+from .jobs import Data, Job, check_remedy, fingerprint, seed_list
+from .output import write_remedies
+from .results import RemediesResult, Remedy
 from .runner import sweep
 
 __all__ = ["remedies", "Remedy", "REMEDIES", "DEFAULT_REMEDIES", "RemediesResult",
@@ -73,31 +73,6 @@ REMEDIES_SIZES: tuple[int, ...] = tuple(chapter5_sizes(4))
 MOMENTUM_ETA_FACTOR = 0.1
 
 _NAG = {"momentum": 0.99, "nesterov": True, "schedule": "sutskever"}
-
-
-@dataclass(frozen=True)
-class Remedy:
-    """A named remedy: the :data:`~gradcore.experiments.jobs.REMEDY_FIELDS` that differ
-    from the book's, and the paper it comes from.
-
-    Attributes
-    ----------
-    name : str
-        e.g. ``"relu+he"``.
-    fields : mapping
-        e.g. ``{"activation": "relu", "init": "he"}``; empty for the book's.
-    paper : str
-        Authors, year, title.
-    """
-
-    name: str
-    fields: Mapping[str, Any]
-    paper: str
-
-    @property
-    def momentum(self) -> bool:
-        """Whether the update has momentum (it then trains at the momentum's η)."""
-        return float(self.fields.get("momentum", 0.0)) > 0.0
 
 
 _GLOROT = ("Glorot & Bengio 2010, Understanding the difficulty of training deep "
@@ -201,91 +176,6 @@ def remedy_jobs(remedies: Sequence[Remedy], seeds: Sequence[int], *, sizes: Sequ
                             eta=float(momentum_eta if r.momentum else eta),
                             lmbda=float(lmbda), evaluation="heldout", **fields))
     return jobs
-
-
-@dataclass
-class RemediesResult:
-    """What :func:`remedies` measured, per remedy and seed.
-
-    Attributes
-    ----------
-    remedies : list of Remedy
-    seeds : list of int
-    results : dict of str to list of JobResult
-        By remedy name, one per seed.
-    predicted : dict of str to ndarray (seeds,)
-        The theory's rms ratio of the first to the last hidden layer at each seed's initial
-        network (NaN where the theory gives none).
-    settings : dict
-    paths : dict of str to pathlib.Path
-        What was written, and where.
-    """
-
-    remedies: list[Remedy]
-    seeds: list[int]
-    results: dict[str, list[JobResult]]
-    predicted: dict[str, np.ndarray]
-    settings: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def names(self) -> list[str]:
-        """The remedies' names, in the order run."""
-        return [r.name for r in self.remedies]
-
-    @property
-    def failures(self) -> list[JobResult]:
-        """The jobs whose training diverged."""
-        return [r for rs in self.results.values() for r in rs if not r.ok]
-
-    def ratios(self, name: str) -> dict[str, np.ndarray]:
-        """Per seed, first ÷ last hidden layer: ``speed_initial``, ``speed_final``,
-        ``rms_initial``, ``rms_final``, and ``predicted`` (the theory's rms ratio)."""
-        rs = self.results[name]
-        last = len(rs[0].job.sizes) - 3
-
-        def ratio(vectors: list[np.ndarray | None]) -> np.ndarray:
-            return np.array([np.nan if v is None else float(v[0] / v[last])
-                             for v in vectors])
-
-        return {"speed_initial": ratio([r.initial_speeds for r in rs]),
-                "speed_final": ratio([r.final_speeds for r in rs]),
-                "rms_initial": ratio([r.initial_rms for r in rs]),
-                "rms_final": ratio([r.final_rms for r in rs]),
-                "predicted": np.asarray(self.predicted[name], dtype=np.float64)}
-
-    def accuracy(self, name: str) -> np.ndarray:
-        """(seeds,): held-out accuracy after the last epoch (NaN for a training that
-        diverged before it)."""
-        out = []
-        for r in self.results[name]:
-            acc = np.asarray(r.evaluation_accuracy if r.evaluation_accuracy is not None
-                             else [], dtype=np.float64)
-            out.append(float(acc[-1]) if r.ok and acc.size else np.nan)
-        return np.array(out)
-
-    def summary(self) -> list[dict[str, Any]]:
-        """One row per remedy: the median and the 10–90 % band over seeds of the final
-        accuracy and of every ratio (NaN seeds left out), as plain floats."""
-        rows = []
-        for name in self.names:
-            row: dict[str, Any] = {"remedy": name}
-            values = {"accuracy": self.accuracy(name), **self.ratios(name)}
-            for key, v in values.items():
-                v = v[np.isfinite(v)]
-                if v.size:
-                    mid, lo, hi = (float(x) for x in band(v))
-                else:
-                    mid = lo = hi = float("nan")
-                row[key] = {"median": mid, "p10": lo, "p90": hi}
-            row["diverged"] = sum(not r.ok for r in self.results[name])
-            rows.append(row)
-        return rows
-
-    def ranking(self) -> list[str]:
-        """The remedies' names from the best median final accuracy to the worst."""
-        acc = {row["remedy"]: row["accuracy"]["median"] for row in self.summary()}
-        return sorted(self.names, key=lambda n: -acc[n] if np.isfinite(acc[n]) else np.inf)
 
 
 def _embedded_split(heldout: int) -> tuple[Data, Data]:
@@ -411,7 +301,5 @@ def remedies(remedies: Any = DEFAULT_REMEDIES, *, seeds: int | Sequence[int] = 3
     result = RemediesResult(remedies=catalogue, seeds=seed_values, results=by_name,
                             predicted=predicted, settings=settings)
     if out_dir is not None:
-        from .output import write_remedies
-
         write_remedies(result, out_dir, figures=figures, formats=formats)
     return result
