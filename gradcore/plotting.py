@@ -341,7 +341,8 @@ def remedies_speeds_figure(curves: Mapping[str, np.ndarray], *,
     -------
     matplotlib.figure.Figure
         One line per hidden layer in each panel (over several seeds the median and the
-        10–90 % band).
+        10–90 % band); the shared scale spans the medians, so a band that reaches far
+        beyond them is cut at the edge.
     """
     if not curves:
         raise ValueError("no remedies to draw")
@@ -362,6 +363,13 @@ def remedies_speeds_figure(curves: Mapping[str, np.ndarray], *,
         ax.grid(True, alpha=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
+    # the shared scale spans the medians: a seed that blew up (ELU's can reach 1e18 before
+    # it recovers or dies) would otherwise squash every panel into a line
+    mids = np.concatenate([np.median(np.asarray(c, dtype=np.float64), axis=0).ravel()
+                           for c in curves.values()])
+    mids = mids[np.isfinite(mids) & (mids > 0)]
+    if mids.size:
+        axes[0].set_ylim(mids.min() / 3.0, mids.max() * 3.0)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8)
     fig.supxlabel("epoch (0: the initial weights)", fontsize=9)

@@ -269,3 +269,36 @@ def test_with_data_it_trains_on_mnist_and_measures_the_validation_set(fake_mnist
         row = next(csv.DictReader(fh))
     assert float(row["accuracy"]) == net.accuracy(Xv, yv)
     assert "validation" in json.loads((out / "remedies.json").read_text())["settings"]["data"]
+
+
+def test_a_training_that_diverged_is_left_out_of_the_medians_and_curves(tmp_path):
+    res = ex.remedies(["tanh+glorot"], seeds=4, epochs=1, progress=False)
+    res.results["tanh+glorot"][1].error = "diverged (as if)"  # seed 1
+    keep = [0, 2, 3]
+    row = res.summary()[0]
+    for key in ("speed_initial", "speed_final", "rms_final", "predicted"):
+        v = res.ratios("tanh+glorot")[key]
+        assert row[key]["median"] == pytest.approx(np.median(v[keep]), rel=1e-12), key
+    assert row["diverged"] == 1 and np.isnan(res.accuracy("tanh+glorot")[1])
+    from gradcore.experiments import output
+
+    assert output._remedy_curves(res, "tanh+glorot").shape == (3, 2, 4)
+    output.write_remedies(res, tmp_path)
+    with open(tmp_path / "remedies.csv", newline="") as fh:
+        assert [r["diverged"] for r in csv.DictReader(fh)] == ["0", "1", "0", "0"]
+
+
+
+def test_a_remedy_whose_every_training_diverged_has_no_medians_and_ranks_last(tmp_path):
+    res = ex.remedies(["book", "relu+he"], seeds=2, epochs=1, progress=False)
+    for r in res.results["relu+he"]:
+        r.error = "diverged (as if)"
+    row = {r["remedy"]: r for r in res.summary()}["relu+he"]
+    assert row["diverged"] == 2 and len(res.failures) == 2
+    assert np.isnan(row["accuracy"]["median"]) and np.isnan(row["speed_final"]["median"])
+    assert res.ranking() == ["book", "relu+he"]
+    from gradcore.experiments import output
+
+    output.write_remedies(res, tmp_path)  # draws the other remedy, writes every file
+    doc = json.loads((tmp_path / "remedies.json").read_text())
+    assert doc["summary"][1]["accuracy"]["median"] is None

@@ -486,16 +486,25 @@ def remedies_speeds_csv(result: RemediesResult) -> bytes:
 
 
 def _remedy_curves(result: RemediesResult, name: str) -> np.ndarray:
-    """(seeds, epochs + 1, hidden): the initial speeds, then those during each epoch (NaN
-    after a divergence)."""
-    rs = result.results[name]
+    """(completed seeds, epochs + 1, hidden): the initial speeds, then those during each
+    epoch, of the trainings that completed (a diverged one is left out, as from the
+    medians; one row of NaN if none completed)."""
+    rs = [r for r in result.results[name] if r.ok] or result.results[name][:1]
     hidden = len(rs[0].job.sizes) - 2
     epochs = rs[0].job.epochs
     out = np.full((len(rs), epochs + 1, hidden), np.nan)
     for i, r in enumerate(rs):
-        out[i, 0] = r.initial_speeds[:hidden]
-        out[i, 1:1 + len(r.speeds)] = r.speeds[:, :hidden]
+        if r.ok:
+            out[i, 0] = r.initial_speeds[:hidden]
+            out[i, 1:] = r.speeds[:, :hidden]
     return out
+
+
+def _panel_title(result: RemediesResult, name: str) -> str:
+    """The remedy's name, and how many of its seeds completed if not all did."""
+    rs = result.results[name]
+    done = sum(r.ok for r in rs)
+    return name if done == len(rs) else f"{name} ({done} of {len(rs)} seeds)"
 
 
 def write_remedies(result: RemediesResult, folder: PathLike, *, figures: bool = True,
@@ -535,7 +544,8 @@ def write_remedies(result: RemediesResult, folder: PathLike, *, figures: bool = 
         from .. import plotting
 
         order = result.ranking()
-        ratios = {n: result.ratios(n) for n in order}
+        ratios = {n: {k: v[[r.ok for r in result.results[n]]]  # completed trainings only
+                      for k, v in result.ratios(n).items()} for n in order}
         fig = plotting.remedies_figure(
             order, {n: result.accuracy(n) for n in order},
             {n: ratios[n]["speed_initial"] for n in order},
@@ -544,7 +554,7 @@ def write_remedies(result: RemediesResult, folder: PathLike, *, figures: bool = 
             epochs=int(result.settings.get("epochs", 0)))
         files.update(_described("figure: the remedies ranked by accuracy, with their speed "
                                 "ratios", _figures("remedies", fig, formats)))
-        fig = plotting.remedies_speeds_figure({n: _remedy_curves(result, n)
+        fig = plotting.remedies_speeds_figure({_panel_title(result, n): _remedy_curves(result, n)
                                                for n in result.names})
         files.update(_described("figure: each remedy's speed of learning per hidden layer",
                                 _figures("remedies_speeds", fig, formats)))

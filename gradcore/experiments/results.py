@@ -308,14 +308,16 @@ class RemediesResult:
         return np.array(out)
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per remedy: the median and the 10–90 % band over seeds of the final
-        accuracy and of every ratio (NaN seeds left out), as plain floats."""
+        """One row per remedy: the median and the 10–90 % band over the seeds whose
+        training completed of the final accuracy and of every ratio (NaN values left out),
+        as plain floats, and how many diverged."""
         rows = []
         for name in self.names:
             row: dict[str, Any] = {"remedy": name}
+            ok = np.array([r.ok for r in self.results[name]], dtype=bool)
             values = {"accuracy": self.accuracy(name), **self.ratios(name)}
             for key, v in values.items():
-                v = v[np.isfinite(v)]
+                v = v[np.isfinite(v) & ok]
                 if v.size:
                     mid, lo, hi = (float(x) for x in band(v))
                 else:
