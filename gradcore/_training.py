@@ -235,9 +235,11 @@ class TrainResult:
 
 
 def _speed_norms(speed_sum: np.ndarray, sizes: tuple[int, ...], n_batches: int) -> np.ndarray:
-    """Per layer, ‖its part of speed_sum / n_batches‖: the in-epoch learning speed."""
-    return np.array([np.linalg.norm(speed_sum[start:end] / max(n_batches, 1))
-                     for start, end in bias_offsets(sizes)])
+    """Per layer, ‖its part of speed_sum / n_batches‖: the in-epoch learning speed (inf
+    where huge but finite gradients overflow the norm; train() reports what follows)."""
+    with np.errstate(over="ignore"):
+        return np.array([np.linalg.norm(speed_sum[start:end] / max(n_batches, 1))
+                         for start, end in bias_offsets(sizes)])
 
 
 @validated("train")

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from ._band import BAND, band
 
 __all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
-           "depth_figure", "momentum_figure", "save_figure", "LAYER_COLOURS", "BAND"]
+           "depth_figure", "momentum_figure", "remedies_figure", "remedies_speeds_figure",
+           "save_figure", "LAYER_COLOURS", "BAND"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -306,3 +307,128 @@ def save_figure(fig: Figure, path: PathLike, *, dpi: int = 110) -> pathlib.Path:
     p = pathlib.Path(path)
     fig.savefig(p, dpi=dpi)
     return p
+
+
+def _point_band(ax: object, y: float, values: np.ndarray, colour: str, marker: str,
+                filled: bool, label: str | None) -> None:
+    """The median of ``values`` at height ``y``, with a bar from the 10th to the 90th
+    percentile (NaN values left out; nothing drawn if none is left)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return
+    mid, lo, hi = (float(x) for x in band(v))
+    ax.plot([lo, hi], [y, y], color=colour, linewidth=2.2, alpha=0.45,  # type: ignore[attr-defined]
+            solid_capstyle="butt")
+    ax.plot([mid], [y], marker=marker, color=colour, linestyle="none",  # type: ignore[attr-defined]
+            markersize=6, markerfacecolor=colour if filled else "white", label=label)
+
+
+def remedies_figure(names: Sequence[str], accuracy: Mapping[str, np.ndarray],
+                    speed_initial: Mapping[str, np.ndarray],
+                    speed_final: Mapping[str, np.ndarray],
+                    predicted: Mapping[str, np.ndarray], *, epochs: int) -> Figure:
+    """The remedies ranked: held-out accuracy, and the first ÷ last hidden layer's speed.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The remedies, best first (drawn top to bottom).
+    accuracy : mapping of name to array (seeds,)
+        Held-out accuracy (fraction) after the last epoch.
+    speed_initial, speed_final : mapping of name to array (seeds,)
+        Speed of hidden layer 1 ÷ the last hidden layer's, at initialisation and after
+        training.
+    predicted : mapping of name to array (seeds,)
+        The theory's rms ratio at initialisation (NaN where it gives none).
+    epochs : int
+        For the titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels sharing the rows: accuracy in %, and log10 of the ratios (0: balance,
+        below: the first layer slower), each the median over seeds with a 10–90 % bar.
+    """
+    if not names:
+        raise ValueError("no remedies to draw")
+    fig = _new_figure(9.0, 1.3 + 0.3 * len(names))
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[1.0, 1.4])
+    rows = np.arange(len(names))[::-1]
+    for y, name in zip(rows, names):
+        _point_band(left, y, 100.0 * np.asarray(accuracy[name]), "#333333", "o", True, None)
+        first = y == rows[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _point_band(right, y + 0.15, np.log10(speed_initial[name]), _colour(0), "o",
+                        False, "at initialisation" if first else None)
+            _point_band(right, y - 0.15, np.log10(speed_final[name]), _colour(2), "o",
+                        True, f"after {epochs} epoch{'s' if epochs != 1 else ''}"
+                        if first else None)
+            _point_band(right, y + 0.15, np.log10(predicted[name]), "black", "x", True,
+                        "theory (gradient rms), at initialisation" if first else None)
+    left.set_yticks(rows, list(names))
+    left.set_xlabel("held-out accuracy (%)")
+    left.set_title(f"Accuracy after {epochs} epoch{'s' if epochs != 1 else ''}",
+                   fontsize=10)
+    right.axvline(0.0, color="#888888", linewidth=0.8)
+    right.set_xlabel("log10(speed of hidden 1 ÷ speed of the last hidden layer)")
+    right.set_title("The unstable gradient: 0 is balance, < 0 vanishing", fontsize=10)
+    right.legend(fontsize=7, loc="upper left")
+    for ax in (left, right):
+        ax.grid(True, axis="x", alpha=0.4)
+        ax.set_ylim(-0.6, len(names) - 0.4)
+    fig.suptitle(f"Remedies, ranked by accuracy (median and {BAND[0]:g}–{BAND[1]:g} % "
+                 f"over seeds)", fontsize=11)
+    return fig
+
+
+def remedies_speeds_figure(curves: Mapping[str, np.ndarray], *,
+                           columns: int = 5) -> Figure:
+    """Each remedy's speed of learning per hidden layer against the epoch, one small
+    panel per remedy, on one shared log scale.
+
+    Parameters
+    ----------
+    curves : mapping of name to array (seeds, epochs + 1, hidden layers)
+        Point 0: at the initial weights; point e: during epoch e (train()'s monitor).
+    columns : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per hidden layer in each panel (over several seeds the median and the
+        10–90 % band); the shared scale spans the medians, so a band that reaches far
+        beyond them is cut at the edge.
+    """
+    if not curves:
+        raise ValueError("no remedies to draw")
+    n = len(curves)
+    cols = min(columns, n)
+    nrows = -(-n // cols)
+    fig = _new_figure(2.3 * cols, 0.6 + 1.9 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)
+                         ).ravel()
+    for ax, (name, c) in zip(axes, curves.items()):
+        s = np.asarray(c, dtype=np.float64)
+        x = np.arange(s.shape[1])
+        for j in range(s.shape[2]):
+            _median_band(ax, x, s[:, :, j], _colour(j), f"hidden {j + 1}")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    # the shared scale spans the medians: a seed that blew up (ELU's can reach 1e18 before
+    # it recovers or dies) would otherwise squash every panel into a line
+    mids = np.concatenate([np.median(np.asarray(c, dtype=np.float64), axis=0).ravel()
+                           for c in curves.values()])
+    mids = mids[np.isfinite(mids) & (mids > 0)]
+    if mids.size:
+        axes[0].set_ylim(mids.min() / 3.0, mids.max() * 3.0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8)
+    fig.supxlabel("epoch (0: the initial weights)", fontsize=9)
+    fig.supylabel(r"speed of learning $\|\delta^l\|$", fontsize=9)
+    return fig

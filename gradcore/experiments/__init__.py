@@ -11,6 +11,8 @@ them. The experiments:
 * :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
 * :func:`momentum` -- SGD, classical momentum and Nesterov's accelerated gradient with
   Sutskever et al.'s (2013) schedule, sparse against Gaussian initialisation, over seeds.
+* :func:`remedies` -- the chapter's net under every named remedy (activations,
+  initialisations, updates), the speed ratios beside the theory's and the accuracy.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
 * :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
@@ -70,6 +72,7 @@ from .output import (
     write_phase,
 )
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
+from .remedies import REMEDIES, RemediesResult, Remedy, remedies
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, default_jobs, run_jobs
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
@@ -107,6 +110,10 @@ __all__ = [
     "phase",
     "write_phase",
     "read_phase_csv",
+    "REMEDIES",
+    "Remedy",
+    "RemediesResult",
+    "remedies",
     "DepthResult",
     "depth",
     "write_depth",

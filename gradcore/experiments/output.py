@@ -26,7 +26,7 @@ import numpy as np
 from .._files import fsync_directory, regular_file_mode, write_temporary
 from .book import BOOK_INITIAL_SPEEDS, book_speed_ratio
 from .jobs import JobResult
-from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
+from .results import Chapter5Result, DepthResult, PhaseResult, RemediesResult, SpeedsOverSeeds
 
 __all__ = [
     "check_writable",
@@ -42,6 +42,10 @@ __all__ = [
     "write_phase",
     "write_depth",
     "depth_csv",
+    "remedies_csv",
+    "remedies_speeds_csv",
+    "write_remedies",
+    "REMEDIES_COLUMNS",
     "FIGURE_FORMATS",
     "OUTPUT_FORMATS",
 ]
@@ -465,3 +469,125 @@ def _padded_accuracy(r: JobResult, epochs: int) -> np.ndarray:
         acc = np.asarray(r.evaluation_accuracy, dtype=np.float64)
         out[:len(acc)] = acc
     return out
+
+
+# ------------------------------------------------------------------ remedies
+
+#: The columns of ``remedies.csv``: one row per remedy and seed.
+REMEDIES_COLUMNS: tuple[str, ...] = (
+    "remedy", "seed", "accuracy", "speed_ratio_initial", "speed_ratio_final",
+    "rms_ratio_initial", "rms_ratio_final", "predicted_rms_ratio", "diverged")
+
+
+def remedies_csv(result: RemediesResult) -> bytes:
+    """Tidy ``remedies.csv``: per remedy and seed, the held-out accuracy after the last
+    epoch, the ratios hidden 1 ÷ last hidden layer of the speed and of the gradient rms at
+    initialisation and after training, the theory's rms ratio, and whether it diverged."""
+    rows = []
+    for name in result.names:
+        ratios, acc = result.ratios(name), result.accuracy(name)
+        for i, (seed, r) in enumerate(zip(result.seeds, result.results[name])):
+            rows.append([name, seed, _num(acc[i]), _num(ratios["speed_initial"][i]),
+                         _num(ratios["speed_final"][i]), _num(ratios["rms_initial"][i]),
+                         _num(ratios["rms_final"][i]), _num(ratios["predicted"][i]),
+                         int(not r.ok)])
+    return _csv_bytes(list(REMEDIES_COLUMNS), rows)
+
+
+def remedies_speeds_csv(result: RemediesResult) -> bytes:
+    """Tidy ``remedies_speeds.csv``: ``remedy,seed,epoch,layer,speed,gradient_rms``; epoch
+    0 at the initial weights, epoch e ≥ 1 train()'s monitor during epoch e; layer
+    ``hidden_1`` … ``output``."""
+    from .book import layer_names
+
+    rows = []
+    for name in result.names:
+        for seed, r in zip(result.seeds, result.results[name]):
+            names = layer_names(len(r.job.sizes) - 1)
+            speeds = np.vstack([r.initial_speeds[None], r.speeds])
+            rms = (np.full_like(speeds, np.nan) if r.initial_rms is None
+                   else np.vstack([r.initial_rms[None],
+                                   r.gradient_rms if r.gradient_rms is not None
+                                   else np.full_like(r.speeds, np.nan)]))
+            for e in range(len(speeds)):
+                for j, layer in enumerate(names):
+                    rows.append([name, seed, e, layer, _num(speeds[e, j]), _num(rms[e, j])])
+    return _csv_bytes(["remedy", "seed", "epoch", "layer", "speed", "gradient_rms"], rows)
+
+
+def _remedy_curves(result: RemediesResult, name: str) -> np.ndarray:
+    """(completed seeds, epochs + 1, hidden): the initial speeds, then those during each
+    epoch, of the trainings that completed (a diverged one is left out, as from the
+    medians; one row of NaN if none completed)."""
+    rs = [r for r in result.results[name] if r.ok] or result.results[name][:1]
+    hidden = len(rs[0].job.sizes) - 2
+    epochs = rs[0].job.epochs
+    out = np.full((len(rs), epochs + 1, hidden), np.nan)
+    for i, r in enumerate(rs):
+        if r.ok:
+            out[i, 0] = r.initial_speeds[:hidden]
+            out[i, 1:] = r.speeds[:, :hidden]
+    return out
+
+
+def _panel_title(result: RemediesResult, name: str) -> str:
+    """The remedy's name, and how many of its seeds completed if not all did."""
+    rs = result.results[name]
+    done = sum(r.ok for r in rs)
+    return name if done == len(rs) else f"{name} ({done} of {len(rs)} seeds)"
+
+
+def write_remedies(result: RemediesResult, folder: PathLike, *, figures: bool = True,
+                   formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
+    """Write ``remedies.csv`` (:func:`remedies_csv`), ``remedies_speeds.csv``
+    (:func:`remedies_speeds_csv`), ``remedies.json`` (the settings, every remedy's fields,
+    η and paper, the summary over seeds and the accuracy after every epoch) and the
+    figures ``remedies.png`` (the ranking) and ``remedies_speeds.png`` (small multiples),
+    as one set; ``formats`` as for :func:`write_chapter5` (``remedies.parquet``)."""
+    def finite(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: finite(v) for k, v in x.items()}
+        if isinstance(x, float):
+            return x if np.isfinite(x) else None
+        return x
+
+    doc = {"experiment": "gradcore remedies: hidden 1 / last hidden layer ratios of the "
+                         "speed and of the gradient rms, and held-out accuracy, per remedy",
+           "settings": dict(result.settings), "seeds": list(result.seeds),
+           "ranking": result.ranking(),
+           "summary": [finite(row) for row in result.summary()],
+           "accuracy_per_epoch": {
+               name: [[finite(float(a)) for a in (r.evaluation_accuracy
+                                                  if r.evaluation_accuracy is not None
+                                                  else [])]
+                      for r in result.results[name]] for name in result.names}}
+    files = {"remedies.csv": ("ratios and accuracy per remedy and seed (tidy CSV)",
+                              remedies_csv(result)),
+             "remedies_speeds.csv": ("speeds and gradient rms per remedy, seed, epoch and "
+                                     "layer (tidy CSV)", remedies_speeds_csv(result)),
+             "remedies.json": ("settings, remedies and the summary over seeds (JSON)",
+                               _json_bytes(doc))}
+    results = [r for name in result.names for r in result.results[name]]
+    files.update({name: ("every job's speeds and accuracy, tidy (Parquet)", content)
+                  for name, content in _parquet("remedies", results, formats).items()})
+    if figures:
+        from .. import plotting
+
+        order = result.ranking()
+        ratios = {n: {k: v[[r.ok for r in result.results[n]]]  # completed trainings only
+                      for k, v in result.ratios(n).items()} for n in order}
+        fig = plotting.remedies_figure(
+            order, {n: result.accuracy(n) for n in order},
+            {n: ratios[n]["speed_initial"] for n in order},
+            {n: ratios[n]["speed_final"] for n in order},
+            {n: ratios[n]["predicted"] for n in order},
+            epochs=int(result.settings.get("epochs", 0)))
+        files.update(_described("figure: the remedies ranked by accuracy, with their speed "
+                                "ratios", _figures("remedies", fig, formats)))
+        fig = plotting.remedies_speeds_figure({_panel_title(result, n): _remedy_curves(result, n)
+                                               for n in result.names})
+        files.update(_described("figure: each remedy's speed of learning per hidden layer",
+                                _figures("remedies_speeds", fig, formats)))
+    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
+    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
+    return result.paths

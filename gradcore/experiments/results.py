@@ -7,7 +7,7 @@ Kept apart from the computing (the experiment modules) and from the writing
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ from .._band import BAND, band
 from .book import BOOK_DEPTH_ACCURACY, BOOK_INITIAL_SPEEDS, layer_names
 from .jobs import JobResult
 
-__all__ = ["SpeedsOverSeeds", "Chapter5Result", "DepthResult", "PhaseResult", "band", "BAND"]
+__all__ = ["SpeedsOverSeeds", "Chapter5Result", "DepthResult", "PhaseResult", "Remedy",
+           "RemediesResult", "band", "BAND"]
 
 
 @dataclass
@@ -218,3 +219,115 @@ class PhaseResult:
                     sp = r.initial_speeds if e == 0 else r.final_speeds
                     for name, v in zip(names, sp):
                         yield d, s, seed, e, name, float(v)
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A named remedy: the :data:`~gradcore.experiments.jobs.REMEDY_FIELDS` that differ
+    from the book's, and the paper it comes from.
+
+    Attributes
+    ----------
+    name : str
+        e.g. ``"relu+he"``.
+    fields : mapping
+        e.g. ``{"activation": "relu", "init": "he"}``; empty for the book's.
+    paper : str
+        Authors, year, title.
+    """
+
+    name: str
+    fields: Mapping[str, Any]
+    paper: str
+
+    @property
+    def momentum(self) -> bool:
+        """Whether the update has momentum (it then trains at the momentum's η)."""
+        return float(self.fields.get("momentum", 0.0)) > 0.0
+
+
+@dataclass
+class RemediesResult:
+    """What :func:`remedies` measured, per remedy and seed.
+
+    Attributes
+    ----------
+    remedies : list of Remedy
+    seeds : list of int
+    results : dict of str to list of JobResult
+        By remedy name, one per seed.
+    predicted : dict of str to ndarray (seeds,)
+        The theory's rms ratio of the first to the last hidden layer at each seed's initial
+        network (NaN where the theory gives none).
+    settings : dict
+    paths : dict of str to pathlib.Path
+        What was written, and where.
+    """
+
+    remedies: list[Remedy]
+    seeds: list[int]
+    results: dict[str, list[JobResult]]
+    predicted: dict[str, np.ndarray]
+    settings: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, pathlib.Path] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """The remedies' names, in the order run."""
+        return [r.name for r in self.remedies]
+
+    @property
+    def failures(self) -> list[JobResult]:
+        """The jobs whose training diverged."""
+        return [r for rs in self.results.values() for r in rs if not r.ok]
+
+    def ratios(self, name: str) -> dict[str, np.ndarray]:
+        """Per seed, first ÷ last hidden layer: ``speed_initial``, ``speed_final``,
+        ``rms_initial``, ``rms_final``, and ``predicted`` (the theory's rms ratio)."""
+        rs = self.results[name]
+        last = len(rs[0].job.sizes) - 3
+
+        def ratio(vectors: list[np.ndarray | None]) -> np.ndarray:
+            return np.array([np.nan if v is None else float(v[0] / v[last])
+                             for v in vectors])
+
+        return {"speed_initial": ratio([r.initial_speeds for r in rs]),
+                "speed_final": ratio([r.final_speeds for r in rs]),
+                "rms_initial": ratio([r.initial_rms for r in rs]),
+                "rms_final": ratio([r.final_rms for r in rs]),
+                "predicted": np.asarray(self.predicted[name], dtype=np.float64)}
+
+    def accuracy(self, name: str) -> np.ndarray:
+        """(seeds,): held-out accuracy after the last epoch (NaN for a training that
+        diverged before it)."""
+        out = []
+        for r in self.results[name]:
+            acc = np.asarray(r.evaluation_accuracy if r.evaluation_accuracy is not None
+                             else [], dtype=np.float64)
+            out.append(float(acc[-1]) if r.ok and acc.size else np.nan)
+        return np.array(out)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per remedy: the median and the 10–90 % band over the seeds whose
+        training completed of the final accuracy and of every ratio (NaN values left out),
+        as plain floats, and how many diverged."""
+        rows = []
+        for name in self.names:
+            row: dict[str, Any] = {"remedy": name}
+            ok = np.array([r.ok for r in self.results[name]], dtype=bool)
+            values = {"accuracy": self.accuracy(name), **self.ratios(name)}
+            for key, v in values.items():
+                v = v[np.isfinite(v) & ok]
+                if v.size:
+                    mid, lo, hi = (float(x) for x in band(v))
+                else:
+                    mid = lo = hi = float("nan")
+                row[key] = {"median": mid, "p10": lo, "p90": hi}
+            row["diverged"] = sum(not r.ok for r in self.results[name])
+            rows.append(row)
+        return rows
+
+    def ranking(self) -> list[str]:
+        """The remedies' names from the best median final accuracy to the worst."""
+        acc = {row["remedy"]: row["accuracy"]["median"] for row in self.summary()}
+        return sorted(self.names, key=lambda n: -acc[n] if np.isfinite(acc[n]) else np.inf)
