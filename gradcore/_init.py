@@ -7,27 +7,27 @@ all from one ``numpy.random.Generator``. Each scheme's function says exactly wha
 
 ``init`` is one of
 
-* a name of :data:`INIT_NAMES`:
+* a name of :data:`~gradcore.init.INIT_NAMES`:
 
-  - ``"default"``: weights N(0, 1/n_in), biases N(0, 1) (:func:`draw_default`);
-  - ``"large"``: weights N(0, 1), biases N(0, 1) (:func:`draw_large`);
-  - ``"glorot"``: weights U[±√6/√(n_in + n_out)], biases 0 (:func:`draw_glorot`);
-  - ``"glorot_standard"``: weights U[±1/√n_in], biases 0 (:func:`draw_glorot_standard`);
-  - ``"lecun"``: weights N(0, 1/n_in), biases 0 (:func:`draw_lecun`);
+  - ``"default"``: weights N(0, 1/n_in), biases N(0, 1) (:func:`~gradcore.init.draw_default`);
+  - ``"large"``: weights N(0, 1), biases N(0, 1) (:func:`~gradcore.init.draw_large`);
+  - ``"glorot"``: weights U[±√6/√(n_in + n_out)], biases 0 (:func:`~gradcore.init.draw_glorot`);
+  - ``"glorot_standard"``: weights U[±1/√n_in], biases 0 (:func:`~gradcore.init.draw_glorot_standard`);
+  - ``"lecun"``: weights N(0, 1/n_in), biases 0 (:func:`~gradcore.init.draw_lecun`);
   - ``"he"``: weights N(0, 2/((1 + a²) n_in)) for rectifiers of slope a, biases 0
-    (:func:`draw_he`);
+    (:func:`~gradcore.init.draw_he`);
   - ``"orthogonal"``: weights a random (semi-)orthogonal matrix, biases 0
-    (:func:`draw_orthogonal`);
-  - ``"sparse"``: 15 nonzero N(0, 1) weights into each unit, biases 0 (:func:`draw_sparse`);
+    (:func:`~gradcore.init.draw_orthogonal`);
+  - ``"sparse"``: 15 nonzero N(0, 1) weights into each unit, biases 0 (:func:`~gradcore.init.draw_sparse`);
 
-* a weight scale s > 0: weights N(0, s²/n_in), biases N(0, 1) (:func:`draw_scaled`; s = 1
+* a weight scale s > 0: weights N(0, s²/n_in), biases N(0, 1) (:func:`~gradcore.init.draw_scaled`; s = 1
   is ``"default"``);
-* :class:`Gaussian` ``(weight_var, bias_var)``: weights N(0, weight_var/n_in), biases
-  N(0, bias_var), the parametrisation of mean-field theory (:func:`draw_gaussian`);
-* :class:`Orthogonal` ``(gain, bias_var)``: weights gain × a random (semi-)orthogonal matrix,
-  biases N(0, bias_var) (:func:`draw_orthogonal`).
+* :class:`~gradcore.Gaussian` ``(weight_var, bias_var)``: weights N(0, weight_var/n_in), biases
+  N(0, bias_var), the parametrisation of mean-field theory (:func:`~gradcore.init.draw_gaussian`);
+* :class:`~gradcore.Orthogonal` ``(gain, bias_var)``: weights gain × a random (semi-)orthogonal matrix,
+  biases N(0, bias_var) (:func:`~gradcore.init.draw_orthogonal`).
 
-On the command line (:meth:`InitSpec.parse`) ``init`` is written as a name, a number
+On the command line (``InitSpec.parse``) ``init`` is written as a name, a number
 (``2.5``), ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` or ``orthogonal:GAIN[,BIAS_VAR]``, BIAS_VAR
 0 when left out: ``gaussian:2,0.05``, ``orthogonal:1.2,0``.
 
@@ -47,7 +47,7 @@ differ in the last bits between builds, CPUs and thread counts. Uniform weights 
 computed here as (2u − 1)·limit from ``Generator.random`` rather than drawn with
 ``Generator.uniform``, whose low + (high − low)·u some compilers fuse into one
 multiply-add. The orthogonal scheme's QR is gradcore's own Householder QR
-(:func:`orthonormal_columns`), whose sums are fixed pairwise trees.
+(:func:`~gradcore.init.orthonormal_columns`), whose sums are fixed pairwise trees.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class Orthogonal:
     in deep linear neural networks": with orthogonal weights every singular value of a deep
     linear network's input-output map is the same, so every direction learns at the same
     speed however deep the network is. ``Orthogonal()`` is ``"orthogonal"``, bit for bit.
-    See :func:`draw_orthogonal`.
+    See :func:`~gradcore.init.draw_orthogonal`.
 
     Parameters
     ----------
@@ -143,8 +143,8 @@ InitValue: TypeAlias = "str | float | Gaussian | Orthogonal"
 
 
 class InitSpec(Constraint):
-    """``init``: a name of :data:`INIT_NAMES`, a weight scale s > 0, a :class:`Gaussian` or
-    an :class:`Orthogonal`. On the command line: a name, a number, or
+    """``init``: a name of :data:`~gradcore.init.INIT_NAMES`, a weight scale s > 0, a :class:`~gradcore.Gaussian` or
+    an :class:`~gradcore.Orthogonal`. On the command line: a name, a number, or
     ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` / ``orthogonal:GAIN[,BIAS_VAR]`` (BIAS_VAR 0 when
     left out), e.g. ``gaussian:2,0.05`` or ``orthogonal:1.2,0``."""
 
@@ -200,7 +200,7 @@ _PRELU_SLOPE = Real(0.0)
 
 
 def check_init(name: str, value: Any) -> InitValue:
-    """``value`` as an initialisation (see :class:`InitSpec`), or ValueError/TypeError
+    """``value`` as an initialisation (see ``InitSpec``), or ValueError/TypeError
     naming ``name``."""
     return INIT_SPEC.check(name, value)
 
@@ -220,10 +220,10 @@ def initialize(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], init
         layer's outputs the next one's inputs. Written with ``w[...] = ...``, so views into
         a parameter buffer fill the buffer.
     init : str, float, Gaussian or Orthogonal
-        The scheme (see the module's docstring and :class:`InitSpec`).
+        The scheme (see the module's docstring and ``InitSpec``).
     activations : sequence of str
-        One activation of :data:`ACTIVATIONS` per hidden layer (``len(weights) - 1``).
-        Only ``"he"`` reads them (:func:`he_activation`).
+        One activation of ``ACTIVATIONS`` per hidden layer (``len(weights) - 1``).
+        Only ``"he"`` reads them (``he_activation``).
     rng : numpy.random.Generator
         The source of every random number; layers are drawn in order.
     prelu_slope : float
@@ -382,7 +382,7 @@ def draw_scaled(w: np.ndarray, b: np.ndarray, rng: np.random.Generator, s: float
 
 def draw_gaussian(w: np.ndarray, b: np.ndarray, rng: np.random.Generator, weight_var: float,
                   bias_var: float) -> None:
-    """:class:`Gaussian`: weights N(0, weight_var/n_in), biases N(0, bias_var).
+    """:class:`~gradcore.Gaussian`: weights N(0, weight_var/n_in), biases N(0, bias_var).
 
     The mean-field parametrisation of Poole, Lahiri, Raghu, Sohl-Dickstein & Ganguli (2016),
     "Exponential expressivity in deep neural networks through transient chaos", and
@@ -416,8 +416,8 @@ def draw_he(w: np.ndarray, b: np.ndarray, rng: np.random.Generator, slope: float
     so weights N(0, 2/n_in) keep the pre-activations' variance constant with depth (their
     eq. 10); a PReLU or leaky ReLU of slope a passes (1 + a²)/2 of it, so
     2/((1 + a²) n_in). a is 0 for ReLU, 0.01 for leaky ReLU and ``prelu_slope`` for PReLU; for other
-    activations the scheme is ReLU's (:func:`rectifier_slope`). Which layer's activation
-    counts: :func:`he_activation`. Draws as ``Gaussian(2/(1 + a²), 0)``, bit for bit.
+    activations the scheme is ReLU's (``rectifier_slope``). Which layer's activation
+    counts: ``he_activation``. Draws as ``Gaussian(2/(1 + a²), 0)``, bit for bit.
     """
     draw_gaussian(w, b, rng, 2.0 / (1.0 + slope * slope), 0.0)
 
@@ -436,7 +436,7 @@ def draw_glorot(w: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> None:
     neural networks", eq. 16, their "normalized initialization": the variance
     2/(n_in + n_out) is the compromise between keeping activations' variance constant going
     forwards (1/n_in) and gradients' going backwards (1/n_out). Draws as
-    :func:`_uniform`.
+    ``_uniform``.
     """
     n_out, n_in = w.shape
     _uniform(w, b, rng, math.sqrt(6.0) / math.sqrt(n_in + n_out))
@@ -448,14 +448,14 @@ def draw_glorot_standard(w: np.ndarray, b: np.ndarray, rng: np.random.Generator)
     The "commonly used heuristic" that Glorot & Bengio (2010), "Understanding the difficulty
     of training deep feedforward neural networks", call the standard initialization (their
     eq. 1): variance 1/(3 n_in), with which the variance of the back-propagated gradients
-    shrinks layer by layer going down. Draws as :func:`_uniform`.
+    shrinks layer by layer going down. Draws as ``_uniform``.
     """
     _uniform(w, b, rng, 1.0 / math.sqrt(w.shape[1]))
 
 
 def draw_orthogonal(w: np.ndarray, b: np.ndarray, rng: np.random.Generator,
                     gain: float = 1.0, bias_var: float = 0.0) -> None:
-    """``"orthogonal"`` and :class:`Orthogonal`: weights gain × a random (semi-)orthogonal
+    """``"orthogonal"`` and :class:`~gradcore.Orthogonal`: weights gain × a random (semi-)orthogonal
     matrix, biases N(0, bias_var) (0 for ``"orthogonal"``).
 
     Saxe, McClelland & Ganguli (2014), "Exact solutions to the nonlinear dynamics of
@@ -467,7 +467,7 @@ def draw_orthogonal(w: np.ndarray, b: np.ndarray, rng: np.random.Generator,
     one with n_out > n_in orthonormal columns (Wᵀ W = gain²·I).
 
     Draws G ~ N(0, 1) of shape (max(n_out, n_in), min(n_out, n_in)), Q =
-    :func:`orthonormal_columns` (G), w = gain·Q (or gain·Qᵀ when n_out < n_in), then
+    :func:`~gradcore.init.orthonormal_columns` (G), w = gain·Q (or gain·Qᵀ when n_out < n_in), then
     z_b ~ N(0, 1) of b's shape, b = z_b·√bias_var (0 when bias_var is 0).
     """
     n_out, n_in = w.shape
@@ -534,13 +534,13 @@ def orthonormal_columns(a: np.ndarray) -> np.ndarray:
       R's diagonal entry is −sign(x₀)‖x‖;
     * applying I − τvvᵀ to a block B computes the sums vᵀB column by column as a pairwise
       tree of elementwise additions whose shape depends only on the number of rows
-      (:func:`_column_sums`), then B − v(τ vᵀB) elementwise;
+      (``_column_sums``), then B − v(τ vᵀB) elementwise;
     * Q's columns are multiplied by the signs of R's diagonal, which makes R's diagonal
       positive and Q unique (for a of full rank, i.e. with probability 1 for random a).
 
     Each column's numbers go through the same operations in the same order as in the
     textbook loop over trailing blocks; that the work is done on contiguous copies in
-    windows of :data:`_WINDOW` reflectors, some of them on columns whose values are no
+    windows of ``_WINDOW`` reflectors, some of them on columns whose values are no
     longer needed, does not change them. About (8/3)·n³ floating-point operations for
     n × n. For well-conditioned a the result agrees with LAPACK's QR (``numpy.linalg.qr``,
     signs made the same) to a few units of the last place. An all-zero column is left

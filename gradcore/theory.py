@@ -555,7 +555,7 @@ def depth_scales(activation: str, weight_var: float, bias_var: float, *,
 
     Schoenholz et al. (2017): |q_l − q*| ~ e^(−l/ξ_q) with
     ξ_q⁻¹ = −ln(χ₁ + σ_w²·E[φ(√q* z)·φ''(√q* z)]) (the length map's slope at q*), and
-    |c_l − c*| ~ e^(−l/ξ_c) with ξ_c⁻¹ = −ln χ_c(c*). ξ_c is also the depth over which
+    ``|c_l − c*|`` ~ e^(−l/ξ_c) with ξ_c⁻¹ = −ln χ_c(c*). ξ_c is also the depth over which
     gradients keep their size, and it diverges at the critical line: a slope within 1e-10
     of 1 gives ``math.inf``. Parameters and errors as for :func:`q_star`.
 

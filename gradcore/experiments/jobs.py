@@ -117,7 +117,7 @@ class Job:
                 f"seed {self.seed}")
 
     def remedy(self) -> dict[str, Any]:
-        """The fields of :data:`REMEDY_FIELDS` that differ from the book's."""
+        """The fields of ``REMEDY_FIELDS`` that differ from the book's."""
         book = Job(sizes=self.sizes, seed=0)
         return {k: getattr(self, k) for k in REMEDY_FIELDS
                 if getattr(self, k) != getattr(book, k)}
@@ -290,7 +290,7 @@ REMEDY_FIELDS = ("activation", "output", "init", "momentum", "nesterov", "schedu
 
 def check_remedy(remedy: Mapping[str, Any] | None, sizes: Sequence[int] = (2, 2, 2)
                  ) -> dict[str, Any]:
-    """``remedy`` (a mapping of :data:`REMEDY_FIELDS` to values, None: the book's) checked
+    """``remedy`` (a mapping of ``REMEDY_FIELDS`` to values, None: the book's) checked
     as :class:`gradcore.Network` and :func:`gradcore.train` check them, before any job runs.
     An activation list must name one activation per hidden layer of ``sizes``."""
     from .._arch import architecture

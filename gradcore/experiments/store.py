@@ -185,7 +185,7 @@ class ResultStore:
 
         Files that do not read back are left out, and their jobs run again: only regular
         files are read (a FIFO or a device named like a job file is never opened), of at
-        most the size the job's result can take (:func:`_job_bytes`).
+        most the size the job's result can take (``_job_bytes``).
         """
         done = {}
         for i, job in enumerate(self.jobs):
