@@ -11,21 +11,25 @@ all from one ``numpy.random.Generator``. Each scheme's function says exactly wha
 
   - ``"default"``: weights N(0, 1/n_in), biases N(0, 1) (:func:`~gradcore.init.draw_default`);
   - ``"large"``: weights N(0, 1), biases N(0, 1) (:func:`~gradcore.init.draw_large`);
-  - ``"glorot"``: weights U[±√6/√(n_in + n_out)], biases 0 (:func:`~gradcore.init.draw_glorot`);
-  - ``"glorot_standard"``: weights U[±1/√n_in], biases 0 (:func:`~gradcore.init.draw_glorot_standard`);
+  - ``"glorot"``: weights U[±√6/√(n_in + n_out)], biases 0
+    (:func:`~gradcore.init.draw_glorot`);
+  - ``"glorot_standard"``: weights U[±1/√n_in], biases 0
+    (:func:`~gradcore.init.draw_glorot_standard`);
   - ``"lecun"``: weights N(0, 1/n_in), biases 0 (:func:`~gradcore.init.draw_lecun`);
   - ``"he"``: weights N(0, 2/((1 + a²) n_in)) for rectifiers of slope a, biases 0
     (:func:`~gradcore.init.draw_he`);
   - ``"orthogonal"``: weights a random (semi-)orthogonal matrix, biases 0
     (:func:`~gradcore.init.draw_orthogonal`);
-  - ``"sparse"``: 15 nonzero N(0, 1) weights into each unit, biases 0 (:func:`~gradcore.init.draw_sparse`);
+  - ``"sparse"``: 15 nonzero N(0, 1) weights into each unit, biases 0
+    (:func:`~gradcore.init.draw_sparse`);
 
-* a weight scale s > 0: weights N(0, s²/n_in), biases N(0, 1) (:func:`~gradcore.init.draw_scaled`; s = 1
-  is ``"default"``);
+* a weight scale s > 0: weights N(0, s²/n_in), biases N(0, 1)
+  (:func:`~gradcore.init.draw_scaled`; s = 1 is ``"default"``);
 * :class:`~gradcore.Gaussian` ``(weight_var, bias_var)``: weights N(0, weight_var/n_in), biases
-  N(0, bias_var), the parametrisation of mean-field theory (:func:`~gradcore.init.draw_gaussian`);
-* :class:`~gradcore.Orthogonal` ``(gain, bias_var)``: weights gain × a random (semi-)orthogonal matrix,
-  biases N(0, bias_var) (:func:`~gradcore.init.draw_orthogonal`).
+  N(0, bias_var), the parametrisation of mean-field theory
+  (:func:`~gradcore.init.draw_gaussian`);
+* :class:`~gradcore.Orthogonal` ``(gain, bias_var)``: weights gain × a random
+  (semi-)orthogonal matrix, biases N(0, bias_var) (:func:`~gradcore.init.draw_orthogonal`).
 
 On the command line (``InitSpec.parse``) ``init`` is written as a name, a number
 (``2.5``), ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` or ``orthogonal:GAIN[,BIAS_VAR]``, BIAS_VAR
@@ -143,8 +147,8 @@ InitValue: TypeAlias = "str | float | Gaussian | Orthogonal"
 
 
 class InitSpec(Constraint):
-    """``init``: a name of :data:`~gradcore.init.INIT_NAMES`, a weight scale s > 0, a :class:`~gradcore.Gaussian` or
-    an :class:`~gradcore.Orthogonal`. On the command line: a name, a number, or
+    """``init``: a name of :data:`~gradcore.init.INIT_NAMES`, a weight scale s > 0, a
+    :class:`~gradcore.Gaussian` or an :class:`~gradcore.Orthogonal`. On the command line: a name, a number, or
     ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` / ``orthogonal:GAIN[,BIAS_VAR]`` (BIAS_VAR 0 when
     left out), e.g. ``gaussian:2,0.05`` or ``orthogonal:1.2,0``."""
 
