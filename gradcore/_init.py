@@ -148,9 +148,9 @@ InitValue: TypeAlias = "str | float | Gaussian | Orthogonal"
 
 class InitSpec(Constraint):
     """``init``: a name of :data:`~gradcore.init.INIT_NAMES`, a weight scale s > 0, a
-    :class:`~gradcore.Gaussian` or an :class:`~gradcore.Orthogonal`. On the command line: a name, a number, or
-    ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` / ``orthogonal:GAIN[,BIAS_VAR]`` (BIAS_VAR 0 when
-    left out), e.g. ``gaussian:2,0.05`` or ``orthogonal:1.2,0``."""
+    :class:`~gradcore.Gaussian` or an :class:`~gradcore.Orthogonal`. On the command line: a
+    name, a number, or ``gaussian:WEIGHT_VAR[,BIAS_VAR]`` / ``orthogonal:GAIN[,BIAS_VAR]``
+    (BIAS_VAR 0 when left out), e.g. ``gaussian:2,0.05`` or ``orthogonal:1.2,0``."""
 
     description = ("one of " + ", ".join(map(repr, INIT_NAMES))
                    + ", a weight scale s > 0, a Gaussian(weight_var, bias_var) or an "

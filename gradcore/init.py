@@ -12,8 +12,8 @@ LAPACK (the orthogonal scheme's QR is gradcore's own, :func:`orthonormal_columns
 
 from ._init import (
     INIT_NAMES,
-    Gaussian,
-    Orthogonal,
+    Gaussian,  # noqa: F401 (gradcore.init.Gaussian works; documented as gradcore.Gaussian)
+    Orthogonal,  # noqa: F401
     draw_default,
     draw_gaussian,
     draw_glorot,
