@@ -718,8 +718,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     n = len(res.seeds)
     cols = {m: res.summary(m) for m in ("theory", "speed", "rms")}
     for j, pair in enumerate(res.pairs):
-        cells = "".join(f"{_spread(*(float(v[j]) for v in cols[m]), n):>30}"
-                        for m in ("theory", "speed", "rms"))
+        cells = "".join(
+            f"{_spread(float(cols[m][0][j]), float(cols[m][1][j]), float(cols[m][2][j]), n):>30}"
+            for m in ("theory", "speed", "rms"))
         print(f"{pair:<8}{cells}")
     if res.nominal is not None:
         hidden = len(sizes) - 2
@@ -985,7 +986,7 @@ def _add_predict(sub: Any) -> None:
 
 
 def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,
-                      epochs_help: str, seeds: int, seeds_help: str, *,
+                      epochs_help: str, seeds: int | None, seeds_help: str, *,
                       epochs_name: str = "N") -> None:
     """--epochs and --seeds, checked by the constraints of ``function``."""
     _option(p, "--epochs", function, epochs, f"{epochs_help} (default: %(default)s)",

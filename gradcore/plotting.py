@@ -272,16 +272,16 @@ def _draw_theory(ax: Any, depths: Sequence[int], theory: Mapping[str, object]) -
     xi_fine = np.interp(np.log(fine), np.log(wv), xi) if wv.size > 1 else xi
     # interpolating through an infinite ξ_c (the critical point) gives NaN: a gap
     styles = ("-", ":", "-.")
-    for n, k in enumerate(theory.get("multiples", (1, 6))):  # type: ignore[attr-defined]
+    multiples: Sequence[float] = theory.get("multiples", (1, 6))  # type: ignore[assignment]
+    for n, k in enumerate(multiples):
         rows = _row_of(depths, k * xi_fine)
         cols = _column_of(wv, fine)
         if np.any(np.isfinite(rows) & np.isfinite(cols)):
             ax.plot(cols, rows, color="black", linestyle=styles[n % 3], linewidth=1.2,
                     label=f"depth = {k:g}·ξ_c" if k != 1 else "depth = ξ_c")
     note = theory.get("note")
-    if note:
-        ax.text(0.5, -0.22, str(note), transform=ax.transAxes, ha="center", va="top",
-                fontsize=7.5)
+    if note:  # under the title, where constrained layout makes room for it
+        ax.set_title(f"{ax.get_title()}\n{note}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
 

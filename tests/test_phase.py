@@ -57,7 +57,7 @@ def test_phase_writes_a_tidy_csv_json_and_the_heat_map(tmp_path):
     res = ex.phase([1, 3], [0.5, 4.0], seeds=2, epochs=2, out_dir=tmp_path, progress=False)
     with open(tmp_path / "phase.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["depth", "scale", "seed", "epoch", "layer", "speed"]
+    assert rows[0] == ["depth", "scale", "seed", "epoch", "layer", "speed", "rms"]
     # (1 + 1) + (3 + 1) layers, x 2 scales x 2 seeds x 2 epochs (0 and T)
     assert len(rows) - 1 == (2 + 4) * 2 * 2 * 2
     assert {r[3] for r in rows[1:]} == {"0", "2"}

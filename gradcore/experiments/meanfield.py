@@ -42,7 +42,8 @@ def theory_overlay(activation: str, bias_var: float, weight_vars: Sequence[float
         out["note"] = (f"no chi1 = 1 line: {activation} has no critical point with "
                        f"bias_var = {bias_var:g}") if "no critical point" in str(exc) \
             else f"no chi1 = 1 line: {exc}"
-    chis, xis = [], []
+    chis: list[float | None] = []
+    xis: list[float | None] = []
     for w in weight_vars:
         try:
             chis.append(chi1(activation, w, bias_var))

@@ -134,7 +134,8 @@ class PredictResult:
 
     def rows(self) -> list[tuple[int, str, float, float, float]]:
         """Tidy rows ``(seed, pair, theory, speed, rms)``."""
-        return [(seed, pair, *(float(self.ratios[m][i, j]) for m in MEASURES))
+        t, s, g = (self.ratios[m] for m in MEASURES)
+        return [(seed, pair, float(t[i, j]), float(s[i, j]), float(g[i, j]))
                 for i, seed in enumerate(self.seeds) for j, pair in enumerate(self.pairs)]
 
 

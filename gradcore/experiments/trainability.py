@@ -107,10 +107,10 @@ def _split(data: Any) -> tuple[Data, Data, str]:
         return (X[:800], y[:800]), (X[800:], y[800:]), \
             "the embedded first 1,000 MNIST training images: 800 to train, 200 to test"
     if hasattr(data, "training") and hasattr(data, "test"):
-        return tuple(data.training), tuple(data.test), "MNIST: training set, test set"  # type: ignore[return-value]
+        return tuple(data.training), tuple(data.test), "MNIST: training set, test set"
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(
             isinstance(p, (tuple, list)) and len(p) == 2 for p in data):
-        return tuple(data[0]), tuple(data[1]), "user data"  # type: ignore[return-value]
+        return tuple(data[0]), tuple(data[1]), "user data"
     raise TypeError(f"data must be None, an MNIST data set (gradcore.datasets.load_mnist) or "
                     f"a pair ((X_train, y_train), (X_test, y_test)), got "
                     f"{type(data).__name__}")
