@@ -100,21 +100,24 @@ def test_a_sweep_that_does_not_fit_in_memory_is_refused():
     check_memory([job], 1000, 1, limit=2 * need)
     with pytest.raises(ValueError, match=r"more than the limit of .* available"):
         check_memory([job, job], 1000, 2, limit=2 * need - 1)
-    assert main(["phase", "--trainability", "--paper", "--depths", "300", "--weight-vars",
-                 "1", "--jobs", "1000"]) in (0, 2)  # refused here unless the host is huge
+    # a thousand deep jobs of 10^9 epochs each: their speeds and rms alone would need
+    # 4e16 bytes, more than any machine has
+    many = [Job(sizes=(784, *[30] * 900, 10), seed=s, epochs=10**9) for s in range(1000)]
+    with pytest.raises(ValueError, match="memory"):
+        check_memory(many, 1000, 1)
 
 
 def test_trainability_follows_6_xi_c_on_the_ordered_side(tmp_path):
     # tanh, sigma_b^2 = 0.05, sigma_w^2 = 0.5: 6 xi_c = 7.1 layers; at sigma_w^2 = 1.5 it
     # is 95. Two hidden layers train at both; 20 train only where 20 < 6 xi_c.
-    res = ex.trainability([0.5, 1.5], [2, 20], width=50, steps=300, out_dir=tmp_path,
+    res = ex.trainability([0.5, 1.5], [2, 20], width=100, steps=300, out_dir=tmp_path,
                           progress=False)
     six = res.trainable_depth()
     assert six[0] == pytest.approx(6 * theory.depth_scales("tanh", 0.5, 0.05).xi_c)
     assert six[0] < 20 < six[1]
     acc = res.median()
     assert acc[0, 0] > 0.7 and acc[0, 1] > 0.7  # shallow: both train
-    assert acc[1, 0] < 0.3 < 0.6 < acc[1, 1]  # deep: only inside 6 xi_c
+    assert acc[1, 0] < 0.3 < 0.5 < acc[1, 1]  # deep: only inside 6 xi_c
     doc = json.loads((tmp_path / "trainability.json").read_text())
     assert doc["median_test_accuracy"] == acc.tolist()
     assert doc["settings"]["steps"] == res.steps >= 300
