@@ -89,9 +89,10 @@ def test_phase_on_the_command_line(tmp_path, capsys):
     assert main(["phase", "--depths", "2,8", "--scales", "1,32", "--seeds", "5",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    lines = {x.split()[0]: x.split()[1:] for x in out.splitlines()
-             if x.strip()[:1].isdigit()}
+    rows = [x.split() for x in out.splitlines() if x.strip()[:1].isdigit()]
+    lines = {r[0]: r[1:] for r in rows[:2]}  # the speeds' table; the rms's follows
     assert lines["2"] == ["-0.70", "0.11"] and lines["8"] == ["-4.82", "0.86"]
+    assert [r[0] for r in rows[2:4]] == ["2", "8"]
     assert "s=1" in out and "s=32" in out
     assert (tmp_path / "phase.png").is_file()
 
