@@ -263,6 +263,25 @@ class Activation(Constraint):
         return tuple(self._one(f"{name}[{i}]", v) for i, v in enumerate(value))
 
 
+class CriticalOr(Constraint):
+    """The string ``"critical"`` or what ``inner`` allows (a grid around a critical point)."""
+
+    def __init__(self, inner: Constraint) -> None:
+        self.inner = inner
+        self.description = f"'critical' or {inner.description}"
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            if value != "critical":
+                raise ValueError(f"{name} must be {self.description}, got {value!r}")
+            return value
+        return self.inner.check(name, value)
+
+    def parse(self, name: str, text: str) -> Any:
+        return self.check(name, text.strip()) if text.strip() == "critical" \
+            else self.inner.parse(name, text)
+
+
 class SameAs(Constraint):
     """Whatever another function's constraint on an argument allows, looked up when a value
     is checked (so it follows that constraint as it grows)."""
@@ -337,7 +356,10 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": SEEDS, "batch_size": BATCH_SIZE,
                           "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.phase": {"depths": ListOf(Integer(1), distinct=True),
-                          "scales": ListOf(Real(0.0, strict=True), distinct=True),
+                          "scales": NoneOr(ListOf(Real(0.0, strict=True), distinct=True)),
+                          "weight_vars": NoneOr(CriticalOr(ListOf(Real(0.0, strict=True),
+                                                                  distinct=True))),
+                          "bias_var": NoneOr(Real(0.0)),
                           "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
                           "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.momentum": {"setup": Options("deep", "autoencoder", "table1"),
@@ -354,6 +376,15 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                              "eta": ETA, "momentum_eta": NoneOr(ETA), "lmbda": LMBDA,
                              "sizes": MNIST_SIZES, "heldout": Integer(1), "n_jobs": N_JOBS,
                              "formats": FORMATS},
+    "experiments.predict": {"sizes": SIZES, "activation": Activation(), "init": INIT,
+                            "bias_var": NoneOr(Real(0.0)), "seeds": SEEDS, "n_jobs": N_JOBS,
+                            "formats": FORMATS},
+    "experiments.trainability": {"weight_vars": ListOf(Real(0.0, strict=True), distinct=True),
+                                 "depths": ListOf(Integer(1), distinct=True),
+                                 "activation": Options(*ACTIVATIONS), "bias_var": Real(0.0),
+                                 "width": Integer(1), "steps": Integer(1),
+                                 "batch_size": BATCH_SIZE, "eta": ETA, "seeds": SEEDS,
+                                 "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.run_jobs": {"n_jobs": N_JOBS},
     "experiments.chapter5_sizes": {"hidden": Integer(0), "width": Integer(1)},
     "experiments.balance_window": {"weight": Real()},

@@ -7,7 +7,11 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore train`` -- train one net on full MNIST;
 * ``gradcore depth`` -- validation accuracy against depth;
 * ``gradcore chain`` -- the exploding and the vanishing one-neuron-per-layer chain;
-* ``gradcore phase`` -- the unstable gradient as a phase diagram, depth x weight scale;
+* ``gradcore phase`` -- the unstable gradient as a phase diagram, depth x weight scale or
+  variance, with the mean-field theory drawn over it; ``--trainability``: test accuracy
+  over weight variance x depth beside the trainable depth 6 xi_c;
+* ``gradcore predict`` -- the theory's per-layer gradient ratio beside the measured ones;
+* ``gradcore remedies`` -- the chapter's net under every named remedy, ranked;
 * ``gradcore momentum`` -- SGD, momentum and Nesterov from sparse and Gaussian inits;
 * ``gradcore download`` -- fetch the MNIST files;
 * ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
@@ -330,23 +334,43 @@ def _print_initial_table(result: Any, n_seeds: int) -> None:
 def _print_training_table(result: Any) -> None:
     print()
     print("Speed of learning of the hidden layers during training (median over seeds, "
-          "before the first and the last update)")
+          "before the first and the last update); theory: mean-field theory's last/first "
+          "ratio of each seed's initial net, median")
     kmax = max(result.nets)
     head = "".join(f"{'hidden ' + str(j + 1):>11}" for j in range(kmax))
-    print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}")
+    print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}{'theory':>10}")
     for net in result.nets.values():
         speeds = net.speeds
         if not len(speeds):
             continue
         med = np.median(speeds, axis=0)
         ratio = np.median(speeds[:, :, net.hidden - 1] / speeds[:, :, 0], axis=0)
+        theory = _theory_ratio(net)
         for i, e in enumerate(sorted({0, speeds.shape[1] - 1})):
             row = med[e, :-1]
             cells = "".join(f"{_fmt(v):>11}" for v in row) + " " * 11 * (kmax - len(row))
             label = _sizes_str(net.sizes) if i == 0 else ""
-            print(f"{label:<28}{e:>6}{cells}{ratio[e]:>11.1f}x")
+            pred = f"{theory:>9.1f}x" if e == 0 and theory is not None else f"{'-':>10}"
+            print(f"{label:<28}{e:>6}{cells}{ratio[e]:>11.1f}x{pred}")
     print("(the book: every speed falls fast at first, and the first hidden layer stays "
-          "far slower than the last, ~100x with 4 hidden layers)")
+          "far slower than the last, ~100x with 4 hidden layers; the theory holds at "
+          "initialisation only)")
+
+
+def _theory_ratio(net: Any) -> float | None:
+    """Mean-field theory's last/first hidden-layer ratio at initialisation: 1 / the
+    product of :func:`gradcore.theory.predicted_ratios` of each seed's initial network,
+    the median over seeds (None for one hidden layer, or where the theory has no fixed
+    point)."""
+    from .theory import predicted_ratios
+
+    if net.hidden < 2:
+        return None
+    try:
+        prods = [float(np.prod(predicted_ratios(r.job.network()))) for r in net.results]
+    except ValueError:
+        return None
+    return float(np.median(1.0 / np.array(prods)))
 
 
 def _print_written(paths: dict[str, pathlib.Path], out: pathlib.Path | None) -> None:
@@ -572,28 +596,143 @@ def _cmd_chain(args: argparse.Namespace) -> int:
 def _cmd_phase(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
-    n = len(args.depths) * len(args.scales) * args.seeds
+    if args.trainability or args.paper:
+        return _cmd_trainability(args)
+    for flag in ("data", "paper"):
+        if getattr(args, flag):
+            raise _BadArguments(f"--{flag} goes with --trainability")
+    depths = args.depths or list(ex.PHASE_DEPTHS)
+    scales = args.scales if args.weight_vars is None else None
     remedy = {}
-    for d in args.depths:
+    for d in depths:
         remedy = _remedy(args, ex.chapter5_sizes(d))
+    axis = _phase_axis(args, remedy, scales)
+    args.seeds = args.seeds or 5
+    n = len(depths) * len(axis) * args.seeds
     after = "" if args.epochs == 0 else \
         f" and after {_plural(args.epochs, 'epoch')} of full-batch gradient descent"
-    print(f"gradcore {__version__} phase: hidden layers {_list(args.depths)} x weight scales "
-          f"{_list(args.scales)} x {_plural(args.seeds, 'seed')}: the speed of every layer "
+    what = (f"weight variances {_list(axis)} (biases N(0, "
+            f"{1.0 if args.bias_var is None else args.bias_var:g}))"
+            if args.weight_vars is not None else f"weight scales {_list(axis)}"
+            + ("" if args.bias_var is None else f" (biases N(0, {args.bias_var:g}))"))
+    print(f"gradcore {__version__} phase: hidden layers {_list(depths)} x {what} x "
+          f"{_plural(args.seeds, 'seed')}: the speed and the gradient rms of every layer "
           f"at initialisation{after}, on the first 1,000 MNIST training images; "
           f"{_plural(n, 'job')}, {_where(args, n)}{_remedy_str(remedy)}", flush=True)
     t0 = time.perf_counter()
-    res = ex.phase(args.depths, args.scales, seeds=args.seeds, epochs=args.epochs,
-                   out_dir=args.out, figures=not args.no_figures, formats=args.format,
-                   remedy=remedy, **_sweep_kwargs(args))
+    try:
+        res = ex.phase(depths, scales, weight_vars=args.weight_vars, bias_var=args.bias_var,
+                       seeds=args.seeds, epochs=args.epochs, out_dir=args.out,
+                       figures=not args.no_figures, formats=args.format, remedy=remedy,
+                       **_sweep_kwargs(args))
+    except ValueError as exc:  # refused before any job ran: e.g. the memory it would need
+        raise _BadArguments(str(exc)) from None
+    label = "s=" if res.axis == "scale" else "w="
     for e in res.measured_epochs:
         when = "at initialisation" if e == 0 else f"after {_plural(e, 'epoch')}"
-        print(f"\nlog10(speed of hidden 1 / speed of the last hidden layer), {when}, median "
-              f"over {_plural(len(res.seeds), 'seed')} (< 0: vanishing, > 0: exploding)")
-        print(f"{'hidden':>6}" + "".join(f"{'s=' + f'{s:g}':>8}" for s in res.scales))
-        for d, row in zip(res.depths, res.log_ratio(e)):
-            print(f"{d:>6}" + "".join(f"{v:>8.2f}" for v in row))
+        for measure, name in (("speed", "speed"), ("rms", "gradient rms")):
+            print(f"\nlog10({name} of hidden 1 / {name} of the last hidden layer), {when}, "
+                  f"median over {_plural(len(res.seeds), 'seed')} (< 0: vanishing, > 0: "
+                  f"exploding)")
+            print(f"{'hidden':>6}" + "".join(f"{label + f'{s:g}':>8}" for s in res.scales))
+            for d, row in zip(res.depths, res.log_ratio(e, measure)):
+                print(f"{d:>6}" + "".join(f"{v:>8.2f}" for v in row))
+    from .experiments.output import phase_overlay
+
+    _print_theory(phase_overlay(res))
     _report_failures(res.failures)
+    _print_written(res.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
+
+
+def _phase_axis(args: argparse.Namespace, remedy: dict[str, Any],
+                scales: Sequence[float] | None) -> list[float]:
+    """The diagram's columns, the critical grid resolved (status 2 where the activation has
+    no critical point)."""
+    from . import experiments as ex
+
+    if args.weight_vars is None:
+        return list(scales or ex.PHASE_SCALES)
+    if args.weight_vars != "critical":
+        return list(args.weight_vars)
+    activation = remedy.get("activation", "sigmoid")
+    if not isinstance(activation, str):
+        raise _BadArguments("--weight-vars critical needs one activation for every layer")
+    from .experiments.meanfield import critical_grid
+
+    try:
+        grid = critical_grid(activation, 1.0 if args.bias_var is None else args.bias_var)
+    except ValueError as exc:
+        raise _BadArguments(f"--weight-vars critical: {exc}") from None
+    args.weight_vars = grid
+    return grid
+
+
+def _print_theory(overlay: dict[str, Any] | None) -> None:
+    """The theory drawn over the diagram, in words."""
+    if overlay is None:
+        return
+    crit = overlay["critical"]
+    where = (f"chi1 = 1 at sigma_w^2 = {crit:.4g}" if crit is not None
+             else str(overlay["note"]).split(";")[0])
+    xi = ", ".join("-" if x is None else f"{x:.3g}" for x in overlay["xi_c"])
+    print(f"\nMean-field theory ({overlay['activation']}, sigma_b^2 = "
+          f"{overlay['bias_var']:g}): {where}; xi_c per column: {xi}")
+    if crit is not None and overlay.get("note"):
+        print(f"({overlay['note']})")
+
+
+def _cmd_trainability(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .experiments.trainability import PAPER
+
+    if args.scales is not None:
+        raise _BadArguments("--trainability takes --weight-vars as its axis, not --scales")
+    paper = PAPER if args.paper else {}
+    activation = args.activation or paper.get("activation", "tanh")
+    if not isinstance(activation, str):
+        raise _BadArguments("--trainability takes one activation for every layer")
+    bias_var = args.bias_var if args.bias_var is not None else 0.05
+    if args.weight_vars == "critical":
+        from .experiments.meanfield import critical_grid
+
+        try:
+            args.weight_vars = critical_grid(activation, bias_var)
+        except ValueError as exc:
+            raise _BadArguments(f"--weight-vars critical: {exc}") from None
+    wv = args.weight_vars or list(paper.get("weight_vars", ex.TRAIN_WEIGHT_VARS))
+    depths = args.depths or list(paper.get("depths", ex.TRAIN_DEPTHS))
+    width = paper.get("width", args.width)
+    steps = paper.get("steps", args.steps)
+    batch = paper.get("batch_size", args.batch_size)
+    seeds = args.seeds or 1
+    data = None if args.data is None else _load(args.data)
+    n = len(depths) * len(wv) * seeds
+    on = ("full MNIST" if data is not None
+          else "the embedded 1,000 images (800 train, 200 test)")
+    print(f"gradcore {__version__} phase --trainability: {activation}, width {width}, "
+          f"sigma_b^2 = {bias_var:g}; hidden layers {_list(depths)} x sigma_w^2 {_list(wv)} "
+          f"x {_plural(seeds, 'seed')}, {steps} SGD steps of {batch} (eta = {args.eta:g}), "
+          f"{on}; {_plural(n, 'training')}, {_where(args, n)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        res = ex.trainability(wv, depths, activation=activation, bias_var=bias_var,
+                              width=width, steps=steps, batch_size=batch, eta=args.eta,
+                              seeds=seeds, data=data, out_dir=args.out,
+                              figures=not args.no_figures, formats=args.format,
+                              **_sweep_kwargs(args))
+    except ValueError as exc:  # refused before any training: the memory it would need
+        raise _BadArguments(str(exc)) from None
+    print(f"\nTest accuracy (%) after {res.steps} steps, median over "
+          f"{_plural(len(res.seeds), 'seed')}; last row: the paper's trainable depth 6 xi_c")
+    print(f"{'hidden':>6}" + "".join(f"{'w=' + f'{w:g}':>8}" for w in res.weight_vars))
+    for d, row in zip(res.depths, res.median()):
+        print(f"{d:>6}" + "".join(f"{100 * v:>8.1f}" for v in row))
+    six = "".join(f"{'-' if x is None else f'{x:.1f}':>8}" for x in res.trainable_depth())
+    print(f"{'6 xi_c':>6}{six}")
+    _print_theory(res.theory)
+    _report_failures([r for rs in res.results.values() for r in rs if not r.ok])
     _print_written(res.paths, args.out)
     print(f"Done in {time.perf_counter() - t0:.1f} s.")
     return EXIT_OK
@@ -662,6 +801,55 @@ def _cmd_remedies(args: argparse.Namespace) -> int:
 
 def _list(values: Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in values)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+
+    sizes = args.sizes
+    if len(sizes) < 4:
+        raise _BadArguments(f"sizes must have at least 2 hidden layers to compare, got "
+                            f"{','.join(map(str, sizes))}")
+    init = args.init if args.init is not None else "default"
+    activation = args.activation if args.activation is not None else "sigmoid"
+    try:
+        if args.bias_var is not None:
+            from .experiments.predict import with_bias_var
+
+            init = with_bias_var(init, args.bias_var)
+        from .experiments.jobs import check_remedy
+
+        check_remedy({"activation": activation, "init": init}, sizes)
+    except (TypeError, ValueError) as exc:
+        raise _BadArguments(str(exc)) from None
+    print(f"gradcore {__version__} predict: {_sizes_str(sizes)}, activation "
+          f"{activation if isinstance(activation, str) else ','.join(activation)}, init "
+          f"{init}, {_plural(args.seeds, 'seed')} at initialisation, on the first 1,000 "
+          f"MNIST training images; {_where(args, args.seeds)}", flush=True)
+    t0 = time.perf_counter()
+    res = ex.predict(sizes, activation=activation, init=init, seeds=args.seeds,
+                     out_dir=args.out, figures=not args.no_figures, formats=args.format,
+                     **_sweep_kwargs(args))
+    print()
+    print(f"Gradient of hidden layer l / hidden layer l+1, median [10th, 90th percentile] "
+          f"over {_plural(len(res.seeds), 'seed')}")
+    print(f"{'layers':<8}{'theory':>30}{'speed ||mean delta||':>30}"
+          f"{'rms of delta':>30}")
+    n = len(res.seeds)
+    cols = {m: res.summary(m) for m in ("theory", "speed", "rms")}
+    for j, pair in enumerate(res.pairs):
+        cells = "".join(
+            f"{_spread(float(cols[m][0][j]), float(cols[m][1][j]), float(cols[m][2][j]), n):>30}"
+            for m in ("theory", "speed", "rms"))
+        print(f"{pair:<8}{cells}")
+    if res.nominal is not None:
+        hidden = len(sizes) - 2
+        print(f"(sqrt(chi1) of the init's variances at q*: {res.nominal:.3f}; over the "
+              f"{hidden - 1} steps from the last hidden layer to the first, "
+              f"{res.nominal ** (hidden - 1):.3g}, a factor {res.nominal ** -(hidden - 1):.3g})")
+    _print_written(res.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ momentum
@@ -760,6 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_phase(sub)
     _add_momentum(sub)
     _add_remedies(sub)
+    _add_predict(sub)
     _add_download(sub)
     _add_dashboard(sub)
     p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
@@ -883,24 +1072,93 @@ def _add_phase(sub: Any) -> None:
     ph = _subcommand(
         sub, "phase", _cmd_phase, "the unstable gradient as a phase diagram: depth x weight scale",
         "For every number of hidden layers (30 neurons each), weight scale s "
-        "(weights ~ N(0, s^2/n_in)) and seed: the speed of learning of every "
-        "layer on the embedded 1,000 MNIST images at initialisation, and after "
-        "T epochs of full-batch gradient descent (m = 1000, eta = 0.1, "
-        "lambda = 5.0) if T > 0. Prints the median log10(speed of hidden 1 / "
-        "speed of the last hidden layer) and writes phase.csv (tidy: depth, "
-        "scale, seed, epoch, layer, speed), phase.json and the heat map "
-        "phase.png.")
-    _option(ph, "--depths", "experiments.phase", list(range(1, 11)),
-            "numbers of hidden layers, comma-separated (default: 1,2,...,10)", "LIST")
-    _option(ph, "--scales", "experiments.phase", [2.0 ** e for e in range(-2, 6)],
+        "(weights ~ N(0, s^2/n_in)) or weight variance (--weight-vars: weights ~ "
+        "N(0, sigma_w^2/n_in), biases ~ N(0, --bias-var)) and seed: the speed of "
+        "learning and the gradient rms of every layer on the embedded 1,000 MNIST "
+        "images at initialisation, and after T epochs of full-batch gradient "
+        "descent (m = 1000, eta = 0.1, lambda = 5.0) if T > 0. Prints the median "
+        "log10(speed of hidden 1 / speed of the last hidden layer) and writes "
+        "phase.csv (tidy: depth, scale, seed, epoch, layer, speed, rms), "
+        "phase.json and the heat map phase.png, with mean-field theory's critical "
+        "line chi1 = 1 and the curves depth = xi_c and 6 xi_c drawn over it. "
+        "--trainability instead trains nets over weight variance x depth and maps "
+        "their test accuracy (Schoenholz et al. 2017).")
+    _option(ph, "--depths", "experiments.phase", None,
+            "numbers of hidden layers, comma-separated (default: 1,2,...,10; with "
+            "--trainability 2,5,10,15,20,30)", "LIST")
+    axis = ph.add_mutually_exclusive_group()
+    _option(axis, "--scales", "experiments.phase", None,
             "weight scales s, comma-separated (default: 0.25,0.5,1,2,4,8,16,32)", "LIST")
+    _option(axis, "--weight-vars", "experiments.phase", None,
+            "weight variances sigma_w^2 as the axis instead of scales, comma-separated, or "
+            "'critical' for sigma_c^2 * 2^k, k = -3..3 around the critical point (default "
+            "with --trainability: 0.25,0.5,1,1.5,2,3,4)", "LIST")
+    _option(ph, "--bias-var", "experiments.phase", None,
+            "the biases' variance sigma_b^2 (default: 1, the book's; with --trainability "
+            "0.05, the paper's)", "V")
     _epochs_and_seeds(ph, "experiments.phase", 0, "also measure after T epochs of training (0: at "
-                          "initialisation only)", 5,
-                      "seeds 0..K-1 per depth and scale (default: %(default)s)", epochs_name="T")
+                          "initialisation only)", None,
+                      "seeds 0..K-1 per depth and scale (default: 5; with "
+                      "--trainability 1)", epochs_name="T")
+    tr = ph.add_argument_group(
+        "trainability", "test accuracy after T steps over weight variance x depth "
+        "(Schoenholz et al. 2017, 'Deep information propagation'), with the depth 6 xi_c "
+        "drawn over it. The default (tanh, sigma_b^2 = 0.05, width 100, depths 2-30, "
+        "300 steps of 20 images: the embedded images, 800 to train and 200 to test) runs "
+        "in about a minute on two cores. The paper used width 300 and depths 10-300 on "
+        "MNIST and CIFAR-10: --paper, with --data on full MNIST, is a job for a cluster "
+        "(--scheduler).")
+    tr.add_argument("--trainability", action="store_true",
+                    help="map test accuracy after training instead of the gradient ratio")
+    _option(tr, "--width", "experiments.trainability", 100,
+            "neurons per hidden layer (default: %(default)s)", "N")
+    _option(tr, "--steps", "experiments.trainability", 300,
+            "SGD steps, rounded up to whole epochs (default: %(default)s)", "T")
+    _option(tr, "--batch-size", "experiments.trainability", 20,
+            "images per step (default: %(default)s)", "M")
+    _option(tr, "--eta", "experiments.trainability", 0.05,
+            "learning rate (default: %(default)s)")
+    tr.add_argument("--data", type=_mnist_dir, default=None, metavar="DIR",
+                    help="train on full MNIST's 50,000 images and test on its 10,000 "
+                         "(default: the embedded 1,000 images)")
+    tr.add_argument("--paper", action="store_true",
+                    help="the paper's size: width 300, depths 10-300, sigma_w^2 1-4 in "
+                         "steps of 0.25, 3000 steps of 128 (a job for a cluster)")
     _out_args(ph, "gradcore-phase", "experiments.phase")
     _sweep_args(ph)
     _remedy_args(ph, init_help="the family whose scale s is the axis: gaussian (default: "
                                "weights N(0, s^2/n_in)) or orthogonal (gain s)")
+
+
+def _add_predict(sub: Any) -> None:
+    """The ``predict`` subcommand."""
+    pr = _subcommand(
+        sub, "predict", _cmd_predict,
+        "mean-field theory's gradient ratio beside the measured ones, at initialisation",
+        "For every pair of consecutive hidden layers of a fresh net: the ratio of "
+        "their gradients as mean-field theory predicts it (Poole et al. 2016; "
+        "Schoenholz et al. 2017; gradcore.theory.predicted_ratios of each seed's "
+        "net), beside the measured ratio of the chapter's speeds ||mean delta|| "
+        "and of the gradient rms on the embedded 1,000 MNIST images, median and "
+        "10-90 %% band over seeds. Writes predict.csv, predict.json and "
+        "predict.png.")
+    pr.add_argument("sizes", nargs="?", type=_arg("experiments.predict", "sizes"),
+                    default=(784, 30, 30, 30, 30, 10), metavar="SIZES",
+                    help="layer sizes, comma-separated, at least 2 hidden layers "
+                         "(default: 784,30,30,30,30,10)")
+    pr.add_argument("--activation", type=_activations, default=None, metavar="NAME",
+                    help="hidden activation, or one per hidden layer comma-separated "
+                         "(default: sigmoid)")
+    pr.add_argument("--init", type=_arg("Network", "init"), default=None, metavar="INIT",
+                    help="initialisation (default: the book's): a name, a weight scale s, "
+                         "gaussian:WEIGHT_VAR[,BIAS_VAR] or orthogonal:GAIN[,BIAS_VAR]")
+    _option(pr, "--bias-var", "experiments.predict", None,
+            "the biases' variance sigma_b^2, with --init default, a scale or gaussian "
+            "(default: the init's)", "V")
+    _option(pr, "--seeds", "experiments.predict", 10,
+            "seeds 0..K-1 (default: %(default)s)", "K")
+    _out_args(pr, "gradcore-predict", "experiments.predict")
+    _sweep_args(pr)
 
 
 def _add_momentum(sub: Any) -> None:
@@ -977,7 +1235,7 @@ def _add_remedies(sub: Any) -> None:
 
 
 def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,
-                      epochs_help: str, seeds: int, seeds_help: str, *,
+                      epochs_help: str, seeds: int | None, seeds_help: str, *,
                       epochs_name: str = "N") -> None:
     """--epochs and --seeds, checked by the constraints of ``function``."""
     _option(p, "--epochs", function, epochs, f"{epochs_help} (default: %(default)s)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from matplotlib import colormaps
@@ -23,7 +23,7 @@ from ._band import BAND, band
 
 __all__ = ["speeds_figure", "initial_deltas_figure", "ratio_figure", "phase_figure",
            "depth_figure", "momentum_figure", "remedies_figure", "remedies_speeds_figure",
-           "save_figure", "LAYER_COLOURS", "BAND"]
+           "predict_figure", "trainability_figure", "save_figure", "LAYER_COLOURS", "BAND"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -165,7 +165,10 @@ def ratio_figure(ratios: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> 
 
 
 def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndarray, *,
-                 epoch: int = 0, n_seeds: int | None = None) -> Figure:
+                 epoch: int = 0, n_seeds: int | None = None,
+                 axis_label: str = "weight scale s (weights ~ N(0, s²/n_in))",
+                 title: str | None = None, theory: Mapping[str, object] | None = None
+                 ) -> Figure:
     """Heat map of log10(speed of hidden 1 ÷ speed of the last hidden) over depth × scale.
 
     Parameters
@@ -173,13 +176,24 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     depths : sequence of int
         Rows: numbers of hidden layers.
     scales : sequence of float
-        Columns: weight scales s (weights N(0, s²/n_in)), drawn as equal steps.
+        Columns: weight scales s (weights N(0, s²/n_in)) or weight variances σ_w², drawn
+        as equal steps.
     values : array (len(depths), len(scales))
-        The median log10 ratios.
+        The median log10 ratios; a cell that is not finite is left blank and labelled
+        (``nan``, ``-inf``).
     epoch : int
         When they were measured (0: at initialisation), for the title.
     n_seeds : int, optional
         Seeds behind each median, for the title.
+    axis_label, title : str
+        The x axis' label; the title (default: what the cells are, when and over how many
+        seeds).
+    theory : mapping, optional
+        Mean-field theory over the heat map (:func:`theory_overlay`): ``"weight_vars"``,
+        σ_w² of each column; ``"critical"``, the σ_w² where χ₁ = 1 (None: none, drawn as a
+        note saying so); ``"xi_c"``, ξ_c at each column (NaN where the theory has no
+        fixed point); ``"multiples"``, the k of the curves depth = k·ξ_c drawn
+        (default (1, 6)); ``"note"``, a line of text under the axis.
 
     Returns
     -------
@@ -192,32 +206,88 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
     v = np.asarray(values, dtype=np.float64)
     if v.shape != (len(depths), len(scales)):
         raise ValueError(f"values must be {len(depths)} x {len(scales)}, got {v.shape}")
-    fig = _new_figure(1.0 + 0.8 * len(scales), 1.2 + 0.45 * len(depths))
+    fig = _new_figure(1.0 + 0.8 * len(scales), 1.2 + 0.45 * len(depths)
+                      + (0.3 if theory else 0.0))
     ax = fig.add_subplot()
     # each side scaled on its own (at least ±1, a factor 10), so a small exploding region
-    # is as red as a large vanishing one is blue
+    # is as red as a large vanishing one is blue; cells that are not finite do not count
     finite = v[np.isfinite(v)]
-    lo = min(float(finite.min()), -1.0) if finite.size else -1.0
-    hi = max(float(finite.max()), 1.0) if finite.size else 1.0
+    lo = min(float(finite.min()) if finite.size else 0.0, -1.0)
+    hi = max(float(finite.max()) if finite.size else 0.0, 1.0)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
     cmap = colormaps["RdBu_r"].with_extremes(bad="0.6")
     im = ax.imshow(np.ma.masked_invalid(v), cmap=cmap, norm=norm, aspect="auto",
                    origin="lower")
     for (i, j), x in np.ndenumerate(v):
+        if not np.isfinite(x):
+            ax.text(j, i, f"{x:.0f}" if np.isinf(x) else "nan", ha="center", va="center",
+                    fontsize=7, color="#777777", style="italic")
+            continue
         text = f"{x:.1f}" if round(x, 1) != 0 else "0.0"
         dark = np.isfinite(x) and abs(norm(x) - 0.5) > 0.3
         ax.text(j, i, text, ha="center", va="center", fontsize=7,
                 color="white" if dark else "black")
     ax.set_xticks(range(len(scales)), [f"{s:g}" for s in scales])
     ax.set_yticks(range(len(depths)), [str(d) for d in depths])
-    ax.set_xlabel("weight scale s (weights ~ N(0, s²/n_in))")
+    ax.set_xlabel(axis_label)
     ax.set_ylabel("hidden layers")
     when = "at initialisation" if epoch == 0 else f"after {epoch} epoch{'s' if epoch != 1 else ''}"
     seeds = "" if n_seeds is None else f", median of {n_seeds} seed{'s' if n_seeds != 1 else ''}"
-    ax.set_title(f"log10(speed of hidden 1 ÷ last hidden), {when}{seeds}", fontsize=10)
+    ax.set_title(title or f"log10(speed of hidden 1 ÷ last hidden), {when}{seeds}", fontsize=10)
+    if theory:
+        _draw_theory(ax, depths, theory)
     bar = fig.colorbar(im, ax=ax)
     bar.set_label("< 0: vanishing    0: balance    > 0: exploding")
     return fig
+
+
+def _column_of(weight_vars: np.ndarray, wv: np.ndarray) -> np.ndarray:
+    """The (fractional) column of each σ_w² in ``wv``, interpolating log σ_w² between the
+    columns (NaN outside them, or if the columns are not increasing)."""
+    logs = np.log(weight_vars)
+    if weight_vars.size < 2 or np.any(np.diff(logs) <= 0):
+        return np.full(np.shape(wv), np.nan)
+    x = np.log(np.asarray(wv, dtype=np.float64))
+    cols = np.interp(x, logs, np.arange(weight_vars.size, dtype=np.float64))
+    return np.where((x < logs[0]) | (x > logs[-1]), np.nan, cols)
+
+
+def _row_of(depths: Sequence[int], d: np.ndarray) -> np.ndarray:
+    """The (fractional) row of each depth, interpolating between the rows (NaN outside)."""
+    rows = np.asarray(depths, dtype=np.float64)
+    if rows.size < 2 or np.any(np.diff(rows) <= 0):
+        return np.full(np.shape(d), np.nan)
+    d = np.asarray(d, dtype=np.float64)
+    out = np.interp(d, rows, np.arange(rows.size, dtype=np.float64))
+    return np.where((d < rows[0]) | (d > rows[-1]) | ~np.isfinite(d), np.nan, out)
+
+
+def _draw_theory(ax: Any, depths: Sequence[int], theory: Mapping[str, object]) -> None:
+    """The χ₁ = 1 line and the curves depth = k·ξ_c over a depth × σ_w² map."""
+    wv = np.asarray(theory["weight_vars"], dtype=np.float64)
+    critical = theory.get("critical")
+    if critical is not None:
+        col = float(_column_of(wv, np.array([float(critical)]))[0])  # type: ignore[arg-type]
+        if np.isfinite(col):
+            ax.axvline(col, color="black", linestyle="--", linewidth=1.2,
+                       label=f"χ₁ = 1 (σ_w² = {float(critical):.3g})")  # type: ignore[arg-type]
+    xi = np.asarray(theory.get("xi_c", np.full(wv.size, np.nan)), dtype=np.float64)
+    fine = np.exp(np.linspace(np.log(wv[0]), np.log(wv[-1]), 200)) if wv.size > 1 else wv
+    xi_fine = np.interp(np.log(fine), np.log(wv), xi) if wv.size > 1 else xi
+    # interpolating through an infinite ξ_c (the critical point) gives NaN: a gap
+    styles = ("-", ":", "-.")
+    multiples: Sequence[float] = theory.get("multiples", (1, 6))  # type: ignore[assignment]
+    for n, k in enumerate(multiples):
+        rows = _row_of(depths, k * xi_fine)
+        cols = _column_of(wv, fine)
+        if np.any(np.isfinite(rows) & np.isfinite(cols)):
+            ax.plot(cols, rows, color="black", linestyle=styles[n % 3], linewidth=1.2,
+                    label=f"depth = {k:g}·ξ_c" if k != 1 else "depth = ξ_c")
+    note = theory.get("note")
+    if note:  # under the title, where constrained layout makes room for it
+        ax.set_title(f"{ax.get_title()}\n{note}", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
 
 
 def depth_figure(accuracy: Mapping[str, np.ndarray],
@@ -431,4 +501,87 @@ def remedies_speeds_figure(curves: Mapping[str, np.ndarray], *,
     fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8)
     fig.supxlabel("epoch (0: the initial weights)", fontsize=9)
     fig.supylabel(r"speed of learning $\|\delta^l\|$", fontsize=9)
+    return fig
+
+
+def predict_figure(pairs: Sequence[str], ratios: Mapping[str, np.ndarray], *,
+                   nominal: float | None = None, title: str | None = None) -> Figure:
+    """The ratio of consecutive hidden layers' gradients: theory beside the measurement.
+
+    Parameters
+    ----------
+    pairs : sequence of str
+        ``"1/2"``, ``"2/3"``, …: the x axis.
+    ratios : mapping of str to array (seeds, pairs)
+        ``"theory"`` (:func:`gradcore.theory.predicted_ratios` of each seed's net),
+        ``"speed"`` (the chapter's ‖mean δ‖) and ``"rms"`` (the gradient rms); each drawn
+        as its median over seeds with the 10–90 % band. Seeds whose ratio is not finite are
+        left out of the band.
+    nominal : float, optional
+        √χ₁ of the initialisation's variances, drawn as a dashed line.
+    title : str, optional
+        Added to the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = _new_figure(6.0, 4.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(pairs), dtype=np.float64)
+    styles = {"theory": ("#5b5b5b", "s", "theory (each seed's net)"),
+              "speed": (_colour(0), "o", "speed ‖mean δ‖ (the chapter's)"),
+              "rms": (_colour(2), "^", "gradient rms √mean‖δₓ‖²")}
+    for n, (name, (colour, marker, label)) in enumerate(styles.items()):
+        if name not in ratios:
+            continue
+        r = np.asarray(ratios[name], dtype=np.float64)
+        xs = x + 0.12 * (n - 1)
+        mid, lo, hi = (np.full(len(pairs), np.nan) for _ in range(3))
+        for j in range(len(pairs)):
+            col = r[:, j][np.isfinite(r[:, j])]
+            if col.size:
+                mid[j], lo[j], hi[j] = (float(v) for v in band(col))
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0)
+        ax.errorbar(xs, mid, yerr=[mid - lo, hi - mid], color=colour, marker=marker,
+                    linestyle="none", capsize=3, label=f"{label}, median, 10–90 %")
+    if nominal is not None:
+        ax.axhline(nominal, color="black", linestyle="--", linewidth=1.0,
+                   label=f"√χ₁ = {nominal:.3g} at q*")
+    ax.set_xticks(x, [f"hidden {p}" for p in pairs])
+    ax.set_ylabel("ratio of hidden layer l to l + 1")
+    ax.set_title("Gradient of each hidden layer ÷ the next, at initialisation"
+                 + (f"\n{title}" if title else ""), fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def trainability_figure(depths: Sequence[int], weight_vars: Sequence[float],
+                        accuracy: np.ndarray, *, theory: Mapping[str, object] | None = None,
+                        title: str | None = None) -> Figure:
+    """Test accuracy after training over depth × σ_w², with depth = 6·ξ_c over it.
+
+    Schoenholz, Gilmer, Ganguli & Sohl-Dickstein (2017), "Deep information propagation",
+    Figure 5: a net trains where depth < 6·ξ_c. ``accuracy`` is (depths, weight_vars) in
+    [0, 1] (a NaN cell, a training that did not finish, is blank and labelled);
+    ``theory`` as for :func:`phase_figure`.
+    """
+    a = np.asarray(accuracy, dtype=np.float64)
+    if a.shape != (len(depths), len(weight_vars)):
+        raise ValueError(f"accuracy must be {len(depths)} x {len(weight_vars)}, got {a.shape}")
+    fig = _new_figure(1.6 + 0.7 * len(weight_vars), 1.6 + 0.4 * len(depths))
+    ax = fig.add_subplot()
+    im = ax.imshow(np.ma.masked_invalid(a), cmap="viridis", vmin=0.0, vmax=1.0,
+                   aspect="auto", origin="lower")
+    for (i, j), x in np.ndenumerate(a):
+        ax.text(j, i, "nan" if not np.isfinite(x) else f"{100 * x:.0f}", ha="center",
+                va="center", fontsize=7, color="white" if not x > 0.6 else "black")
+    ax.set_xticks(range(len(weight_vars)), [f"{w:g}" for w in weight_vars])
+    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_xlabel("σ_w² (weights ~ N(0, σ_w²/n_in))")
+    ax.set_ylabel("hidden layers")
+    ax.set_title(title or "test accuracy (%) after training", fontsize=10)
+    if theory:
+        _draw_theory(ax, depths, theory)
+    fig.colorbar(im, ax=ax).set_label("test accuracy")
     return fig

@@ -57,7 +57,7 @@ def test_phase_writes_a_tidy_csv_json_and_the_heat_map(tmp_path):
     res = ex.phase([1, 3], [0.5, 4.0], seeds=2, epochs=2, out_dir=tmp_path, progress=False)
     with open(tmp_path / "phase.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["depth", "scale", "seed", "epoch", "layer", "speed"]
+    assert rows[0] == ["depth", "scale", "seed", "epoch", "layer", "speed", "rms"]
     # (1 + 1) + (3 + 1) layers, x 2 scales x 2 seeds x 2 epochs (0 and T)
     assert len(rows) - 1 == (2 + 4) * 2 * 2 * 2
     assert {r[3] for r in rows[1:]} == {"0", "2"}
@@ -89,9 +89,10 @@ def test_phase_on_the_command_line(tmp_path, capsys):
     assert main(["phase", "--depths", "2,8", "--scales", "1,32", "--seeds", "5",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    lines = {x.split()[0]: x.split()[1:] for x in out.splitlines()
-             if x.strip()[:1].isdigit()}
+    rows = [x.split() for x in out.splitlines() if x.strip()[:1].isdigit()]
+    lines = {r[0]: r[1:] for r in rows[:2]}  # the speeds' table; the rms's follows
     assert lines["2"] == ["-0.70", "0.11"] and lines["8"] == ["-4.82", "0.86"]
+    assert [r[0] for r in rows[2:4]] == ["2", "8"]
     assert "s=1" in out and "s=32" in out
     assert (tmp_path / "phase.png").is_file()
 
@@ -103,10 +104,12 @@ def test_medians_that_are_not_finite_are_written_shown_and_drawn(tmp_path, capsy
             "--out", str(tmp_path)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    (row,) = [x.split() for x in out.splitlines() if x.strip().startswith("10 ")]
+    # the speed's table, then the gradient rms's: each has its row of 10 hidden layers
+    row, rms_row = [x.split() for x in out.splitlines() if x.strip().startswith("10 ")]
     assert row[1:3] == ["-inf", "nan"] and np.isfinite(float(row[3]))
+    assert np.isfinite(float(rms_row[3]))
     # the medians, from the speeds in the CSV
-    speeds = {(s, seed, layer): np.float64(v) for d, s, seed, e, layer, v in
+    speeds = {(s, seed, layer): np.float64(v) for d, s, seed, e, layer, v, _ in
               ex.read_phase_csv(tmp_path / "phase.csv")}
     with np.errstate(divide="ignore", invalid="ignore"):
         medians = [float(np.median([np.log10(speeds[s, seed, "1"] / speeds[s, seed, "10"])

@@ -8,11 +8,16 @@ them. The experiments:
   MNIST training images, over seeds (median and 10–90 % band beside the book's run).
 * :func:`depth` -- validation accuracy against depth on full MNIST (the book: 96.48,
   96.90, 96.57, 96.53 % for 1 to 4 hidden layers), the last and the best epoch's.
-* :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
 * :func:`momentum` -- SGD, classical momentum and Nesterov's accelerated gradient with
   Sutskever et al.'s (2013) schedule, sparse against Gaussian initialisation, over seeds.
 * :func:`remedies` -- the chapter's net under every named remedy (activations,
   initialisations, updates), the speed ratios beside the theory's and the accuracy.
+* :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale
+  or weight variance, with mean-field theory's critical line and depth scales over it.
+* :func:`predict` -- each hidden layer's gradient ÷ the next's at initialisation:
+  mean-field theory beside the chapter's speeds and the gradient rms, over seeds.
+* :func:`trainability` -- test accuracy after T steps over weight variance × depth, with
+  the depth 6·ξ_c of Schoenholz et al. (2017) over it.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
 * :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
@@ -72,11 +77,19 @@ from .output import (
     write_phase,
 )
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
+from .predict import PREDICT_SIZES, PredictResult, predict, write_predict
 from .remedies import REMEDIES, RemediesResult, Remedy, remedies
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, default_jobs, run_jobs
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
 from .store import ResultStore, SettingsMismatch
+from .trainability import (
+    TRAIN_DEPTHS,
+    TRAIN_WEIGHT_VARS,
+    TrainabilityResult,
+    trainability,
+    write_trainability,
+)
 
 __all__ = [
     "BOOK_INITIAL_SPEEDS",
@@ -135,4 +148,13 @@ __all__ = [
     "MOMENTUM_INITS",
     "MOMENTUM_SETUPS",
     "SUTSKEVER_TABLE1",
+    "PREDICT_SIZES",
+    "PredictResult",
+    "predict",
+    "write_predict",
+    "TRAIN_DEPTHS",
+    "TRAIN_WEIGHT_VARS",
+    "TrainabilityResult",
+    "trainability",
+    "write_trainability",
 ]

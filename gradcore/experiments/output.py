@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import json
+import math
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -349,41 +350,73 @@ def write_chapter5(result: Chapter5Result, folder: PathLike, *, figures: bool = 
 
 
 def phase_csv(result: PhaseResult) -> bytes:
-    """Tidy ``depth,scale,seed,epoch,layer,speed`` (layer: 1 … depth, then output)."""
-    rows = ([d, _num(s), seed, e, layer, _num(v)]
-            for d, s, seed, e, layer, v in result.rows())
-    return _csv_bytes(["depth", "scale", "seed", "epoch", "layer", "speed"], rows)
+    """Tidy ``depth,scale,seed,epoch,layer,speed,rms`` (layer: 1 … depth, then output;
+    ``weight_var`` in place of ``scale`` when that is the axis; ``nan``, ``inf`` as they
+    come: a speed that underflowed is data)."""
+    rows = ([d, _num(s), seed, e, layer, _num(v), _num(g)]
+            for d, s, seed, e, layer, v, g in result.rows())
+    return _csv_bytes(["depth", result.axis, "seed", "epoch", "layer", "speed", "rms"], rows)
 
 
-def read_phase_csv(path: PathLike) -> list[tuple[int, float, int, int, str, float]]:
-    """The rows of a :func:`phase_csv` file; refuses one cut short (ValueError)."""
-    _, body = _read_csv(path, ["depth", "scale", "seed", "epoch", "layer", "speed"])
+def read_phase_csv(path: PathLike) -> list[tuple[int, float, int, int, str, float, float]]:
+    """The rows of a :func:`phase_csv` file (one written before the rms column was added
+    reads with an rms of NaN); refuses one cut short (ValueError)."""
+    header, body = _read_csv(path, ["depth"])
+    if header[1:6] not in (["scale", "seed", "epoch", "layer", "speed"],
+                           ["weight_var", "seed", "epoch", "layer", "speed"]):
+        raise ValueError(f"{path}: not a gradcore phase CSV (header {','.join(header)})")
     try:
-        return [(int(d), float(s), int(seed), int(e), layer, float(v))
-                for d, s, seed, e, layer, v in body]
+        return [(int(r[0]), float(r[1]), int(r[2]), int(r[3]), r[4], float(r[5]),
+                 float(r[6]) if len(r) > 6 else math.nan) for r in body]
     except ValueError as exc:
         raise ValueError(f"{path}: a field is not a number ({exc})") from None
 
 
-def _finite_or_null(table: np.ndarray) -> list[list[float | None]]:
-    """The rows of ``table``, with None (JSON null) for every value that is not finite."""
-    return [[float(v) if np.isfinite(v) else None for v in row] for row in table]
+def finite_or_none(values: Any) -> Any:
+    """Nested lists with every number that is not finite as None (JSON's null)."""
+    if isinstance(values, list):
+        return [finite_or_none(v) for v in values]
+    return float(values) if math.isfinite(values) else None
+
+
+def phase_overlay(result: PhaseResult) -> dict[str, Any] | None:
+    """The mean-field theory over the diagram (:func:`gradcore.experiments.meanfield.
+    theory_overlay`), or None where it does not apply: an orthogonal init, or a different
+    activation per layer."""
+    remedy = result.settings.get("remedy", {})
+    activation = remedy.get("activation", "sigmoid")
+    if remedy.get("init", "gaussian") != "gaussian" or not isinstance(activation, str):
+        return None
+    from .meanfield import theory_overlay
+
+    bias_var = float(result.settings.get("bias_var", 1.0))
+    wv = result.scales if result.axis == "weight_var" else [s * s for s in result.scales]
+    return theory_overlay(activation, bias_var, wv)
 
 
 def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
                 formats: Sequence[str] = ("png",)) -> dict[str, pathlib.Path]:
-    """Write ``phase.csv``, ``phase.json`` (settings and the medians) and the heat map
-    (``phase.png``; each format of ``formats`` listed, and ``phase.parquet`` if it lists
-    parquet: see :func:`write_chapter5`)."""
+    """Write ``phase.csv``, ``phase.json`` (settings, the medians of both measures, null
+    where not finite, and the theory: the critical σ_w² and ξ_c per column) and the heat
+    map (``phase.png``, with the χ₁ = 1 line and the curves depth = ξ_c and 6·ξ_c; each
+    format of ``formats`` listed, and ``phase.parquet`` if it lists parquet: see
+    :func:`write_chapter5`)."""
+    from .meanfield import for_figure, for_json
+
+    overlay = phase_overlay(result)
     doc = {"experiment": "gradcore phase: log10(speed of hidden 1 / speed of the last "
                          "hidden layer), median over seeds",
-           "settings": dict(result.settings),
+           "settings": dict(result.settings), "axis": result.axis,
            "depths": result.depths, "scales": result.scales,
-           "median_log10_ratio": {str(e): _finite_or_null(result.log_ratio(e))
+           "median_log10_ratio": {str(e): finite_or_none(result.log_ratio(e).tolist())
                                   for e in result.measured_epochs},
+           "median_log10_rms_ratio": {str(e): finite_or_none(result.log_ratio(e, "rms")
+                                                             .tolist())
+                                      for e in result.measured_epochs},
+           "theory": None if overlay is None else for_json(overlay),
            "null": "a median that is not finite: a speed of 0 (log10 of 0 or of 0/0), or a "
                    "speed that is not a number; phase.csv has every speed"}
-    files = {"phase.csv": ("speeds per depth, scale, seed, epoch and layer (tidy CSV)",
+    files = {"phase.csv": ("speeds and rms per depth, scale, seed, epoch and layer (tidy CSV)",
                            phase_csv(result)),
              "phase.json": ("settings and the median log10 ratios (JSON)", _json_bytes(doc))}
     results = [r for rs in result.results.values() for r in rs]
@@ -392,10 +425,16 @@ def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
     if figures:
         from .. import plotting
 
+        label = ("σ_w² (weights ~ N(0, σ_w²/n_in), biases ~ N(0, "
+                 f"{result.settings.get('bias_var', 1.0):g}))" if result.axis == "weight_var"
+                 else "weight scale s (weights ~ N(0, s²/n_in))")
+        theory = None if overlay is None else {
+            **for_figure(overlay), "weight_vars": overlay["weight_vars"]}
         for e in result.measured_epochs:
             base = "phase" if e == 0 else f"phase_epoch_{e}"
             fig = plotting.phase_figure(result.depths, result.scales, result.log_ratio(e),
-                                        epoch=e, n_seeds=len(result.seeds))
+                                        epoch=e, n_seeds=len(result.seeds), axis_label=label,
+                                        theory=theory)
             files.update(_described(f"figure: the phase diagram at epoch {e}",
                                     _figures(base, fig, formats)))
     paths = write_files(folder, {name: content for name, (_, content) in files.items()})

@@ -164,12 +164,15 @@ class PhaseResult:
     depths : list of int
         Numbers of hidden layers (30 neurons each).
     scales : list of float
-        Weight scales s (weights N(0, s²/n_in)).
+        The axis: weight scales s (weights N(0, s²/n_in)), or weight variances σ_w² when
+        ``axis`` is ``"weight_var"``.
     seeds : list of int
     epochs : int
         T: speeds were measured at initialisation (epoch 0) and, if T > 0, after T epochs.
     results : dict of (depth, scale) to list of JobResult
         One per seed.
+    axis : str
+        ``"scale"`` or ``"weight_var"``: what ``scales`` are.
     """
 
     depths: list[int]
@@ -179,6 +182,7 @@ class PhaseResult:
     results: dict[tuple[int, float], list[JobResult]]
     settings: dict[str, Any] = field(default_factory=dict)
     paths: dict[str, pathlib.Path] = field(default_factory=dict)
+    axis: str = "scale"
 
     @property
     def failures(self) -> list[JobResult]:
@@ -198,27 +202,46 @@ class PhaseResult:
             raise ValueError(f"speeds were measured at epochs {self.measured_epochs}")
         return np.array([r.initial_speeds if epoch == 0 else r.final_speeds for r in rs])
 
-    def log_ratio(self, epoch: int = 0) -> np.ndarray:
-        """(depths, scales): median over seeds of log10(speed of hidden 1 ÷ speed of the
-        last hidden layer) at ``epoch``; negative: vanishing, positive: exploding."""
+    def rms(self, depth: int, scale: float, epoch: int = 0) -> np.ndarray:
+        """(seeds, depth + 1): every layer's gradient rms √(mean ‖δˡₓ‖²), output last, at
+        ``epoch`` (0 or T); NaN for results stored without it by an earlier gradcore."""
+        rs = self.results[(depth, scale)]
+        if epoch not in self.measured_epochs:
+            raise ValueError(f"the rms was measured at epochs {self.measured_epochs}")
+        return np.array([_rms(r, epoch) for r in rs])
+
+    def log_ratio(self, epoch: int = 0, measure: str = "speed") -> np.ndarray:
+        """(depths, scales): median over seeds of log10(hidden 1 ÷ the last hidden layer)
+        at ``epoch``, of the speed (``measure="speed"``, the chapter's ‖mean δ‖) or of the
+        gradient rms (``"rms"``); negative: vanishing, positive: exploding. A cell whose
+        ratio is not finite (speeds that underflowed to 0) is kept as it comes: −inf, inf
+        or NaN."""
+        if measure not in ("speed", "rms"):
+            raise ValueError(f"measure must be 'speed' or 'rms', got {measure!r}")
+        get = self.speeds if measure == "speed" else self.rms
         out = np.empty((len(self.depths), len(self.scales)))
         for i, d in enumerate(self.depths):
             for j, s in enumerate(self.scales):
-                sp = self.speeds(d, s, epoch)
+                sp = get(d, s, epoch)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out[i, j] = np.median(np.log10(sp[:, 0] / sp[:, d - 1]))
         return out
 
-    def rows(self) -> Iterator[tuple[int, float, int, int, str, float]]:
-        """Tidy rows ``(depth, scale, seed, epoch, layer, speed)``; layer is ``"1"`` …
+    def rows(self) -> Iterator[tuple[int, float, int, int, str, float, float]]:
+        """Tidy rows ``(depth, scale, seed, epoch, layer, speed, rms)``; layer is ``"1"`` …
         ``str(depth)`` for the hidden layers, then ``"output"``."""
         for (d, s), rs in self.results.items():
             names = [str(i + 1) for i in range(d)] + ["output"]
             for seed, r in zip(self.seeds, rs):
                 for e in self.measured_epochs:
                     sp = r.initial_speeds if e == 0 else r.final_speeds
-                    for name, v in zip(names, sp):
-                        yield d, s, seed, e, name, float(v)
+                    for name, v, g in zip(names, sp, _rms(r, e)):
+                        yield d, s, seed, e, name, float(v), float(g)
+
+
+def _rms(r: JobResult, epoch: int) -> np.ndarray:
+    v = r.initial_rms if epoch == 0 else r.final_rms
+    return np.full(len(r.initial_speeds), np.nan) if v is None else np.asarray(v)
 
 
 @dataclass(frozen=True)
