@@ -31,6 +31,12 @@ MAX_LAYER_SIZE = 1 << 20
 MAX_LAYERS = 1000
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
+#: Most epochs of one training (its history keeps a few numbers per layer and epoch).
+MAX_EPOCHS = 1_000_000
+#: Most trainings in one sweep of an experiment.
+MAX_JOBS = 100_000
+#: Most trainings side by side on one machine (a thread each).
+MAX_THREADS = 1024
 
 COSTS = ("cross_entropy", "quadratic")
 INITS = ("default", "large")
@@ -288,7 +294,7 @@ class Seeds(Constraint):
     """K >= 1 seeds (an integer), or a non-empty sequence of distinct seeds >= 0 (a list)."""
 
     description = "a number of seeds >= 1 or a non-empty sequence of distinct integers >= 0"
-    _count = Integer(1)
+    _count = Integer(1, MAX_JOBS)
 
     def check(self, name: str, value: Any) -> int | list[int]:
         if _is_int(value):
@@ -345,21 +351,21 @@ COST = Options(*COSTS)
 INIT = Init()
 DTYPE = DType()
 SEED = Seed()
-EPOCHS = Integer(0)
+EPOCHS = Integer(0, MAX_EPOCHS)
 BATCH_SIZE = Integer(1)
 ETA = Real(0.0, strict=True)
 LMBDA = Real(0.0, strict=False)
 STOP = NoneOr(Instance("._core:StopFlag", "a gradcore.StopFlag"))
 #: Nets for MNIST: 784 pixels in, 10 digits out.
 MNIST_SIZES = Sizes(inputs=784, outputs=10)
-RUN_EPOCHS = Integer(1)
+RUN_EPOCHS = Integer(1, MAX_EPOCHS)
 #: Neurons in a one-neuron-per-layer chain (beyond 100 the gradients underflow anyway).
 CHAIN_DEPTH = Integer(1, 100)
 SEEDS = Seeds()
 #: Numbers of hidden layers of the nets of an experiment.
-HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
+HIDDEN_COUNTS = ListOf(Integer(0, MAX_LAYERS - 2), distinct=True)
 #: Trainings side by side on this machine (None: one per core).
-N_JOBS = NoneOr(Integer(1))
+N_JOBS = NoneOr(Integer(1, MAX_THREADS))
 
 #: The constraints of every public function, by its name.
 CONSTRAINTS: dict[str, dict[str, Constraint]] = {
@@ -377,7 +383,7 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                              "width": Integer(1), "n_jobs": N_JOBS},
     "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": SEEDS, "batch_size": BATCH_SIZE,
                           "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS},
-    "experiments.phase": {"depths": ListOf(Integer(1), distinct=True),
+    "experiments.phase": {"depths": ListOf(Integer(1, MAX_LAYERS - 2), distinct=True),
                           "scales": ListOf(Real(0.0, strict=True), distinct=True),
                           "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
                           "n_jobs": N_JOBS},

@@ -217,6 +217,7 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     hidden = ex.CHAPTER5_HIDDEN
+    ex.check_sweep_size(len(hidden) * args.seeds)
     seeds = list(range(args.seed, args.seed + args.seeds))
     print(f"gradcore {__version__} chapter5: the first 1,000 MNIST training images "
           f"(embedded), nets {', '.join(_sizes_str(ex.chapter5_sizes(k)) for k in hidden)}, "
@@ -409,6 +410,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     nets = ex.DEPTH_SIZES
+    ex.check_sweep_size(len(nets) * args.seeds)
     print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(args.seeds, 'seed')} x "
           f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
           f"{_where(args, len(nets) * args.seeds)}")
@@ -482,6 +484,7 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     n = len(args.depths) * len(args.scales) * args.seeds
+    ex.check_sweep_size(n)
     after = "" if args.epochs == 0 else \
         f" and after {_plural(args.epochs, 'epoch')} of full-batch gradient descent"
     print(f"gradcore {__version__} phase: hidden layers {_list(args.depths)} x weight scales "
@@ -768,11 +771,12 @@ def _run(args: argparse.Namespace) -> int:
     traceback.
     """
     from .experiments import SettingsMismatch, SweepInterrupted
+    from .experiments.runner import SweepTooLarge
 
     prog = f"gradcore {args.command}"
     try:
         return int(args.func(args))
-    except SettingsMismatch as exc:  # e.g. --out holds other settings
+    except (SettingsMismatch, SweepTooLarge) as exc:  # --out of other settings; too many
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept

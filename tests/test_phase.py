@@ -134,7 +134,10 @@ def test_the_heat_map_shows_cells_that_are_not_finite_in_grey_with_their_value(v
 
 @pytest.mark.parametrize("kwargs", [{"depths": []}, {"depths": [0]}, {"scales": [0.0]},
                                     {"scales": [float("nan")]}, {"epochs": -1},
-                                    {"seeds": 0}, {"depths": [2, 2]}])
+                                    {"seeds": 0}, {"depths": [2, 2]}, {"depths": [999]},
+                                    {"epochs": 2**63}, {"seeds": 10**6},
+                                    {"depths": range(1, 101), "scales": range(1, 101),
+                                     "seeds": 11}])
 def test_phase_refuses_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ex.phase(**{"depths": [1], "scales": [1.0], **kwargs}, progress=False)

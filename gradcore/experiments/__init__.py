@@ -51,7 +51,7 @@ from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
 from .output import SpeedsTable, read_phase_csv, read_speeds_csv, write_chapter5, write_phase
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
-from .runner import SweepInterrupted, default_jobs, run_jobs
+from .runner import SweepInterrupted, SweepTooLarge, check_sweep_size, default_jobs, run_jobs
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
 from .store import ResultStore, SettingsMismatch
 
@@ -71,6 +71,8 @@ __all__ = [
     "run_jobs",
     "default_jobs",
     "SweepInterrupted",
+    "SweepTooLarge",
+    "check_sweep_size",
     "ResultStore",
     "SettingsMismatch",
     "SpeedsRun",

@@ -20,7 +20,7 @@ from .book import chapter5_sizes
 from .jobs import Data, Job, fingerprint, seed_list
 from .output import write_phase
 from .results import PhaseResult
-from .runner import sweep
+from .runner import check_sweep_size, sweep
 from .speeds import embedded_or
 from .store import hold_folder
 
@@ -72,6 +72,8 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] = PHASE_
         ``log_ratio(epoch)`` is the heat map's (depths × scales) table.
     """
     d_list, s_list, T = list(depths), list(scales), epochs  # checked by the table
+    check_sweep_size(len(d_list) * len(s_list) * (seeds if isinstance(seeds, int)
+                                                  else len(seeds)))
     seed_values = seed_list(seeds)
     X, y = embedded_or(data)
     jobs = [Job(sizes=tuple(chapter5_sizes(d)), seed=seed, epochs=T, init=s, eta=float(eta),
