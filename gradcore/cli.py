@@ -206,6 +206,14 @@ def _interrupted(exc: Any, args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED
 
 
+def _cause(exc: BaseException, kind: type[BaseException]) -> Any:
+    """The exception of ``kind`` that ``exc`` interrupted (its context, or theirs), if any."""
+    seen: BaseException | None = exc.__context__
+    while seen is not None and not isinstance(seen, kind):
+        seen = seen.__context__
+    return seen
+
+
 def _report_failures(failures: Sequence[Any]) -> None:
     if failures:
         print(f"\n{_plural(len(failures), 'training')} diverged:")
@@ -781,7 +789,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept
         return _interrupted(exc, args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        sweep = _cause(exc, SweepInterrupted)  # another Ctrl-C on the sweep's way out
+        if sweep is not None:
+            return _interrupted(sweep, args)
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:

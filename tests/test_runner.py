@@ -257,6 +257,23 @@ def test_ctrl_c_pressed_many_times_ends_the_sweep_and_keeps_the_finished_jobs(
     chapter5_ctrl_c_then_resume(tmp_path / "c5", presses=40)
 
 
+def test_a_ctrl_c_on_the_way_out_of_a_sweep_still_reports_what_was_kept(
+        tmp_path, monkeypatch, capsys):
+    # the second Ctrl-C lands after the sweep raised SweepInterrupted, before the command
+    # line caught it: the KeyboardInterrupt it raises carries the first as its context
+    def pressed_twice(*args, **kwargs):
+        try:
+            raise ex.SweepInterrupted(2, 9)
+        except ex.SweepInterrupted:
+            raise KeyboardInterrupt from None
+
+    monkeypatch.setattr(ex, "chapter5", pressed_twice)
+    assert main(["chapter5", "--out", str(tmp_path / "c5")]) == 130
+    assert (f"gradcore chapter5: interrupted: 2 of 9 trainings finished and kept in "
+            f"{tmp_path / 'c5'}; run the same command again to resume"
+            in capsys.readouterr().err)
+
+
 _CTRL_C_FLOOD = textwrap.dedent("""
     import os, signal, subprocess, sys, time
     from gradcore.experiments import runner
