@@ -25,6 +25,7 @@ import contextlib
 import io
 import os
 import pathlib
+import re
 import signal
 import sys
 import tempfile
@@ -42,7 +43,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (no usage block), status 2."""
+    """An ArgumentParser whose errors are one line on stderr (no usage block), status 2,
+    and that takes ``-1e308`` for a number, as it takes ``-1`` and ``-0.5``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(
+            r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
@@ -118,6 +125,9 @@ def _dir_to_create(text: str) -> pathlib.Path:
     p = pathlib.Path(text).expanduser()
     if p.exists() and not p.is_dir():
         raise argparse.ArgumentTypeError(f"exists and is not a folder: {text}")
+    if p.is_symlink() and not p.exists():
+        raise argparse.ArgumentTypeError(f"is a symbolic link to nothing (its target is "
+                                         f"missing, or a loop of links): {text}")
     return p
 
 

@@ -137,3 +137,24 @@ def test_chain_with_a_small_weight_says_no_input_makes_the_factor_1(capsys):
     assert "below 1 for every input a" in capsys.readouterr().out
 
 
+
+
+def test_a_negative_weight_in_exponent_notation_is_a_number_not_an_option(capsys):
+    assert main(["chain", "--weight", "-1e308"]) == 0
+    out = capsys.readouterr().out
+    assert "every w = -1e+308" in out
+    assert "= 1.418e-305 (|w| = 1e+308)" in out  # the width (2/|w|) ln|w|, finite
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_an_out_folder_that_is_a_broken_link_is_named_so(tmp_path, capsys, kind):
+    out = tmp_path / "out"
+    if kind == "dangling":
+        out.symlink_to(tmp_path / "nowhere")
+    else:
+        out.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(out)
+    assert main(["phase", "--depths", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gradcore phase: error: argument --out: is a symbolic link to nothing "
+                   f"(its target is missing, or a loop of links): {out}"]
