@@ -127,6 +127,14 @@ def test_a_folder_of_other_settings_is_refused_naming_force(tmp_path, data):
     assert list((tmp_path / "jobs").glob("0*.json")) == []
 
 
+def test_a_store_of_other_jobs_is_refused(tmp_path, data, serial):
+    jobs = small_jobs()
+    store = ResultStore(tmp_path, "test", {}, jobs)
+    run_jobs(jobs, data, store=store)
+    with pytest.raises(ValueError, match="store holds the results of other jobs"):
+        run_jobs(jobs[:2], data, store=store)
+
+
 def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, data):
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "00000.json").write_text("{}")

@@ -213,6 +213,9 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
         raise ValueError("n_jobs applies to this machine; with a scheduler the cluster's "
                          "workers decide: give one or the other")
     check_sweep_size(len(jobs))
+    if store is not None and store.jobs != list(jobs):
+        raise ValueError("store holds the results of other jobs than those given: open it "
+                         "with these jobs")
     results: dict[int, JobResult] = {} if store is None else store.finished()
     todo = [(i, j) for i, j in enumerate(jobs) if i not in results]
     needed = {j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
