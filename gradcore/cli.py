@@ -477,9 +477,12 @@ def _cmd_chain(args: argparse.Namespace) -> int:
     print(f"gradcore {__version__} chain: one sigmoid neuron per layer, "
           f"{_plural(args.depth, 'layer')}, input x = 1, quadratic cost with target 0")
     print("dC/db1 = sigma'(z1) * w2 sigma'(z2) * ... * wd sigma'(zd) * dC/dad\n")
-    _print_chain(f"Exploding gradient: every w = {args.weight:g}, biases chosen so every "
-                 f"z = 0 (sigma'(0) = 1/4), so every factor w*sigma'(z) = "
-                 f"{args.weight / 4:g}", res.exploding)
+    grows = abs(args.weight) > 4  # each factor is w/4: the chain explodes only beyond 4
+    _print_chain(f"{'Exploding' if grows else 'Not exploding'} gradient: every w = "
+                 f"{args.weight:g}, biases chosen so every z = 0 (sigma'(0) = 1/4), so every "
+                 f"factor w*sigma'(z) = {args.weight / 4:g}"
+                 f"{'' if grows else ', at most 1 in size: even here the gradient does not grow'}",
+                 res.exploding)
     w = abs(args.weight)
     if w > 4:
         print(f"But only a narrow band of inputs keeps the factor that large: "
