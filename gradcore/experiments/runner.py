@@ -221,6 +221,10 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
     needed = {j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
     prepared = prepare_data({k: v for k, v in data.items() if k in needed})
     todo.sort(key=lambda item: -item[1].cost_estimate(len(prepared[item[1].data][0])))
+    if progress and results:
+        print(f"{desc}: {len(results)} of {len(jobs)} trainings were already done in "
+              f"{store.dir if store is not None else 'the results folder'}: reused",
+              file=sys.stderr, flush=True)
     bar = _bar(len(jobs), len(results), desc) if progress else None
     try:
         if todo:
