@@ -358,7 +358,7 @@ COST = Options(*COSTS)
 INIT = Init()
 DTYPE = DType()
 SEED = Seed()
-EPOCHS = Integer(0, MAX_EPOCHS)
+EPOCHS = Integer(0)
 BATCH_SIZE = Integer(1)
 ETA = Real(0.0, strict=True)
 LMBDA = Real(0.0, strict=False)
@@ -392,7 +392,8 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                           "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS},
     "experiments.phase": {"depths": ListOf(Integer(1, MAX_LAYERS - 2), distinct=True),
                           "scales": ListOf(Real(0.0, strict=True), distinct=True),
-                          "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
+                          "seeds": SEEDS, "epochs": Integer(0, MAX_EPOCHS), "eta": ETA,
+                          "lmbda": LMBDA,
                           "n_jobs": N_JOBS},
     "experiments.run_jobs": {"n_jobs": N_JOBS},
     "experiments.chapter5_sizes": {"hidden": Integer(0), "width": Integer(1)},
