@@ -70,6 +70,13 @@ class Integer(Constraint):
         return self.check(name, value)
 
 
+def _shown(v: float) -> str:
+    """``v`` short (``%g``) where that is exact, else with every digit: 100.0000001 is not
+    shown as 100, beside a bound of 100."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
+
+
 class Real(Constraint):
     """A finite real number, above ``low`` (inclusive unless ``strict``) and at most ``high``
     where they are given."""
@@ -89,9 +96,9 @@ class Real(Constraint):
             raise ValueError(f"{name} must be finite, got {v}")
         if self.low is not None and (v < self.low or (self.strict and v == self.low)):
             raise ValueError(f"{name} must be {'>' if self.strict else '>='} {self.low:g}, "
-                             f"got {v:g}")
+                             f"got {_shown(v)}")
         if self.high is not None and v > self.high:
-            raise ValueError(f"{name} must be <= {self.high:g}, got {v:g}")
+            raise ValueError(f"{name} must be <= {self.high:g}, got {_shown(v)}")
         return v
 
     def parse(self, name: str, text: str) -> float:

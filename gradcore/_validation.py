@@ -36,6 +36,12 @@ MAX_LAYER_SIZE = 1 << 20
 MAX_LAYERS = 1000
 #: Largest number of parameters accepted (8 GiB of float64).
 MAX_PARAMS = 1 << 30
+#: Most epochs of one training (its history keeps a few numbers per layer and epoch).
+MAX_EPOCHS = 1_000_000
+#: Most trainings in one sweep of an experiment.
+MAX_JOBS = 100_000
+#: Most trainings side by side on one machine (a thread each).
+MAX_THREADS = 1024
 
 COSTS = ("cross_entropy", "quadratic", "log_likelihood")
 
@@ -170,7 +176,7 @@ class Seeds(Constraint):
     """K >= 1 seeds (an integer), or a non-empty sequence of distinct seeds >= 0 (a list)."""
 
     description = "a number of seeds >= 1 or a non-empty sequence of distinct integers >= 0"
-    _count = Integer(1)
+    _count = Integer(1, MAX_JOBS)
 
     def check(self, name: str, value: Any) -> int | list[int]:
         if _is_int(value):
@@ -318,16 +324,16 @@ LMBDA = Real(0.0, strict=False)
 STOP = NoneOr(Instance("._core:StopFlag", "a gradcore.StopFlag"))
 #: Nets for MNIST: 784 pixels in, 10 digits out.
 MNIST_SIZES = Sizes(inputs=784, outputs=10)
-RUN_EPOCHS = Integer(1)
+RUN_EPOCHS = Integer(1, MAX_EPOCHS)
 #: Neurons in a one-neuron-per-layer chain (beyond 100 the gradients underflow anyway).
 CHAIN_DEPTH = Integer(1, 100)
 SEEDS = Seeds()
 #: Numbers of hidden layers of the nets of an experiment.
-HIDDEN_COUNTS = ListOf(Integer(0), distinct=True)
+HIDDEN_COUNTS = ListOf(Integer(0, MAX_LAYERS - 2), distinct=True)
 #: scikit-learn's names of two of gradcore's activations (sklearn.neural_network).
 SKLEARN_ACTIVATION_ALIASES = {"logistic": "sigmoid", "identity": "linear"}
 #: Trainings side by side on this machine (None: one per core).
-N_JOBS = NoneOr(Integer(1))
+N_JOBS = NoneOr(Integer(1, MAX_THREADS))
 #: The mean-field theory's arguments: an activation, variances of weights and biases, the
 #: negative-side slope of a leaky ReLU, a correlation.
 _THEORY = {"activation": Options(*ACTIVATIONS), "weight_var": Real(0.0),
@@ -355,13 +361,13 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                              "width": Integer(1), "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.depth": {"epochs": RUN_EPOCHS, "seeds": SEEDS, "batch_size": BATCH_SIZE,
                           "eta": ETA, "lmbda": LMBDA, "n_jobs": N_JOBS, "formats": FORMATS},
-    "experiments.phase": {"depths": ListOf(Integer(1), distinct=True),
+    "experiments.phase": {"depths": ListOf(Integer(1, MAX_LAYERS - 2), distinct=True),
                           "scales": NoneOr(ListOf(Real(0.0, strict=True), distinct=True)),
                           "weight_vars": NoneOr(CriticalOr(ListOf(Real(0.0, strict=True),
                                                                   distinct=True))),
                           "bias_var": NoneOr(Real(0.0)),
-                          "seeds": SEEDS, "epochs": EPOCHS, "eta": ETA, "lmbda": LMBDA,
-                          "n_jobs": N_JOBS, "formats": FORMATS},
+                          "seeds": SEEDS, "epochs": Integer(0, MAX_EPOCHS), "eta": ETA,
+                          "lmbda": LMBDA, "n_jobs": N_JOBS, "formats": FORMATS},
     "experiments.momentum": {"setup": Options("deep", "autoencoder", "table1"),
                              "seeds": SEEDS, "seed": Integer(0),
                              "epochs": NoneOr(RUN_EPOCHS), "eta": NoneOr(ETA),

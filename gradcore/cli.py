@@ -30,6 +30,7 @@ import contextlib
 import io
 import os
 import pathlib
+import re
 import signal
 import sys
 import tempfile
@@ -47,7 +48,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (no usage block), status 2."""
+    """An ArgumentParser whose errors are one line on stderr (no usage block), status 2,
+    and that takes ``-1e308`` for a number, as it takes ``-1`` and ``-0.5``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(
+            r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
@@ -191,6 +198,9 @@ def _dir_to_create(text: str) -> pathlib.Path:
     p = pathlib.Path(text).expanduser()
     if p.exists() and not p.is_dir():
         raise argparse.ArgumentTypeError(f"exists and is not a folder: {text}")
+    if p.is_symlink() and not p.exists():
+        raise argparse.ArgumentTypeError(f"is a symbolic link to nothing (its target is "
+                                         f"missing, or a loop of links): {text}")
     return p
 
 
@@ -279,6 +289,14 @@ def _interrupted(exc: Any, args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED
 
 
+def _cause(exc: BaseException, kind: type[BaseException]) -> Any:
+    """The exception of ``kind`` that ``exc`` interrupted (its context, or theirs), if any."""
+    seen: BaseException | None = exc.__context__
+    while seen is not None and not isinstance(seen, kind):
+        seen = seen.__context__
+    return seen
+
+
 def _report_failures(failures: Sequence[Any]) -> None:
     if failures:
         print(f"\n{_plural(len(failures), 'training')} diverged:")
@@ -290,6 +308,7 @@ def _cmd_chapter5(args: argparse.Namespace) -> int:
     from . import experiments as ex
 
     hidden = ex.CHAPTER5_HIDDEN
+    ex.check_sweep_size(len(hidden) * args.seeds)
     seeds = list(range(args.seed, args.seed + args.seeds))
     remedy = _remedy(args, ex.chapter5_sizes(hidden[0]))
     for k in hidden[1:]:
@@ -522,6 +541,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     remedy = {}
     for s in nets:
         remedy = _remedy(args, s)
+    ex.check_sweep_size(len(nets) * args.seeds)
     print(f"gradcore {__version__} depth: {len(nets)} nets x {_plural(args.seeds, 'seed')} x "
           f"{_plural(args.epochs, 'epoch')} (m = 10, eta = 0.1, lambda = 5.0), "
           f"{_where(args, len(nets) * args.seeds)}{_remedy_str(remedy)}")
@@ -572,9 +592,12 @@ def _cmd_chain(args: argparse.Namespace) -> int:
     print(f"gradcore {__version__} chain: one sigmoid neuron per layer, "
           f"{_plural(args.depth, 'layer')}, input x = 1, quadratic cost with target 0")
     print("dC/db1 = sigma'(z1) * w2 sigma'(z2) * ... * wd sigma'(zd) * dC/dad\n")
-    _print_chain(f"Exploding gradient: every w = {args.weight:g}, biases chosen so every "
-                 f"z = 0 (sigma'(0) = 1/4), so every factor w*sigma'(z) = "
-                 f"{args.weight / 4:g}", res.exploding)
+    grows = abs(args.weight) > 4  # each factor is w/4: the chain explodes only beyond 4
+    _print_chain(f"{'Exploding' if grows else 'Not exploding'} gradient: every w = "
+                 f"{args.weight:g}, biases chosen so every z = 0 (sigma'(0) = 1/4), so every "
+                 f"factor w*sigma'(z) = {args.weight / 4:g}"
+                 f"{'' if grows else ', at most 1 in size: even here the gradient does not grow'}",
+                 res.exploding)
     w = abs(args.weight)
     if w > 4:
         print(f"But only a narrow band of inputs keeps the factor that large: "
@@ -609,6 +632,7 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     axis = _phase_axis(args, remedy, scales)
     args.seeds = args.seeds or 5
     n = len(depths) * len(axis) * args.seeds
+    ex.check_sweep_size(n)
     after = "" if args.epochs == 0 else \
         f" and after {_plural(args.epochs, 'epoch')} of full-batch gradient descent"
     what = (f"weight variances {_list(axis)} (biases N(0, "
@@ -1327,6 +1351,7 @@ def _run(args: argparse.Namespace) -> int:
     traceback.
     """
     from .experiments import SettingsMismatch, SweepInterrupted
+    from .experiments.runner import SweepTooLarge
 
     prog = f"gradcore {args.command}"
     try:
@@ -1334,12 +1359,15 @@ def _run(args: argparse.Namespace) -> int:
     except _BadArguments as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except SettingsMismatch as exc:  # e.g. --out holds other settings
+    except (SettingsMismatch, SweepTooLarge) as exc:  # --out of other settings; too many
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept
         return _interrupted(exc, args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        sweep = _cause(exc, SweepInterrupted)  # another Ctrl-C on the sweep's way out
+        if sweep is not None:
+            return _interrupted(sweep, args)
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:

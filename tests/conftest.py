@@ -132,6 +132,8 @@ def _chapter5_ctrl_c_then_resume(out: pathlib.Path, *extra: str, presses: int = 
     proc = chapter5()
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
+    assert (f"chapter5: {len(kept)} of 9 trainings were already done in {out / 'jobs'}: "
+            f"reused") in stderr
     for name, inode in kept.items():  # the finished jobs were not run again
         assert (out / "jobs" / name).stat().st_ino == inode
     doc = json.loads((out / "chapter5.json").read_text())

@@ -299,6 +299,14 @@ def test_download_failure_is_status_1(tmp_path, capsys, monkeypatch):
     ["chapter5", "--seeds", "0"],
     ["chapter5", "--jobs", "x"],
     ["depth", "--jobs", "-2"],
+    # limits: refused before any work, naming the limit
+    ["phase", "--depths", "999"],
+    ["chapter5", "--epochs", str(2**63)],
+    ["train", "--epochs", str(2**63)],
+    ["phase", "--jobs", "10000"],
+    ["phase", "--depths", ",".join(map(str, range(1, 101))), "--scales",
+     ",".join(map(str, range(1, 101))), "--seeds", "100000"],
+    ["chapter5", "--seeds", "1000000"],
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert main(argv) == 2

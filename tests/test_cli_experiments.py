@@ -137,3 +137,38 @@ def test_chain_with_a_small_weight_says_no_input_makes_the_factor_1(capsys):
     assert "below 1 for every input a" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("weight, grows", [("2", False), ("-4", False), ("4.5", True),
+                                           ("-100", True)])
+def test_the_fixed_weight_chain_is_called_exploding_only_when_it_explodes(capsys, weight,
+                                                                          grows):
+    assert main(["chain", "--weight", weight]) == 0
+    out = capsys.readouterr().out
+    (heading,) = [line for line in out.splitlines() if "every w = " in line]
+    assert heading.startswith("Exploding gradient" if grows else "Not exploding gradient")
+    # and so it does: |dC/db| grows going backwards only when each factor |w/4| > 1
+    ratios = next(line for line in out.splitlines() if line.startswith("dC/db(j-1)"))
+    sizes = [abs(float(r)) for r in ratios.split(":")[1].split(",")]
+    assert all((r > 1) == grows for r in sizes), sizes
+
+
+
+
+def test_a_negative_weight_in_exponent_notation_is_a_number_not_an_option(capsys):
+    assert main(["chain", "--weight", "-1e308"]) == 0
+    out = capsys.readouterr().out
+    assert "every w = -1e+308" in out
+    assert "= 1.418e-305 (|w| = 1e+308)" in out  # the width (2/|w|) ln|w|, finite
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_an_out_folder_that_is_a_broken_link_is_named_so(tmp_path, capsys, kind):
+    out = tmp_path / "out"
+    if kind == "dangling":
+        out.symlink_to(tmp_path / "nowhere")
+    else:
+        out.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(out)
+    assert main(["phase", "--depths", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gradcore phase: error: argument --out: is a symbolic link to nothing "
+                   f"(its target is missing, or a loop of links): {out}"]

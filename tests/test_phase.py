@@ -137,7 +137,10 @@ def test_the_heat_map_shows_cells_that_are_not_finite_in_grey_with_their_value(v
 
 @pytest.mark.parametrize("kwargs", [{"depths": []}, {"depths": [0]}, {"scales": [0.0]},
                                     {"scales": [float("nan")]}, {"epochs": -1},
-                                    {"seeds": 0}, {"depths": [2, 2]}])
+                                    {"seeds": 0}, {"depths": [2, 2]}, {"depths": [999]},
+                                    {"epochs": 2**63}, {"seeds": 10**6},
+                                    {"depths": range(1, 101), "scales": range(1, 101),
+                                     "seeds": 11}])
 def test_phase_refuses_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ex.phase(**{"depths": [1], "scales": [1.0], **kwargs}, progress=False)
@@ -171,3 +174,12 @@ def test_the_balance_window_is_narrow_at_best_and_empty_below_4():
     assert ex.chain(3, 100.0).window == ex.balance_window(100.0)
     with pytest.raises(ValueError):
         ex.balance_window(float("inf"))
+
+
+@pytest.mark.parametrize("w", [1e299, 1e301, 9e307, -1e308, 1.7976931348623157e308])
+def test_the_balance_window_of_the_largest_weights_is_finite(w):
+    # r = sqrt(1 - 4/|w|) is 1 in floating point here, so the width is (2/|w|) ln(|w| - 1),
+    # and ln(|w| - 1) = ln|w| to far below the precision of a float
+    expected = 2.0 / abs(w) * np.log(abs(w))
+    assert ex.balance_window(w) == pytest.approx(expected, rel=1e-14)
+    assert 0 < ex.balance_window(w) < 1e-290

@@ -127,6 +127,14 @@ def test_a_folder_of_other_settings_is_refused_naming_force(tmp_path, data):
     assert list((tmp_path / "jobs").glob("0*.json")) == []
 
 
+def test_a_store_of_other_jobs_is_refused(tmp_path, data, serial):
+    jobs = small_jobs()
+    store = ResultStore(tmp_path, "test", {}, jobs)
+    run_jobs(jobs, data, store=store)
+    with pytest.raises(ValueError, match="store holds the results of other jobs"):
+        run_jobs(jobs[:2], data, store=store)
+
+
 def test_a_folder_with_job_files_but_no_record_of_settings_is_refused(tmp_path, data):
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "00000.json").write_text("{}")
@@ -255,6 +263,23 @@ def test_ctrl_c_keeps_the_finished_jobs_and_the_same_command_resumes(
 def test_ctrl_c_pressed_many_times_ends_the_sweep_and_keeps_the_finished_jobs(
         tmp_path, chapter5_ctrl_c_then_resume):
     chapter5_ctrl_c_then_resume(tmp_path / "c5", presses=40)
+
+
+def test_a_ctrl_c_on_the_way_out_of_a_sweep_still_reports_what_was_kept(
+        tmp_path, monkeypatch, capsys):
+    # the second Ctrl-C lands after the sweep raised SweepInterrupted, before the command
+    # line caught it: the KeyboardInterrupt it raises carries the first as its context
+    def pressed_twice(*args, **kwargs):
+        try:
+            raise ex.SweepInterrupted(2, 9)
+        except ex.SweepInterrupted:
+            raise KeyboardInterrupt from None
+
+    monkeypatch.setattr(ex, "chapter5", pressed_twice)
+    assert main(["chapter5", "--out", str(tmp_path / "c5")]) == 130
+    assert (f"gradcore chapter5: interrupted: 2 of 9 trainings finished and kept in "
+            f"{tmp_path / 'c5'}; run the same command again to resume"
+            in capsys.readouterr().err)
 
 
 _CTRL_C_FLOOD = textwrap.dedent("""

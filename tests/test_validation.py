@@ -236,3 +236,14 @@ def test_random_input_gives_a_result_or_a_documented_exception(sizes, X, y, batc
             continue
         assert out is not None
     assert np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize("value, shown", [(100.0000001, "100.0000001"), (1e3, "1000"),
+                                          (100.00000000000001, "100.00000000000001")])
+def test_a_value_beyond_a_bound_is_shown_with_the_digits_that_tell_it_from_the_bound(
+        value, shown):
+    from gradcore._validation import Real
+
+    with pytest.raises(ValueError) as info:
+        Real(0.0, 100.0, strict=True).check("eta", value)
+    assert str(info.value) == f"eta must be <= 100, got {shown}"

@@ -80,7 +80,7 @@ from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
 from .predict import PREDICT_SIZES, PredictResult, predict, write_predict
 from .remedies import REMEDIES, RemediesResult, Remedy, remedies
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
-from .runner import SweepInterrupted, default_jobs, run_jobs
+from .runner import SweepInterrupted, SweepTooLarge, check_sweep_size, default_jobs, run_jobs
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
 from .store import ResultStore, SettingsMismatch
 from .trainability import (
@@ -107,6 +107,8 @@ __all__ = [
     "run_jobs",
     "default_jobs",
     "SweepInterrupted",
+    "SweepTooLarge",
+    "check_sweep_size",
     "ResultStore",
     "SettingsMismatch",
     "SpeedsRun",

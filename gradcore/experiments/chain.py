@@ -99,6 +99,8 @@ def balance_window(weight: float) -> float:
     if w <= 4.0:
         return 0.0
     r = math.sqrt(1.0 - 4.0 / w)
+    if w > 1e300:  # w·(1 + r)/2 would overflow: the log of the product as a sum
+        return (2.0 / w) * (math.log(w) + math.log((1.0 + r) / 2.0 - 1.0 / w))
     return (2.0 / w) * math.log(w * (1.0 + r) / 2.0 - 1.0)
 
 

@@ -19,7 +19,7 @@ from .book import CHAPTER5_HIDDEN, chapter5_sizes
 from .jobs import Data, Job, check_remedy, fingerprint, seed_list
 from .output import write_chapter5
 from .results import Chapter5Result, SpeedsOverSeeds
-from .runner import sweep
+from .runner import check_sweep_size, sweep
 from .speeds import embedded_or
 from .store import hold_folder
 
@@ -97,6 +97,7 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
     Chapter5Result
         ``nets[k]``: the speeds of every seed of the net with k hidden layers.
     """
+    check_sweep_size(len(hidden) * (seeds if isinstance(seeds, int) else len(seeds)))
     X, y = embedded_or(data)
     seed_values = seed_list(seeds, seed)
     jobs = chapter5_jobs(seed_values, epochs=epochs, eta=eta, lmbda=lmbda, hidden=hidden,

@@ -19,7 +19,7 @@ from .jobs import Job, check_remedy, fingerprint, seed_list
 from .mnist import load_mnist_data
 from .output import write_depth
 from .results import DepthResult
-from .runner import sweep
+from .runner import check_sweep_size, sweep
 
 __all__ = ["depth"]
 
@@ -75,9 +75,10 @@ def depth(data: Any = None, *, path: PathLike | None = None, epochs: int = 30,
     -------
     DepthResult
     """
-    seed_values = seed_list(seeds)
     if not sizes:
         raise ValueError("sizes is empty")
+    check_sweep_size(len(sizes) * (seeds if isinstance(seeds, int) else len(seeds)))
+    seed_values = seed_list(seeds)
     nets = [check_sizes(s) for s in sizes]  # every net checked before any training
     mnist = load_mnist_data(data, path)
     sets = {"train": mnist.training, "validation": mnist.validation}

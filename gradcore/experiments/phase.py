@@ -27,7 +27,7 @@ from .book import chapter5_sizes
 from .jobs import Data, Job, check_remedy, fingerprint, seed_list
 from .output import write_phase
 from .results import PhaseResult
-from .runner import sweep
+from .runner import check_sweep_size, sweep
 from .speeds import embedded_or
 from .store import hold_folder
 
@@ -134,6 +134,8 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] | None =
         s_list = list(weight_vars)
     else:
         s_list = list(PHASE_SCALES if scales is None else scales)
+    check_sweep_size(len(d_list) * len(s_list) * (seeds if isinstance(seeds, int)
+                                                  else len(seeds)))
     b = 1.0 if bias_var is None else float(bias_var)
 
     def init(s: float) -> Any:

@@ -31,11 +31,24 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from .._core import StopFlag
-from .._validation import validated
+from .._validation import MAX_JOBS, validated
 from .jobs import Data, Job, JobResult, prepare_data, run_job
 from .store import ResultStore
 
-__all__ = ["run_jobs", "sweep", "default_jobs", "SweepInterrupted"]
+__all__ = ["run_jobs", "sweep", "default_jobs", "SweepInterrupted", "SweepTooLarge",
+           "check_sweep_size"]
+
+
+class SweepTooLarge(ValueError):
+    """A sweep of more jobs than :data:`gradcore._validation.MAX_JOBS`, refused before any
+    work."""
+
+
+def check_sweep_size(n: int) -> None:
+    """Refuse a sweep of ``n`` jobs beyond the limit (SweepTooLarge, a ValueError)."""
+    if n > MAX_JOBS:
+        raise SweepTooLarge(f"a sweep of {n} trainings is more than the limit of {MAX_JOBS}; "
+                            f"split it into sweeps of fewer depths, scales or seeds")
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -199,11 +212,19 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
     if n_jobs is not None and scheduler is not None:
         raise ValueError("n_jobs applies to this machine; with a scheduler the cluster's "
                          "workers decide: give one or the other")
+    check_sweep_size(len(jobs))
+    if store is not None and store.jobs != list(jobs):
+        raise ValueError("store holds the results of other jobs than those given: open it "
+                         "with these jobs")
     results: dict[int, JobResult] = {} if store is None else store.finished()
     todo = [(i, j) for i, j in enumerate(jobs) if i not in results]
     needed = {j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
     prepared = prepare_data({k: v for k, v in data.items() if k in needed})
     todo.sort(key=lambda item: -item[1].cost_estimate(len(prepared[item[1].data][0])))
+    if progress and results:
+        print(f"{desc}: {len(results)} of {len(jobs)} trainings were already done in "
+              f"{store.dir if store is not None else 'the results folder'}: reused",
+              file=sys.stderr, flush=True)
     bar = _bar(len(jobs), len(results), desc) if progress else None
     try:
         if todo:
