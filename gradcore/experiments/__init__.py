@@ -11,6 +11,10 @@ them. The experiments:
 * :func:`phase` -- the unstable gradient as a phase diagram over depth × weight scale.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
+* :func:`saturation` -- Glorot & Bengio's (2010) saturating activations during training and
+  their layer Jacobians at initialisation.
+* :func:`isometry` -- the singular values of the input–output Jacobian at initialisation,
+  Gaussian against orthogonal weights (Saxe et al. 2014; Pennington et al. 2017).
 * :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
 * :func:`initial_speeds`, :func:`initial_deltas`, :func:`speeds_during_training` -- one
   network; :func:`train_mnist` -- one training run on full MNIST.
@@ -59,9 +63,11 @@ from .output import (
     write_depth,
     write_phase,
 )
+from .isometry import IsometryResult, isometry
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, default_jobs, run_jobs
+from .saturation import SaturationResult, saturation
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
 from .store import ResultStore, SettingsMismatch
 
@@ -112,4 +118,8 @@ __all__ = [
     "exploding_chain",
     "vanishing_chain",
     "balance_window",
+    "saturation",
+    "SaturationResult",
+    "isometry",
+    "IsometryResult",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from .._core import StopFlag, thread_limit
 from .._errors import DivergenceError
 from .._layout import param_count
 from .._network import Network, speeds_of
-from .._training import History, train
+from .._training import History, Probe, train
 
 __all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data",
            "seed_list", "REMEDY_FIELDS", "check_remedy"]
@@ -60,6 +60,15 @@ class Job:
         Key of the data to evaluate on after every epoch (accuracy and cost), or None.
     deltas : bool
         Record the initial mean δ of every neuron (:attr:`JobResult.initial_deltas`).
+    probe : str or None
+        Key of fixed probe examples: their hidden activations' statistics are recorded
+        every ``probe_every`` updates (:attr:`JobResult.probe`, Glorot & Bengio 2010).
+    probe_every : int
+        Mini-batch updates between probe records (with ``probe``).
+    jacobian : int
+        At the initial weights, on the first ``jacobian`` probe examples (else training
+        examples), record the Jacobians' singular values (:attr:`JobResult.jacobian`,
+        :attr:`JobResult.layer_jacobian`); 0: none.
     """
 
     sizes: tuple[int, ...]
@@ -80,6 +89,9 @@ class Job:
     schedule: str | None = None
     clip_norm: float | None = None
     dropout: float = 0.0
+    probe: str | None = None
+    probe_every: int = 0
+    jacobian: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; :meth:`from_dict` gives the job back."""
@@ -156,6 +168,17 @@ class JobResult:
         the final weights (None in results stored by an earlier gradcore).
     gradient_rms : ndarray (epochs_done, n_layers) or None
         train()'s per-epoch gradient rms.
+    probe : Probe or None
+        The hidden activations' statistics on the probe examples during training
+        (:class:`gradcore.Probe`), for a job with ``probe``.
+    jacobian : ndarray (k, r) or None
+        For a job with ``jacobian`` = k: per example, the singular values (descending) of
+        the Jacobian ∂aᴸ/∂x of the last hidden layer's activations with respect to the
+        input, at the initial weights.
+    layer_jacobian : ndarray (n_hidden - 1,) or None
+        The same job's mean singular value of each layer Jacobian ∂zˡ⁺¹/∂zˡ =
+        Wˡ⁺¹·diag(φ'(zˡ)) between consecutive hidden layers, averaged over the k examples
+        (Glorot & Bengio 2010, section 4.2.2).
     """
 
     job: Job
@@ -169,6 +192,9 @@ class JobResult:
     initial_rms: np.ndarray | None = None
     final_rms: np.ndarray | None = None
     gradient_rms: np.ndarray | None = None
+    probe: Probe | None = None
+    jacobian: np.ndarray | None = None
+    layer_jacobian: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -190,6 +216,11 @@ class JobResult:
             "initial_rms": _list_or_none(self.initial_rms),
             "final_rms": _list_or_none(self.final_rms),
             "gradient_rms": _list_or_none(self.gradient_rms),
+            "probe": (None if self.probe is None
+                      else {f.name: getattr(self.probe, f.name).tolist()
+                            for f in fields(Probe)}),
+            "jacobian": _list_or_none(self.jacobian),
+            "layer_jacobian": _list_or_none(self.layer_jacobian),
         }
 
     @classmethod
@@ -216,7 +247,22 @@ class JobResult:
                        else _vector(d["final_rms"], n_layers)),
             gradient_rms=(None if d.get("gradient_rms") is None
                           else np.array(d["gradient_rms"], dtype=np.float64
-                                        ).reshape(-1, n_layers)))
+                                        ).reshape(-1, n_layers)),
+            probe=_probe_from(d.get("probe"), n_layers - 1),
+            jacobian=(None if d.get("jacobian") is None
+                      else np.array(d["jacobian"], dtype=np.float64).reshape(
+                          len(d["jacobian"]), -1)),
+            layer_jacobian=(None if d.get("layer_jacobian") is None
+                            else _vector(d["layer_jacobian"], max(n_layers - 2, 0))))
+
+
+def _probe_from(d: Mapping[str, Any] | None, n_hidden: int) -> Probe | None:
+    if d is None:
+        return None
+    updates = np.array(d["updates"], dtype=np.int64).reshape(-1)
+    stats = {f.name: np.array(d[f.name], dtype=np.float64).reshape(len(updates), n_hidden)
+             for f in fields(Probe) if f.name != "updates"}
+    return Probe(updates=updates, **stats)
 
 
 def _list_or_none(a: np.ndarray | None) -> list[float] | None:
@@ -319,19 +365,28 @@ def _init_from_json(value: Any) -> Any:
 
 
 def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
-            stop: StopFlag | None = None) -> JobResult:
+            stop: StopFlag | None = None, probe_data: Data | None = None) -> JobResult:
     """Run one job on one kernel thread and return what it measured.
 
     A divergence does not raise: the result carries the epochs completed and the error.
     ``stop.set()`` from another thread raises :class:`gradcore.Stopped` at the next
-    mini-batch.
+    mini-batch. ``probe_data`` is the data of ``job.probe``.
     """
     X, y = train_data
+    if job.probe is not None and probe_data is None:
+        raise ValueError(f"job {job.label()} names probe data {job.probe!r}: give probe_data")
     with thread_limit(1):
         net = job.network()
         deltas, initial = mean_deltas(net, X, y)
         initial_rms = net.gradient_rms(X, y)
-        history, error = _train(net, job, train_data, evaluation_data, stop)
+        spectra = layer_means = None
+        if job.jacobian:
+            from .jacobian import jacobian_spectra
+
+            at = (X if probe_data is None else probe_data[0])[:job.jacobian]
+            spectra, layer_means = jacobian_spectra(net, at)
+        history, error = _train(net, job, train_data, evaluation_data, stop,
+                                None if probe_data is None else probe_data[0])
         final = net.learning_speeds(X, y) if history.epochs else initial
         final_rms = net.gradient_rms(X, y) if history.epochs else initial_rms
     return JobResult(
@@ -342,11 +397,14 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
         initial_deltas=deltas if job.deltas else None, error=error,
         initial_rms=initial_rms, final_rms=final_rms,
         gradient_rms=(None if history.gradient_rms is None
-                      else np.array(history.gradient_rms)))
+                      else np.array(history.gradient_rms)),
+        probe=history.probe if job.probe is not None else None,
+        jacobian=spectra, layer_jacobian=layer_means)
 
 
 def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | None,
-           stop: StopFlag | None) -> tuple[History, str | None]:
+           stop: StopFlag | None, probe: np.ndarray | None = None
+           ) -> tuple[History, str | None]:
     X, y = train_data
     m = len(X) if job.batch_size is None else job.batch_size
     try:
@@ -354,7 +412,8 @@ def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | Non
                        lmbda=job.lmbda, seed=job.seed, evaluation_data=evaluation_data,
                        stop=stop, momentum=job.momentum, nesterov=job.nesterov,
                        momentum_schedule=job.schedule, clip_norm=job.clip_norm,
-                       dropout=job.dropout)
+                       dropout=job.dropout, probe=probe,
+                       probe_every=None if probe is None else max(job.probe_every, 1))
     except DivergenceError as exc:
         return exc.history, str(exc)
     return result.history, None
