@@ -45,6 +45,7 @@ from .._band import band
 from .._init import Gaussian, Orthogonal
 from .._validation import validated
 from .jobs import Job, JobResult, fingerprint, seed_list
+from .jacobian import one_blas_thread
 from .runner import sweep
 
 __all__ = ["isometry", "IsometryResult", "ISOMETRY_ACTIVATIONS", "ISOMETRY_DEPTHS",
@@ -55,7 +56,7 @@ PathLike = str | os.PathLike[str]
 #: Default activations of :func:`isometry`.
 ISOMETRY_ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "tanh")
 #: Default depths (hidden layers).
-ISOMETRY_DEPTHS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+ISOMETRY_DEPTHS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 #: Default bias variance per activation: 0 where the critical point needs it (the
 #: positively homogeneous ones), a small one for the others (a small q*).
 ISOMETRY_BIAS_VAR: dict[str, float] = {"tanh": 1e-3, "softsign": 1e-3, "elu": 1e-3,
@@ -99,7 +100,8 @@ def predicted_spread(activation: str, weights: str, depth: int, bias_var: float)
     """Pennington et al.'s (2017) σ²_JJᵀ / (mean)² = depth·(v_W + v_D) (module docstring)."""
     _, q = _critical(activation, bias_var)
     m2, m4 = _moments(activation, q)
-    v_d = max(m4 / (m2 * m2) - 1.0, 0.0)
+    v_d = m4 / (m2 * m2) - 1.0
+    v_d = 0.0 if v_d < 1e-12 else v_d  # φ' constant (linear): 0 up to rounding
     return depth * ((1.0 if weights == "gaussian" else 0.0) + v_d)
 
 
@@ -180,7 +182,7 @@ def isometry(out_dir: PathLike | None = None, *,
     activations : sequence of str
         Each must have a critical point at its bias variance (default linear, relu, tanh).
     depths : sequence of int
-        Hidden layers (default 1, 2, 4, …, 128; the papers go to 200 and beyond).
+        Hidden layers (default 1, 2, 4, …, 64; the papers go to 200 and beyond).
     widths : sequence of int
         Units per hidden layer (default 100; the papers' figures use 100–1,000).
     seeds : int or sequence of int
@@ -244,8 +246,9 @@ def isometry(out_dir: PathLike | None = None, *,
                 "weight_var": {a: critical[a][0] for a in activations},
                 "q_star": {a: critical[a][1] for a in activations},
                 "inputs_fingerprint": fingerprint(data), "gradcore_version": __version__}
-    results = sweep("isometry", settings, jobs, data, out_dir=out_dir, force=force,
-                    n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    with one_blas_thread():
+        results = sweep("isometry", settings, jobs, data, out_dir=out_dir, force=force,
+                        n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)
     result = IsometryResult({c: results[i * K:(i + 1) * K] for i, c in enumerate(cells)},
                             settings)
@@ -359,6 +362,7 @@ def _spread_figure(result: IsometryResult) -> Any:
             ax.plot(depths, result.predicted(a, w), ":", color=_colour(i), linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set_ylim(bottom=0.0)
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("var(sigma^2) / mean(sigma^2)^2")
     ax.set_title(f"Spread of the Jacobian's spectrum, width {width} (dotted: free "

@@ -19,13 +19,30 @@ and the derivatives of :mod:`gradcore.reference`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .. import reference as _ref
 
-__all__ = ["layer_factors", "input_output_jacobian", "jacobian_spectra"]
+__all__ = ["layer_factors", "input_output_jacobian", "jacobian_spectra", "one_blas_thread"]
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """While active, NumPy's BLAS and LAPACK (the SVDs here) run on one thread, when
+    threadpoolctl is installed: the runner already runs one job per core, and BLAS threads
+    on top of them only compete for the cores (an SVD of 100 × 100 then takes 20 times
+    longer on a busy machine). Without threadpoolctl nothing changes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - the test extra installs it
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 def layer_factors(net: Any, X: Any) -> list[np.ndarray]:

@@ -43,6 +43,7 @@ from .. import reference as _ref
 from .._band import band
 from .._validation import validated
 from .jobs import Data, Job, JobResult, check_remedy, fingerprint, seed_list
+from .jacobian import one_blas_thread
 from .runner import sweep
 
 __all__ = ["saturation", "SaturationResult", "SATURATION_ACTIVATIONS", "STANDARD",
@@ -231,8 +232,9 @@ def saturation(out_dir: PathLike | None = None, *,
                           "5 for tanh and softsign), softmax and log-likelihood, m = 10, "
                           "biases 0, on their Shapeset-3x2 images"),
                 "gradcore_version": __version__}
-    results = sweep("saturation", settings, jobs, sets, out_dir=out_dir, force=force,
-                    n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    with one_blas_thread():
+        results = sweep("saturation", settings, jobs, sets, out_dir=out_dir, force=force,
+                        n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     K = len(seed_values)
     training = {act: results[i * K:(i + 1) * K] for i, act in enumerate(activations)}
     base = len(activations) * K
