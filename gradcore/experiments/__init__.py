@@ -53,6 +53,7 @@ from .chain import (
 from .chapter5 import chapter5
 from .depth import depth
 from .frames import read, results_frame
+from .isometry import IsometryResult, isometry
 from .jobs import Job, JobResult, run_job
 from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
 from .output import (
@@ -63,7 +64,6 @@ from .output import (
     write_depth,
     write_phase,
 )
-from .isometry import IsometryResult, isometry
 from .phase import PHASE_DEPTHS, PHASE_SCALES, phase
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, default_jobs, run_jobs

@@ -44,8 +44,8 @@ from .. import reference as _ref
 from .._band import band
 from .._init import Gaussian, Orthogonal
 from .._validation import validated
-from .jobs import Job, JobResult, fingerprint, seed_list
 from .jacobian import one_blas_thread
+from .jobs import Job, JobResult, fingerprint, seed_list
 from .runner import sweep
 
 __all__ = ["isometry", "IsometryResult", "ISOMETRY_ACTIVATIONS", "ISOMETRY_DEPTHS",
@@ -105,6 +105,13 @@ def predicted_spread(activation: str, weights: str, depth: int, bias_var: float)
     return depth * ((1.0 if weights == "gaussian" else 0.0) + v_d)
 
 
+def _spectra(r: JobResult) -> np.ndarray:
+    """A job's singular values, one row per input."""
+    if r.jacobian is None:
+        raise ValueError(f"job {r.job.label()} recorded no Jacobian")
+    return np.atleast_2d(r.jacobian)
+
+
 def spread(singular_values: np.ndarray) -> float:
     """The variance of the squared singular values over their squared mean: 0 exactly for
     an isometry (all equal)."""
@@ -131,13 +138,13 @@ class IsometryResult:
     def singular_values(self, activation: str, weights: str, width: int, depth: int
                         ) -> np.ndarray:
         """Every singular value of every seed and input of one cell, pooled."""
-        return np.concatenate([np.ravel(r.jacobian) for r in
+        return np.concatenate([np.ravel(_spectra(r)) for r in
                                self.results[(activation, weights, width, depth)]])
 
     def spreads(self, activation: str, weights: str, width: int) -> np.ndarray:
         """(depths, seeds × inputs): :func:`spread` of every Jacobian."""
         return np.array([[spread(row) for r in self.results[(activation, weights, width, d)]
-                          for row in np.atleast_2d(r.jacobian)]
+                          for row in _spectra(r)]
                          for d in self.settings["depths"]])
 
     def spread_band(self, activation: str, weights: str, width: int
@@ -267,7 +274,7 @@ def _spread_rows(result: IsometryResult) -> list[list[Any]]:
     for (a, weights, width, d), rs in result.results.items():
         pred = predicted_spread(a, weights, d, result.settings["bias_var"][a])
         for r in rs:
-            for e, sv in enumerate(np.atleast_2d(r.jacobian)):
+            for e, sv in enumerate(_spectra(r)):
                 rows.append([a, weights, width, d, r.job.seed, e, _num(spread(sv)),
                              _num(sv.max()), _num(sv.min()), _num(np.mean(sv ** 2)),
                              _num(pred)])
@@ -278,12 +285,11 @@ def write_isometry(result: IsometryResult, folder: PathLike, *, figures: bool = 
                    formats: Sequence[str] = ("png",)) -> dict[str, Any]:
     """Write ``isometry.csv``, ``isometry_spread.csv``, ``isometry.json`` and the figures,
     as one set; returns (and records in ``result.paths``) description → path."""
-    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet
-    from .output import write_files
+    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, write_files
 
     rows = ([a, weights, width, d, r.job.seed, e, i, _num(v)]
             for (a, weights, width, d), rs in result.results.items() for r in rs
-            for e, sv in enumerate(np.atleast_2d(r.jacobian)) for i, v in enumerate(sv))
+            for e, sv in enumerate(_spectra(r)) for i, v in enumerate(sv))
     doc = {"experiment": "gradcore isometry: singular values of the input-output Jacobian at "
                          "initialisation (Saxe et al. 2014; Pennington et al. 2017)",
            "settings": dict(result.settings),

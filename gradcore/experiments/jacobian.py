@@ -37,7 +37,9 @@ def one_blas_thread() -> Iterator[None]:
     on top of them only compete for the cores (an SVD of 100 × 100 then takes 20 times
     longer on a busy machine). Without threadpoolctl nothing changes."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import (  # type: ignore[import-untyped,unused-ignore]
+            threadpool_limits,
+        )
     except ImportError:  # pragma: no cover - the test extra installs it
         yield
         return

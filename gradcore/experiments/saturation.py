@@ -42,8 +42,8 @@ from .. import __version__
 from .. import reference as _ref
 from .._band import band
 from .._validation import validated
-from .jobs import Data, Job, JobResult, check_remedy, fingerprint, seed_list
 from .jacobian import one_blas_thread
+from .jobs import Data, Job, JobResult, check_remedy, fingerprint, seed_list
 from .runner import sweep
 
 __all__ = ["saturation", "SaturationResult", "SATURATION_ACTIVATIONS", "STANDARD",
@@ -208,7 +208,7 @@ def saturation(out_dir: PathLike | None = None, *,
     n = len(train_data[0])
     per_epoch = -(-n // batch_size)
     epochs = max(1, -(-updates // per_epoch))
-    common = {"output": "softmax", "cost": None, "batch_size": int(batch_size),
+    common: dict[str, Any] = {"output": "softmax", "cost": None, "batch_size": int(batch_size),
               "eta": float(eta), "lmbda": 0.0, "probe": "probe",
               "probe_every": int(probe_every)}
     jobs: list[Job] = []

@@ -10,8 +10,6 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
-
-
 from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, write_files
 from .saturation import _STATS, NORMALIZED, STANDARD, SaturationResult, quarter_circle_mean
 
@@ -66,7 +64,7 @@ def saturation_document(result: SaturationResult) -> dict[str, Any]:
                       "the layer Jacobians' mean singular values",
         "settings": dict(result.settings), "activations": {}}
     for act in result.training:
-        updates, mid, lo, hi = result.probe_band(act, "mean")
+        updates = result.probe_band(act, "mean")[0]
         doc["activations"][act] = {
             stat: {"updates": updates.tolist(), "median": result.probe_band(act, stat)[1]
                    .tolist()} for stat in _STATS}
