@@ -161,3 +161,14 @@ def test_saturation_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Shapeset" in out and "instead of 1,000" in out and "paper: about 0.5" in out
     assert main(["saturation", "--width", "0"]) == 2
+
+
+def test_on_full_mnist_it_trains_on_50000_images_and_probes_300_test_images(mnist_dir):
+    from gradcore.datasets import load_mnist
+
+    mnist = load_mnist(mnist_dir)
+    res = ex.saturation(activations=["sigmoid"], width=20, seeds=1, updates=10,
+                        probe_every=1000, jacobian_examples=2, data=mnist, progress=False)
+    assert res.settings["updates"] == 5000  # rounded up to one epoch of 50,000 / 10
+    assert "50,000 training images" in res.settings["data"]
+    assert list(res.training["sigmoid"][0].probe.updates) == [0, 1000, 2000, 3000, 4000, 5000]
