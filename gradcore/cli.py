@@ -13,6 +13,8 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore predict`` -- the theory's per-layer gradient ratio beside the measured ones;
 * ``gradcore remedies`` -- the chapter's net under every named remedy, ranked;
 * ``gradcore momentum`` -- SGD, momentum and Nesterov from sparse and Gaussian inits;
+* ``gradcore saturation`` -- Glorot & Bengio's saturation and Jacobians, per layer;
+* ``gradcore isometry`` -- the input-output Jacobian's spectrum against depth;
 * ``gradcore download`` -- fetch the MNIST files;
 * ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
 
@@ -930,6 +932,109 @@ def _cmd_momentum(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ saturation
+
+
+def _cmd_saturation(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .experiments.saturation import NORMALIZED, STANDARD, hidden_layers, quarter_circle_mean
+
+    width = 1000 if args.paper and args.width is None else (args.width or 300)
+    data = _load(args.data) if (args.paper or args.data is not None) else None
+    acts = args.activations
+    nets = ", ".join(f"{a} [784, {width}x{hidden_layers(a)}, 10]" for a in acts)
+    print(f"gradcore {__version__} saturation: Glorot & Bengio (2010) on MNIST (they used "
+          f"their Shapeset-3x2 images); {nets}; softmax and log-likelihood, biases 0, "
+          f"their standard init U[+-1/sqrt(n_in)]; {_plural(args.seeds, 'seed')}, "
+          f"{args.updates} updates of m = 10, eta = {args.eta:g}")
+    if not args.paper:
+        print("Smaller than the paper (--paper): hidden layers of "
+              f"{width} instead of 1,000, and "
+              + ("the embedded first 1,000 MNIST images (700 to train, 300 to probe)"
+                 if data is None else "the full MNIST training set") + ".")
+    n = len(acts) * args.seeds + 2 * args.seeds
+    print(f"{_plural(n, 'job')}, {_where(args, n)}", flush=True)
+    t0 = time.perf_counter()
+    res = ex.saturation(args.out, activations=acts, width=width, seeds=args.seeds,
+                        updates=args.updates, eta=args.eta, probe_every=args.probe_every,
+                        jacobian_examples=args.jacobian_examples, data=data,
+                        figures=not args.no_figures, formats=args.format,
+                        **_sweep_kwargs(args))
+    print(f"\nOn {res.settings['data']}.")
+    print("Mean activation per hidden layer (seed median) at update 0, ~250 and the last:")
+    last = res.settings["updates"]
+    for a in acts:
+        for u in (0, 250, last):
+            row = res.at(a, "mean", u)
+            print(f"  {a:<9}{'update ' + str(u):>13}: "
+                  + "  ".join(f"{v:6.3f}" for v in row))
+        print(f"  {a:<9}{'98th pct.':>13}: "
+              + "  ".join(f"{v:6.3f}" for v in res.at(a, "p98", last)))
+    print("\nMean singular value of the layer Jacobians W(l+1) diag(tanh'(z_l)), tanh, at "
+          "initialisation (median over seeds, per layer):")
+    for init, paper, qc in ((STANDARD, 0.5, quarter_circle_mean(1 / 3)),
+                            (NORMALIZED, 0.8, quarter_circle_mean(1.0))):
+        mid = res.layer_jacobian(init)[0]
+        print(f"  {init:<16}" + "  ".join(f"{v:.3f}" for v in mid)
+              + f"   mean {res.mean_singular_value(init):.3f}  (paper: about {paper}; "
+                f"random-matrix bound {qc:.3f})")
+    print("Std of the back-propagated gradients per hidden layer at initialisation (seed "
+          f"{res.settings['seeds'][0]}):")
+    for init, std in res.histograms["gradient_std"].items():
+        print(f"  {init:<16}" + "  ".join(f"{v:.3g}" for v in std))
+    _report_failures(res.failures)
+    _print_written(res.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ isometry
+
+
+def _cmd_isometry(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .experiments.isometry import WEIGHTS
+
+    if args.large:
+        depths, widths = [1, 2, 5, 10, 20, 50, 100, 200], [100, 200, 400]
+    else:
+        depths, widths = args.depths, args.widths
+    bias = None if args.bias_var is None else {a: args.bias_var for a in args.activations}
+    n = len(args.activations) * len(WEIGHTS) * len(depths) * len(widths) * args.seeds
+    print(f"gradcore {__version__} isometry: singular values of the input-output Jacobian at "
+          f"initialisation (Saxe et al. 2014; Pennington et al. 2017), "
+          f"{', '.join(args.activations)} at their critical points, Gaussian and orthogonal "
+          f"weights, depths {_list(depths)}, widths {_list(widths)}, "
+          f"{_plural(args.seeds, 'seed')}; {_plural(n, 'net')}, {_where(args, n)}",
+          flush=True)
+    t0 = time.perf_counter()
+    try:
+        res = ex.isometry(args.out, activations=args.activations, depths=depths,
+                          widths=widths, seeds=args.seeds, examples=args.examples,
+                          bias_var=bias, figures=not args.no_figures, formats=args.format,
+                          **_sweep_kwargs(args))
+    except ValueError as exc:  # checked before any net is drawn: the arguments' fault
+        raise _BadArguments(str(exc)) from None
+    s = res.settings
+    width = widths[-1]
+    print(f"\nSpread var(sigma^2)/mean(sigma^2)^2 of the Jacobian's spectrum, width {width}, "
+          f"median over seeds (free-probability prediction L (v_W + v_D) in brackets); 0 "
+          f"is an isometry:")
+    print(f"{'':<22}" + "".join(f"{'L=' + str(d):>17}" for d in depths))
+    for a in s["activations"]:
+        for w in WEIGHTS:
+            mid = res.spread_band(a, w, width)[0]
+            pred = res.predicted(a, w)
+            print(f"{a + ', ' + w:<22}"
+                  + "".join(f"{f'{m:.3g} [{p:.3g}]':>17}" for m, p in zip(mid, pred)))
+    print("(bias variance, critical weight variance, q*: "
+          + "; ".join(f"{a} {s['bias_var'][a]:g}, {s['weight_var'][a]:.4g}, "
+                      f"{s['q_star'][a]:.3g}" for a in s["activations"]) + ")")
+    _print_written(res.paths, args.out)
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ download
 
 
@@ -973,6 +1078,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_momentum(sub)
     _add_remedies(sub)
     _add_predict(sub)
+    _add_saturation(sub)
+    _add_isometry(sub)
     _add_download(sub)
     _add_dashboard(sub)
     p.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
@@ -1256,6 +1363,71 @@ def _add_remedies(sub: Any) -> None:
                         "on the validation images (default: the embedded 1,000 images)")
     _out_args(r, "gradcore-remedies", f)
     _sweep_args(r)
+
+
+def _add_saturation(sub: Any) -> None:
+    """The ``saturation`` subcommand."""
+    sa = _subcommand(
+        sub, "saturation", _cmd_saturation,
+        "Glorot & Bengio 2010: saturating activations and the layers' Jacobians",
+        "Glorot & Bengio (2010) on MNIST: sigmoid, tanh and softsign nets (4, 5 and 5 "
+        "hidden layers) trained with their standard init, softmax and log-likelihood, "
+        "m = 10; the mean, std and 2nd/98th percentiles of every hidden layer's "
+        "activations on 300 fixed probe images every K updates (their Figures 2-3); "
+        "histograms of activations and back-propagated gradients at initialisation, "
+        "standard against normalized init (Figures 6-7); and the mean singular value of "
+        "each layer Jacobian, tanh (they report about 0.5 and 0.8). The default is "
+        "smaller (hidden layers of 300, the embedded 1,000 images) and runs in a few "
+        "minutes; --paper is their size (hidden layers of 1,000) on full MNIST.")
+    f = "experiments.saturation"
+    sa.add_argument("--paper", action="store_true",
+                    help="their set-up: hidden layers of 1,000 on full MNIST (--data)")
+    _option(sa, "--width", f, None, "units per hidden layer (default: 300; 1000 with "
+            "--paper)", "N")
+    _option(sa, "--activations", f, ["sigmoid", "tanh", "softsign"],
+            "comma-separated (default: sigmoid,tanh,softsign)", "LIST")
+    _option(sa, "--updates", f, 3000, "mini-batch updates, rounded up to whole epochs "
+            "(default: %(default)s)", "N")
+    _option(sa, "--eta", f, 0.1, "learning rate (default: %(default)s)")
+    _option(sa, "--probe-every", f, 50, "updates between probe records (default: "
+            "%(default)s)", "K")
+    _option(sa, "--jacobian-examples", f, 10, "probe images at which the layer Jacobians "
+            "are taken (default: %(default)s)", "N")
+    _option(sa, "--seeds", f, 3, "seeds 0..K-1 (default: %(default)s)", "K")
+    _data_arg(sa)
+    _out_args(sa, "gradcore-saturation", f)
+    _sweep_args(sa)
+
+
+def _add_isometry(sub: Any) -> None:
+    """The ``isometry`` subcommand."""
+    iso = _subcommand(
+        sub, "isometry", _cmd_isometry,
+        "dynamical isometry: the Jacobian's singular values, Gaussian vs orthogonal weights",
+        "Singular values of the input-output Jacobian of deep nets at initialisation "
+        "(Saxe et al. 2014; Pennington, Schoenholz & Ganguli 2017), each activation at "
+        "its critical point, Gaussian against orthogonal weights, over depths and "
+        "widths: their spread var(sigma^2)/mean(sigma^2)^2 beside free probability's "
+        "L (v_W + v_D). Linear nets with orthogonal weights are exactly isometric; ReLU "
+        "nets never are; tanh nets nearly, with orthogonal weights only. --large is "
+        "the papers' range (depths to 200, widths 100-400): about an hour on two cores, "
+        "or a job for a Dask cluster (--scheduler).")
+    f = "experiments.isometry"
+    _option(iso, "--activations", f, ["linear", "relu", "tanh"],
+            "comma-separated (default: linear,relu,tanh)", "LIST")
+    _option(iso, "--depths", f, [1, 2, 4, 8, 16, 32, 64],
+            "hidden layers, comma-separated (default: 1,2,4,...,64)", "LIST")
+    _option(iso, "--widths", f, [100], "units per layer, comma-separated (default: 100)",
+            "LIST")
+    iso.add_argument("--large", action="store_true",
+                     help="depths 1,2,5,10,20,50,100,200 and widths 100,200,400")
+    iso.add_argument("--bias-var", type=_real, default=None, metavar="V",
+                     help="bias variance of every activation (default: 0 for linear and "
+                          "the ReLUs, which are critical only without biases; 0.001 else)")
+    _option(iso, "--examples", f, 1, "inputs per net (default: %(default)s)", "N")
+    _option(iso, "--seeds", f, 3, "seeds 0..K-1 (default: %(default)s)", "K")
+    _out_args(iso, "gradcore-isometry", f)
+    _sweep_args(iso)
 
 
 def _epochs_and_seeds(p: argparse.ArgumentParser, function: str, epochs: int,

@@ -20,6 +20,10 @@ them. The experiments:
   the depth 6·ξ_c of Schoenholz et al. (2017) over it.
 * :func:`chain` -- the one-neuron-per-layer chain, exploding (every factor w·σ'(z) = 25
   for w = 100) and vanishing (w ~ N(0, 1)), and :func:`balance_window`.
+* :func:`saturation` -- Glorot & Bengio's (2010) saturating activations during training and
+  their layer Jacobians at initialisation.
+* :func:`isometry` -- the singular values of the input–output Jacobian at initialisation,
+  Gaussian against orthogonal weights (Saxe et al. 2014; Pennington et al. 2017).
 * :func:`read` -- any sweep's results folder as a pandas DataFrame (the ``pandas`` extra).
 * :func:`initial_speeds`, :func:`initial_deltas`, :func:`speeds_during_training` -- one
   network; :func:`train_mnist` -- one training run on full MNIST.
@@ -58,6 +62,7 @@ from .chain import (
 from .chapter5 import chapter5
 from .depth import depth
 from .frames import read, results_frame
+from .isometry import IsometryResult, isometry
 from .jobs import Job, JobResult, run_job
 from .mnist import MNISTTraining, TrainingInterrupted, train_mnist
 from .momentum import (
@@ -81,6 +86,7 @@ from .predict import PREDICT_SIZES, PredictResult, predict, write_predict
 from .remedies import REMEDIES, RemediesResult, Remedy, remedies
 from .results import Chapter5Result, DepthResult, PhaseResult, SpeedsOverSeeds
 from .runner import SweepInterrupted, SweepTooLarge, check_sweep_size, default_jobs, run_jobs
+from .saturation import SaturationResult, saturation
 from .speeds import SpeedsRun, initial_deltas, initial_speeds, speeds_during_training
 from .store import ResultStore, SettingsMismatch
 from .trainability import (
@@ -159,4 +165,8 @@ __all__ = [
     "TrainabilityResult",
     "trainability",
     "write_trainability",
+    "saturation",
+    "SaturationResult",
+    "isometry",
+    "IsometryResult",
 ]

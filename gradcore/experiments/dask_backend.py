@@ -188,7 +188,8 @@ class DaskBackend:
     def start(self, items: Sequence[tuple[int, Job]]) -> None:
         for i, job in items:
             evaluation = None if job.evaluation is None else self.data[job.evaluation]
-            fut = self.client.submit(run_job, job, self.data[job.data], evaluation,
+            probe = None if job.probe is None else self.data[job.probe]
+            fut = self.client.submit(run_job, job, self.data[job.data], evaluation, None, probe,
                                      key=f"gradcore-job-{self.tag}-{i}", pure=False)
             self.futures[fut] = i
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from .._core import StopFlag, thread_limit
 from .._errors import DivergenceError
 from .._layout import param_count
 from .._network import Network, speeds_of
-from .._training import History, train
+from .._training import History, Probe, train
 
 __all__ = ["Data", "Job", "JobResult", "run_job", "mean_deltas", "fingerprint", "prepare_data",
            "seed_list", "REMEDY_FIELDS", "check_remedy", "squared_error"]
@@ -66,6 +66,15 @@ class Job:
         Record the mean over the training examples of ‖output − target‖² at the final
         weights (:attr:`JobResult.squared_error`): an autoencoder's squared reconstruction
         error when the targets are the inputs.
+    probe : str or None
+        Key of fixed probe examples: their hidden activations' statistics are recorded
+        every ``probe_every`` updates (:attr:`JobResult.probe`, Glorot & Bengio 2010).
+    probe_every : int
+        Mini-batch updates between probe records (with ``probe``).
+    jacobian : int
+        At the initial weights, on the first ``jacobian`` probe examples (else training
+        examples), record the Jacobians' singular values (:attr:`JobResult.jacobian`,
+        :attr:`JobResult.layer_jacobian`); 0: none.
     """
 
     sizes: tuple[int, ...]
@@ -89,6 +98,9 @@ class Job:
     final_momentum: float | None = None
     final_updates: int = 1000
     squared_error: bool = False
+    probe: str | None = None
+    probe_every: int = 0
+    jacobian: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; :meth:`from_dict` gives the job back."""
@@ -168,6 +180,17 @@ class JobResult:
     squared_error : float or None
         With ``job.squared_error``: the mean over the training examples of
         Σⱼ (aⱼ − yⱼ)² at the final weights (else None).
+    probe : Probe or None
+        The hidden activations' statistics on the probe examples during training
+        (:class:`gradcore.Probe`), for a job with ``probe``.
+    jacobian : ndarray (k, r) or None
+        For a job with ``jacobian`` = k: per example, the singular values (descending) of
+        the Jacobian ∂aᴸ/∂x of the last hidden layer's activations with respect to the
+        input, at the initial weights.
+    layer_jacobian : ndarray (n_hidden - 1,) or None
+        The same job's mean singular value of each layer Jacobian ∂zˡ⁺¹/∂zˡ =
+        Wˡ⁺¹·diag(φ'(zˡ)) between consecutive hidden layers, averaged over the k examples
+        (Glorot & Bengio 2010, section 4.2.2).
     """
 
     job: Job
@@ -182,6 +205,9 @@ class JobResult:
     final_rms: np.ndarray | None = None
     gradient_rms: np.ndarray | None = None
     squared_error: float | None = None
+    probe: Probe | None = None
+    jacobian: np.ndarray | None = None
+    layer_jacobian: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -204,6 +230,11 @@ class JobResult:
             "final_rms": _list_or_none(self.final_rms),
             "gradient_rms": _list_or_none(self.gradient_rms),
             "squared_error": self.squared_error,
+            "probe": (None if self.probe is None
+                      else {f.name: getattr(self.probe, f.name).tolist()
+                            for f in fields(Probe)}),
+            "jacobian": _list_or_none(self.jacobian),
+            "layer_jacobian": _list_or_none(self.layer_jacobian),
         }
 
     @classmethod
@@ -232,7 +263,22 @@ class JobResult:
                           else np.array(d["gradient_rms"], dtype=np.float64
                                         ).reshape(-1, n_layers)),
             squared_error=(None if d.get("squared_error") is None
-                           else float(d["squared_error"])))
+                           else float(d["squared_error"])),
+            probe=_probe_from(d.get("probe"), n_layers - 1),
+            jacobian=(None if d.get("jacobian") is None
+                      else np.array(d["jacobian"], dtype=np.float64).reshape(
+                          len(d["jacobian"]), -1)),
+            layer_jacobian=(None if d.get("layer_jacobian") is None
+                            else _vector(d["layer_jacobian"], max(n_layers - 2, 0))))
+
+
+def _probe_from(d: Mapping[str, Any] | None, n_hidden: int) -> Probe | None:
+    if d is None:
+        return None
+    updates = np.array(d["updates"], dtype=np.int64).reshape(-1)
+    stats = {f.name: np.array(d[f.name], dtype=np.float64).reshape(len(updates), n_hidden)
+             for f in fields(Probe) if f.name != "updates"}
+    return Probe(updates=updates, **stats)
 
 
 def _list_or_none(a: np.ndarray | None) -> list[float] | None:
@@ -335,19 +381,28 @@ def _init_from_json(value: Any) -> Any:
 
 
 def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
-            stop: StopFlag | None = None) -> JobResult:
+            stop: StopFlag | None = None, probe_data: Data | None = None) -> JobResult:
     """Run one job on one kernel thread and return what it measured.
 
     A divergence does not raise: the result carries the epochs completed and the error.
     ``stop.set()`` from another thread raises :class:`gradcore.Stopped` at the next
-    mini-batch.
+    mini-batch. ``probe_data`` is the data of ``job.probe``.
     """
     X, y = train_data
+    if job.probe is not None and probe_data is None:
+        raise ValueError(f"job {job.label()} names probe data {job.probe!r}: give probe_data")
     with thread_limit(1):
         net = job.network()
         deltas, initial = mean_deltas(net, X, y)
         initial_rms = net.gradient_rms(X, y)
-        history, error = _train(net, job, train_data, evaluation_data, stop)
+        spectra = layer_means = None
+        if job.jacobian:
+            from .jacobian import jacobian_spectra
+
+            at = (X if probe_data is None else probe_data[0])[:job.jacobian]
+            spectra, layer_means = jacobian_spectra(net, at)
+        history, error = _train(net, job, train_data, evaluation_data, stop,
+                                None if probe_data is None else probe_data[0])
         final = net.learning_speeds(X, y) if history.epochs else initial
         final_rms = net.gradient_rms(X, y) if history.epochs else initial_rms
         squared = squared_error(net, X, y) if job.squared_error else None
@@ -360,7 +415,9 @@ def run_job(job: Job, train_data: Data, evaluation_data: Data | None = None,
         initial_rms=initial_rms, final_rms=final_rms,
         gradient_rms=(None if history.gradient_rms is None
                       else np.array(history.gradient_rms)),
-        squared_error=squared)
+        squared_error=squared,
+        probe=history.probe if job.probe is not None else None,
+        jacobian=spectra, layer_jacobian=layer_means)
 
 
 def squared_error(net: Network, X: np.ndarray, y: np.ndarray) -> float:
@@ -377,7 +434,8 @@ def squared_error(net: Network, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | None,
-           stop: StopFlag | None) -> tuple[History, str | None]:
+           stop: StopFlag | None, probe: np.ndarray | None = None
+           ) -> tuple[History, str | None]:
     X, y = train_data
     m = len(X) if job.batch_size is None else job.batch_size
     try:
@@ -386,7 +444,8 @@ def _train(net: Network, job: Job, train_data: Data, evaluation_data: Data | Non
                        stop=stop, momentum=job.momentum, nesterov=job.nesterov,
                        momentum_schedule=job.schedule, clip_norm=job.clip_norm,
                        dropout=job.dropout, final_momentum=job.final_momentum,
-                       final_updates=job.final_updates)
+                       final_updates=job.final_updates, probe=probe,
+                       probe_every=None if probe is None else max(job.probe_every, 1))
     except DivergenceError as exc:
         return exc.history, str(exc)
     return result.history, None

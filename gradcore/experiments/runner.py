@@ -138,7 +138,8 @@ class ThreadBackend:
             flag = StopFlag()
             self.flags.append(flag)
             evaluation = None if job.evaluation is None else self.data[job.evaluation]
-            fut = self.pool.submit(run_job, job, self.data[job.data], evaluation, flag)
+            probe = None if job.probe is None else self.data[job.probe]
+            fut = self.pool.submit(run_job, job, self.data[job.data], evaluation, flag, probe)
             self.futures[fut] = i
 
     def results(self, ctrl_c: CtrlC) -> Iterator[tuple[int, JobResult]]:
@@ -218,7 +219,8 @@ def run_jobs(jobs: Sequence[Job], data: Mapping[str, Data], *, n_jobs: int | Non
                          "with these jobs")
     results: dict[int, JobResult] = {} if store is None else store.finished()
     todo = [(i, j) for i, j in enumerate(jobs) if i not in results]
-    needed = {j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
+    needed = ({j.data for _, j in todo} | {j.evaluation for _, j in todo if j.evaluation}
+              | {j.probe for _, j in todo if j.probe})
     prepared = prepare_data({k: v for k, v in data.items() if k in needed})
     todo.sort(key=lambda item: -item[1].cost_estimate(len(prepared[item[1].data][0])))
     if progress and results:
