@@ -109,6 +109,17 @@ class Real(Constraint):
         return self.check(name, value)
 
 
+class Flag(Constraint):
+    """True or False (a NumPy bool too), as a bool."""
+
+    description = "True or False"
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise self._type_error(name, value)
+        return bool(value)
+
+
 class Options(Constraint):
     """One of a few strings."""
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._arch import ACTIVATIONS, OUTPUTS
 from ._constraint import Constraint as Constraint  # (re-exported: the rules live there)
+from ._constraint import Flag as Flag
 from ._constraint import Integer as Integer
 from ._constraint import Options as Options
 from ._constraint import Real as Real
@@ -419,7 +420,10 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                       "output": Options(*OUTPUTS), "cost": NoneOr(COST),
                       "alpha": LMBDA, "batch_size": AutoOr(BATCH_SIZE),
                       "learning_rate_init": ETA, "max_iter": RUN_EPOCHS,
-                      "init": SameAs("Network", "init"), "dtype": DTYPE},
+                      "init": SameAs("Network", "init"), "dtype": DTYPE,
+                      "momentum": Real(0.0, 1.0), "nesterovs_momentum": Flag(),
+                      "momentum_schedule": NoneOr(Options("sutskever")),
+                      "clip_norm": NoneOr(Real(0.0, strict=True)), "dropout": Real(0.0, 1.0)},
     "dashboard.main": {"port": Integer(0, 65535)},
     # the dashboard's form: runs small enough to watch live (gradcore.dashboard.LIMITS)
     "dashboard.Settings": {"hidden": Integer(1, 8), "width": Integer(1, 100),
@@ -450,6 +454,7 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "kernels.gradient": {"sizes": SIZES, "cost": NoneOr(COST), "stop": STOP},
     "kernels.gradient_rms": {"sizes": SIZES, "cost": NoneOr(COST)},
     "kernels.sgd_epoch": {"sizes": SIZES, "cost": NoneOr(COST), "batch_size": BATCH_SIZE,
+                          "seed": Integer(0, 2**64 - 1), "epoch": Integer(0),
                           "eta": ETA, "lmbda": LMBDA, "max_batches": Integer(-1),
                           "stop": STOP},
 }

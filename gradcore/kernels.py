@@ -293,6 +293,8 @@ class EpochResult(NamedTuple):
     sq_sum : ndarray (len(sizes) − 1,) float64
         Per layer, the sum over the examples seen of ‖δˡₓ‖², each at the parameters before
         its mini-batch's update: ``√(sq_sum[l] / examples)`` is the in-epoch gradient rms.
+    clipped : int
+        Mini-batches whose gradient was clipped (with ``clip_norm``).
     """
 
     speed_sum: np.ndarray
@@ -300,6 +302,7 @@ class EpochResult(NamedTuple):
     batches: int
     finite: bool
     sq_sum: np.ndarray
+    clipped: int = 0
 
 
 @validated("kernels.sgd_epoch")
@@ -307,7 +310,10 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
               perm: np.ndarray, *, batch_size: int, eta: float, lmbda: float = 0.0,
               cost: str | None = None, activation: str | Sequence[str] = "sigmoid",
               output: str = "sigmoid", max_batches: int = -1,
-              stop: StopFlag | None = None) -> EpochResult:
+              stop: StopFlag | None = None, momentum: float = 0.0, nesterov: bool = False,
+              momentum_schedule: str | None = None, t0: int = 0,
+              clip_norm: float | None = None, dropout: float = 0.0, seed: int = 0,
+              epoch: int = 0, velocity: np.ndarray | None = None) -> EpochResult:
     """One epoch of mini-batch SGD with L2 weight decay, in place on ``params``.
 
     Mini-batches are ``perm[k:k+batch_size]`` (the last may be shorter); for each, of
@@ -316,6 +322,12 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
     many mini-batches. ``stop.set()`` (any thread) or Ctrl-C (main thread) stops at a
     mini-batch boundary and raises :class:`gradcore.Stopped` or KeyboardInterrupt (params
     hold every update applied).
+
+    The update's options are :func:`gradcore.train`'s (``momentum``, ``nesterov``,
+    ``momentum_schedule``, ``clip_norm``, ``dropout``; papers there), with what ``train``
+    keeps between epochs given explicitly: ``velocity`` (the params' layout and dtype,
+    updated in place; needed with momentum), ``t0`` (updates made before this epoch: the
+    schedule's t), and the dropout masks' key ``seed`` and ``epoch``.
     """
     arch = _arch(sizes, activation, output, cost)
     p, Xc = _inputs(params, arch, X)
@@ -326,9 +338,26 @@ def sgd_epoch(params: np.ndarray, sizes: Sequence[int], X: np.ndarray, Y: np.nda
         raise ValueError(f"perm must hold row indices in [0, {n})")
     batch_size = min(batch_size, n)  # a mini-batch of more than n rows is one of n
     max_batches = min(max_batches, pc.size)  # more than there are is all of them
+    from ._update import Update
+
+    update = Update.check(momentum, nesterov, momentum_schedule, None, 1000, clip_norm,
+                          dropout)
+    if update.momentum > 0:
+        if velocity is None:
+            raise ValueError("momentum needs velocity: an array of params' shape and dtype")
+        _check_array("velocity", velocity, 1, p.dtype)
+        if velocity.shape != p.shape:
+            raise ValueError(f"velocity must have {p.shape[0]} values, got {velocity.shape[0]}")
+    if isinstance(t0, bool) or not isinstance(t0, (int, np.integer)) or t0 < 0:
+        raise ValueError(f"t0 must be an integer >= 0, got {t0!r}")
+    options = update.options(t0=int(t0), final_from=-1, seed=int(seed), epoch=int(epoch),
+                             batch0=0)
     speed_sum = np.zeros(sum(sizes[1:]))
     sq_sum = np.zeros(arch.n_layers)
+    clipped: list[int] = []
     st, cost_sum, done = _sgd_epoch(arch, p, Xc, Yc, pc, batch_size, eta, lmbda, speed_sum,
-                                    sq_sum, max_batches, stop)
+                                    sq_sum, max_batches, stop,
+                                    velocity if update.momentum > 0 else None, options, clipped)
     _raise_if_stopped(st, f"epoch after {done} mini-batches:")
-    return EpochResult(speed_sum, cost_sum, done, st != _core.STATUS_NONFINITE, sq_sum)
+    return EpochResult(speed_sum, cost_sum, done, st != _core.STATUS_NONFINITE, sq_sum,
+                       clipped[0])

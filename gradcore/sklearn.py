@@ -381,6 +381,16 @@ class MLPClassifier(_NetworkClassifier):
         ...)`` with the settings of the Notes, bit for bit.
     dtype : numpy.float64 or numpy.float32, default=numpy.float64
         Precision of the network; X is converted to it.
+    momentum : float in [0, 1), default=0.0
+        Classical momentum (Sutskever et al. 2013); 0 is plain SGD.
+    nesterovs_momentum : bool, default=False
+        Nesterov's accelerated gradient (needs ``momentum`` > 0).
+    momentum_schedule : None or "sutskever", default=None
+        Sutskever et al.'s schedule rising to ``momentum``.
+    clip_norm : float > 0 or None, default=None
+        Clip each mini-batch's gradient norm (Pascanu et al. 2013).
+    dropout : float in [0, 1), default=0.0
+        Inverted dropout of hidden units (Srivastava et al. 2014).
 
     Attributes
     ----------
@@ -429,8 +439,12 @@ class MLPClassifier(_NetworkClassifier):
 
     **The learning rate** is applied to the mean gradient of a mini-batch, as in
     scikit-learn's SGD. Its default, 0.1, is not scikit-learn's 0.001, which is the step
-    of scikit-learn's default Adam solver; gradcore trains by plain SGD only (no Adam, no
-    momentum, no learning-rate schedule).
+    of scikit-learn's default Adam solver; gradcore trains by SGD only (no Adam, no
+    learning-rate schedule). ``momentum`` and ``nesterovs_momentum`` are scikit-learn's SGD
+    momentum (default 0: plain SGD, where scikit-learn's SGD solver defaults to 0.9 with
+    Nesterov); ``momentum_schedule="sutskever"``, ``clip_norm`` and ``dropout`` are
+    :func:`gradcore.train`'s (papers there). The velocity starts at zero in each ``fit``
+    and in each ``partial_fit`` call.
 
     **Other differences.** The examples are reshuffled every epoch (scikit-learn's
     ``shuffle=True``) by gradcore's own generator, so the two libraries do not draw the same
@@ -457,7 +471,9 @@ class MLPClassifier(_NetworkClassifier):
                  batch_size: int | str = "auto", learning_rate_init: float = 0.1,
                  max_iter: int = 200, init: Any = "default",
                  random_state: int | np.random.RandomState | None = None,
-                 dtype: Any = np.float64) -> None:
+                 dtype: Any = np.float64, momentum: float = 0.0,
+                 nesterovs_momentum: bool = False, momentum_schedule: str | None = None,
+                 clip_norm: float | None = None, dropout: float = 0.0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output = output
@@ -469,6 +485,11 @@ class MLPClassifier(_NetworkClassifier):
         self.init = init
         self.random_state = random_state
         self.dtype = dtype
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.momentum_schedule = momentum_schedule
+        self.clip_norm = clip_norm
+        self.dropout = dropout
 
     # ----------------------------------------------------------------------- prediction
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -518,7 +539,10 @@ class MLPClassifier(_NetworkClassifier):
     def _sgd(p: dict[str, Any], n: int) -> dict[str, Any]:
         """gradcore.train's batch_size, eta and lmbda for n samples (λ = alpha·n/m)."""
         m = min(_AUTO_BATCH if p["batch_size"] == "auto" else p["batch_size"], n)
-        return {"batch_size": m, "eta": p["learning_rate_init"], "lmbda": p["alpha"] * n / m}
+        return {"batch_size": m, "eta": p["learning_rate_init"], "lmbda": p["alpha"] * n / m,
+                "momentum": p["momentum"], "nesterov": p["nesterovs_momentum"],
+                "momentum_schedule": p["momentum_schedule"], "clip_norm": p["clip_norm"],
+                "dropout": p["dropout"]}
 
     def _start(self, X: np.ndarray, y_index: np.ndarray, n_classes: int, p: dict[str, Any],
                epochs: int, rng: np.random.RandomState) -> tuple[Network, History]:

@@ -38,6 +38,9 @@ def _parametrize_with_checks(estimators: list[Any]) -> Any:
 @_parametrize_with_checks([
     MLPClassifier((16,), "sigmoid", max_iter=50, random_state=0),
     MLPClassifier((16,), "relu", max_iter=50, random_state=0),
+    MLPClassifier((16, 16), "tanh", init="glorot", momentum=0.9, nesterovs_momentum=True,
+                  momentum_schedule="sutskever", clip_norm=5.0, dropout=0.1,
+                  learning_rate_init=0.01, max_iter=50, random_state=0),
     MLPClassifier((16, 16), "prelu", alpha=0.01, batch_size=16, learning_rate_init=0.01,
                   max_iter=50, dtype=np.float32, random_state=0),
     MLPClassifier((16,), "tanh", output="sigmoid", learning_rate_init=0.5, max_iter=50,
@@ -135,9 +138,11 @@ def test_sigmoid_layers_learn_slower_than_relu_layers(
 def test_parameter_names_are_scikit_learns() -> None:
     ours = set(MLPClassifier().get_params())
     shared = {"hidden_layer_sizes", "activation", "alpha", "batch_size",
-              "learning_rate_init", "max_iter", "random_state"}
+              "learning_rate_init", "max_iter", "random_state", "momentum",
+              "nesterovs_momentum"}
     assert shared <= set(SklearnMLPClassifier().get_params())
-    assert ours == shared | {"output", "cost", "init", "dtype"}
+    assert ours == shared | {"output", "cost", "init", "dtype", "momentum_schedule",
+                             "clip_norm", "dropout"}
     defaults = MLPClassifier().get_params()
     assert (defaults["hidden_layer_sizes"], defaults["activation"], defaults["alpha"],
             defaults["batch_size"], defaults["max_iter"]) == ((100,), "relu", 0.0001, "auto",
@@ -303,3 +308,23 @@ def test_pickle_a_fitted_estimator(mnist: tuple[np.ndarray, np.ndarray]) -> None
     assert np.shares_memory(net.slopes[0], net.params)  # views rebuilt on the new buffer
     back.partial_fit(X, y)  # the unpickled estimator trains on
     assert back.n_iter_ == 4 and clf.n_iter_ == 3
+
+
+def test_the_update_options_reach_train_bit_for_bit(
+        mnist: tuple[np.ndarray, np.ndarray]) -> None:
+    """Momentum, Nesterov, the schedule, clipping and dropout: the estimator's network is
+    gradcore.train's with the same options (λ = alpha·n/m)."""
+    X, y = mnist[0][:300], mnist[1][:300]
+    opts = dict(momentum=0.9, nesterovs_momentum=True, momentum_schedule="sutskever",
+                clip_norm=2.0, dropout=0.2)
+    clf = MLPClassifier((20, 20), "relu", init="he", alpha=0.001, batch_size=10,
+                        learning_rate_init=0.05, max_iter=3, random_state=4, **opts).fit(X, y)
+    want = gradcore.train([784, 20, 20, 10], X, y, epochs=3, batch_size=10, eta=0.05,
+                          lmbda=0.001 * 300 / 10, seed=4, activation="relu", init="he",
+                          output="softmax", momentum=0.9, nesterov=True,
+                          momentum_schedule="sutskever", clip_norm=2.0, dropout=0.2)
+    assert np.array_equal(clf.network_.params, want.network.params)
+    with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
+        MLPClassifier(nesterovs_momentum=True).fit(X[:40], y[:40])
+    with pytest.raises(ValueError, match="dropout must be"):
+        MLPClassifier(dropout=1.0).fit(X[:40], y[:40])

@@ -282,3 +282,24 @@ def test_a_state_of_another_network_is_refused():
                            state=r.state)
     with pytest.raises(TypeError, match=r"state must be a gradcore\.TrainState"):
         gradcore.train(r.network, X, Y, epochs=1, batch_size=5, eta=0.1, state={})
+
+
+def test_the_kernel_api_takes_the_update_as_train_does():
+    """kernels.sgd_epoch with momentum, Nesterov, the schedule, clipping and dropout gives
+    train()'s first epoch, bit for bit, and refuses momentum without a velocity."""
+    X, Y = data(120, 12, 4, seed=2)
+    opts = dict(momentum=0.99, nesterov=True, momentum_schedule="sutskever", clip_norm=0.5,
+                dropout=0.2)
+    r = gradcore.train([12, 16, 4], X, Y, epochs=1, batch_size=10, eta=0.1, seed=3, **opts)
+    net = gradcore.Network([12, 16, 4], seed=np.random.SeedSequence(3).spawn(3)[0])
+    perm = np.random.default_rng(np.random.SeedSequence(3).spawn(3)[1]).permutation(120)
+    drop_key = int(np.random.SeedSequence(3).spawn(3)[2].generate_state(1, np.uint64)[0])
+    v = np.zeros_like(net.params)
+    out = kernels.sgd_epoch(net.params, net.sizes, X, Y, perm.astype(np.int64), batch_size=10,
+                            eta=0.1, velocity=v, seed=drop_key, **opts)
+    assert np.array_equal(net.params, r.network.params)
+    assert np.array_equal(v, r.state.velocity)
+    assert out.clipped == r.history.clipped[0] and out.batches == 12
+    with pytest.raises(ValueError, match="momentum needs velocity"):
+        kernels.sgd_epoch(net.params, net.sizes, X, Y, perm.astype(np.int64), batch_size=10,
+                          eta=0.1, momentum=0.9)
