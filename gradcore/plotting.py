@@ -189,7 +189,7 @@ def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndar
         The x axis' label; the title (default: what the cells are, when and over how many
         seeds).
     theory : mapping, optional
-        Mean-field theory over the heat map (:func:`theory_overlay`): ``"weight_vars"``,
+        Mean-field theory over the heat map (``theory_overlay``): ``"weight_vars"``,
         σ_w² of each column; ``"critical"``, the σ_w² where χ₁ = 1 (None: none, drawn as a
         note saying so); ``"xi_c"``, ξ_c at each column (NaN where the theory has no
         fixed point); ``"multiples"``, the k of the curves depth = k·ξ_c drawn

@@ -142,18 +142,18 @@ class IsometryResult:
                                self.results[(activation, weights, width, depth)]])
 
     def spreads(self, activation: str, weights: str, width: int) -> np.ndarray:
-        """(depths, seeds × inputs): :func:`spread` of every Jacobian."""
+        """(depths, seeds × inputs): ``spread`` of every Jacobian."""
         return np.array([[spread(row) for r in self.results[(activation, weights, width, d)]
                           for row in _spectra(r)]
                          for d in self.settings["depths"]])
 
     def spread_band(self, activation: str, weights: str, width: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(median, p10, p90) over seeds of :func:`spread` per depth."""
+        """(median, p10, p90) over seeds of ``spread`` per depth."""
         return band(self.spreads(activation, weights, width), axis=1)
 
     def predicted(self, activation: str, weights: str) -> np.ndarray:
-        """:func:`predicted_spread` per depth."""
+        """``predicted_spread`` per depth."""
         bv = self.settings["bias_var"][activation]
         return np.array([predicted_spread(activation, weights, d, bv)
                          for d in self.settings["depths"]])
@@ -197,7 +197,7 @@ def isometry(out_dir: PathLike | None = None, *,
     examples : int
         Inputs at which each net's Jacobian is taken (default 1).
     bias_var : mapping of activation to float, or None
-        σ_b² per activation; default :data:`ISOMETRY_BIAS_VAR` (0 for linear, relu, leaky
+        σ_b² per activation; default ``ISOMETRY_BIAS_VAR`` (0 for linear, relu, leaky
         relu and prelu, which are critical only without biases).
     figures, n_jobs, scheduler, force, progress, formats
         As for :func:`gradcore.experiments.chapter5` (``isometry.parquet``).
@@ -210,7 +210,7 @@ def isometry(out_dir: PathLike | None = None, *,
     ------
     ValueError
         An activation without a critical point at its bias variance (ReLU with σ_b² > 0),
-        or a net whose Jacobian would take more than :data:`MAX_WORK` multiply-adds.
+        or a net whose Jacobian would take more than ``MAX_WORK`` multiply-adds.
     """
     given = dict(bias_var or {})
     unknown = sorted(set(given) - set(activations))

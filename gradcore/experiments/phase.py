@@ -103,7 +103,7 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] | None =
     ValueError
         For a bad argument; for both ``scales`` and ``weight_vars``; for ``"critical"``
         where there is no critical point; for a sweep whose jobs would not fit in this
-        machine's memory (:func:`check_memory`, naming the limit).
+        machine's memory (``check_memory``, naming the limit).
     """
     d_list, T = list(depths), epochs  # checked by the table
     seed_values = seed_list(seeds)

@@ -88,7 +88,7 @@ class PredictResult:
         l = 1, 2, … (columns), for every seed (rows). A ratio of two zeros, or of numbers
         that overflowed, is NaN: it is kept as data.
     nominal : float or None
-        √χ₁ of the initialisation's shared (σ_w², σ_b²) (:func:`nominal_variances`), or
+        √χ₁ of the initialisation's shared (σ_w², σ_b²) (``nominal_variances``), or
         None where it has none or the theory has no fixed point for it.
     results : list of JobResult
         One per seed.

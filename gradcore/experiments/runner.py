@@ -40,7 +40,7 @@ __all__ = ["run_jobs", "sweep", "default_jobs", "SweepInterrupted", "SweepTooLar
 
 
 class SweepTooLarge(ValueError):
-    """A sweep of more jobs than :data:`gradcore._validation.MAX_JOBS`, refused before any
+    """A sweep of more jobs than ``MAX_JOBS``, refused before any
     work."""
 
 

@@ -85,7 +85,7 @@ class SaturationResult:
     training : dict of str to list of JobResult
         Per activation, one training per seed; ``result.probe`` holds the statistics.
     jacobian : dict of str to list of JobResult
-        Per initialisation (:data:`STANDARD`, :data:`NORMALIZED`), one tanh net per seed at
+        Per initialisation (``STANDARD``, ``NORMALIZED``), one tanh net per seed at
         initialisation: ``layer_jacobian`` and the probe statistics at update 0.
     histograms : dict
         ``{init: {"activation" | "gradient": (edges, fractions (n_hidden, bins))}}`` of the
