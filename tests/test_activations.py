@@ -307,3 +307,25 @@ def test_probe_statistics_are_numpys_on_the_same_activations(act):
     final = snapshot(net)
     np.testing.assert_allclose(got[:, -1, :], final, rtol=1e-12, atol=1e-15)
     assert np.all((got[4] >= 0) & (got[4] <= 1))
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "prelu"])
+def test_a_diverging_rectifier_net_is_replayed_to_its_last_finite_state(act):
+    """Leaky rectifiers neither saturate nor die, so a large step makes their nets overflow
+    (a ReLU net's units die first and its gradient vanishes instead); train()
+    restores the state after the last mini-batch whose update left every parameter finite,
+    as a run of exactly that many mini-batches gives it."""
+    X, Y = data(100, 20, 5, seed=4)
+    net = gradcore.Network([20, 30, 30, 5], activation=act, init=3.0, seed=0)
+    start = net.copy()
+    with pytest.raises(gradcore.DivergenceError) as info:
+        gradcore.train(net, X, Y, epochs=20, batch_size=10, eta=50.0, seed=0)
+    err = info.value
+    assert np.isfinite(net.params).all()
+    replay = start.copy()
+    rng = np.random.default_rng(np.random.SeedSequence(0).spawn(3)[1])
+    for e in range(err.epoch + 1):
+        perm = rng.permutation(100).astype(np.int64)
+        kernels.sgd_epoch(replay.params, replay.sizes, X, Y, perm, batch_size=10, eta=50.0,
+                          activation=act, max_batches=-1 if e < err.epoch else err.batch)
+    assert np.array_equal(replay.params, net.params)
