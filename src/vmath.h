@@ -161,13 +161,11 @@ static const double INV_FACTORIAL[14] = {
 };
 
 /*
- * e^t lane by lane, t clamped to [EXP_LO, EXP_HI]: 2^k e^r with k = round(t / ln 2),
- * r = t - k ln 2 (ln 2 split in two so that r is exact to the last bits), e^r from its
- * Taylor series (degree 13 in double, 7 in float; |r| <= ln(2)/2: truncation below half an
- * ulp), 2^k built from its bits. A few ulp from libm's exp; NaN stays NaN. The sigmoid and
- * the cross-entropy cost both take their exponentials from here.
+ * The range reduction of vexp and vexpm1: t clamped to [EXP_LO, EXP_HI], then
+ * t = k ln 2 + r with k = round(t / ln 2) and |r| <= ln(2)/2 (ln 2 split in two so that r is
+ * exact to the last bits); returns r, and 2^k built from its bits in *two_k.
  */
-static inline vec vexp(vec t)
+static inline vec exp_reduce(vec t, vec *two_k)
 {
     const int double_type = sizeof(real) == sizeof(double);
     const real LOG2E = (real)1.4426950408889634;
@@ -181,10 +179,23 @@ static inline vec vexp(vec t)
     t = vselect(t < EXP_LO, (vec){0} + EXP_LO, t); /* (constants: 0 + x is folded) */
     t = vselect(t > EXP_HI, (vec){0} + EXP_HI, t);
     const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-    const vec r = (t - k * LN2_HI) - k * LN2_LO;
+    *two_k = (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
+    return (t - k * LN2_HI) - k * LN2_LO;
+}
+
+/*
+ * e^t lane by lane, t clamped to [EXP_LO, EXP_HI]: 2^k e^r (exp_reduce), e^r from its
+ * Taylor series (degree 13 in double, 7 in float; |r| <= ln(2)/2: truncation below half an
+ * ulp), 2^k built from its bits. A few ulp from libm's exp; NaN stays NaN. The sigmoid and
+ * the cross-entropy cost both take their exponentials from here.
+ */
+static inline vec vexp(vec t)
+{
+    vec two_k;
+    const vec r = exp_reduce(t, &two_k);
     vec p = (vec){0} + (real)INV_FACTORIAL[EXP_DEG];
     for (int d = EXP_DEG - 1; d >= 0; d--) p = p * r + (real)INV_FACTORIAL[d];
-    return p * (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
+    return p * two_k;
 }
 
 /* ---------------------------------------------------------------- sigmoid */
@@ -233,21 +244,11 @@ static inline vec sigmoid_lanes(vec z)
  */
 static inline vec vexpm1(vec t)
 {
-    const int double_type = sizeof(real) == sizeof(double);
-    const real LOG2E = (real)1.4426950408889634;
-    const real LN2_HI = double_type ? (real)6.93147180369123816490e-01 : (real)0.693145751953125;
-    const real LN2_LO =
-        double_type ? (real)1.90821492927058770002e-10 : (real)1.428606765330187e-06;
-    const real SHIFT = double_type ? (real)6755399441055744.0 : (real)12582912.0;
-    const int MANT = double_type ? 52 : 23;
-    t = vselect(t < EXP_LO, (vec){0} + EXP_LO, t);
-    t = vselect(t > EXP_HI, (vec){0} + EXP_HI, t);
-    const vec kd = t * LOG2E + SHIFT, k = kd - SHIFT;
-    const vec r = (t - k * LN2_HI) - k * LN2_LO;
+    vec two_k;
+    const vec r = exp_reduce(t, &two_k);
     vec p = (vec){0} + (real)INV_FACTORIAL[EXP_DEG];
     for (int d = EXP_DEG - 1; d >= 1; d--) p = p * r + (real)INV_FACTORIAL[d];
     p = p * r; /* e^r - 1 */
-    const vec two_k = (vec)(((ivec)kd << MANT) + (ivec)((vec){0} + (real)1));
     return two_k * p + (two_k - (real)1);
 }
 
