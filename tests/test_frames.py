@@ -93,11 +93,12 @@ def test_read_of_a_phase_folder_matches_its_csv(tmp_path):
     f = ex.read(tmp_path)
     rows = ex.read_phase_csv(tmp_path / "phase.csv")
     assert len(f) == len(rows)
-    for d, s, seed, e, layer, v in rows:
+    for d, s, seed, e, layer, v, g in rows:
         name = "output" if layer == "output" else f"hidden_{layer}"
         hit = f[(f.hidden_layers == d) & (f.scale == s) & (f.seed == seed) & (f.epoch == e)
                 & (f.layer == name)]
         assert hit["speed"].tolist() == [v]
+        assert hit["gradient_rms"].tolist() == [g]
 
 
 def test_read_of_a_sweep_stopped_early_gives_what_it_finished(chapter5_folder, tmp_path):

@@ -34,9 +34,9 @@ MANIFEST = "sweep.json"
 
 #: The columns of :func:`read` and :func:`results_frame`, in order.
 FRAME_COLUMNS: tuple[str, ...] = (
-    "experiment", "job", "sizes", "hidden_layers", "init", "scale", "cost", "batch_size",
-    "eta", "lmbda", "seed", "epoch", "layer", "speed", "training_cost",
-    "evaluation_accuracy", "diverged")
+    "experiment", "job", "sizes", "hidden_layers", "activation", "init", "scale", "cost",
+    "batch_size", "eta", "lmbda", "seed", "epoch", "layer", "speed", "gradient_rms",
+    "training_cost", "evaluation_accuracy", "diverged")
 
 
 def _scale(init: str | float) -> float:
@@ -78,20 +78,29 @@ def results_frame(experiment: str, results: Sequence[tuple[int, JobResult]]) -> 
         done = r.speeds.shape[0]
         acc = (np.full(done, np.nan) if r.evaluation_accuracy is None
                else np.asarray(r.evaluation_accuracy, dtype=np.float64))
-        epochs = [(e, r.speeds[e], float(r.training_cost[e]), float(acc[e]))
+        # (NaN for results stored before the gradient rms was recorded)
+        rms = (np.full((done, len(names)), np.nan) if r.gradient_rms is None
+               else np.asarray(r.gradient_rms))
+        epochs = [(e, r.speeds[e], rms[e], float(r.training_cost[e]), float(acc[e]))
                   for e in range(done)]
-        epochs.append((done, r.final_speeds, float("nan"), float("nan")))
-        for e, speeds, cost, accuracy in epochs:
-            for layer, speed in zip(names, speeds):
+        epochs.append((done, r.final_speeds,
+                       np.full(len(names), np.nan) if r.final_rms is None else r.final_rms,
+                       float("nan"), float("nan")))
+        activation = (job.activation if isinstance(job.activation, str)
+                      else ",".join(job.activation))
+        for e, speeds, rms_e, cost, accuracy in epochs:
+            for layer, speed, g in zip(names, speeds, rms_e):
                 for name, value in (
                         ("experiment", experiment), ("job", index),
                         ("sizes", "-".join(map(str, job.sizes))),
-                        ("hidden_layers", len(job.sizes) - 2), ("init", str(job.init)),
+                        ("hidden_layers", len(job.sizes) - 2), ("activation", activation),
+                        ("init", str(job.init)),
                         ("scale", _scale(job.init)), ("cost", job.cost),
                         ("batch_size", job.batch_size if job.batch_size is not None
                          else -1),
                         ("eta", job.eta), ("lmbda", job.lmbda), ("seed", job.seed),
                         ("epoch", e), ("layer", layer), ("speed", float(speed)),
+                        ("gradient_rms", float(g)),
                         ("training_cost", cost), ("evaluation_accuracy", accuracy),
                         ("diverged", not r.ok)):
                     columns[name].append(value)

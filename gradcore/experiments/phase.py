@@ -18,7 +18,7 @@ critical line χ₁ = 1 and the curves depth = ξ_c and depth = 6·ξ_c
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
@@ -114,39 +114,11 @@ def phase(depths: Sequence[int] = PHASE_DEPTHS, scales: Sequence[float] | None =
     if family not in ("gaussian", "orthogonal"):
         raise ValueError(f"init of a phase diagram must be 'gaussian' or 'orthogonal' (the "
                          f"weight scale is the axis), got {family!r}")
-    activation = others.get("activation", "sigmoid")
-    axis = "scale"
-    if weight_vars is not None:
-        if scales is not None:
-            raise ValueError("give scales or weight_vars, not both: each is the diagram's "
-                             "axis")
-        if family != "gaussian":
-            raise ValueError("weight_vars are the variances of Gaussian weights; with init "
-                             "'orthogonal' the axis is the gain (scales)")
-        axis = "weight_var"
-        if isinstance(weight_vars, str):
-            if weight_vars != "critical" or not isinstance(activation, str):
-                raise ValueError(f"weight_vars must be a sequence of variances or "
-                                 f"'critical' (with one activation), got {weight_vars!r}")
-            from .meanfield import critical_grid
-
-            weight_vars = critical_grid(activation, 1.0 if bias_var is None else bias_var)
-        s_list = list(weight_vars)
-    else:
-        s_list = list(PHASE_SCALES if scales is None else scales)
+    axis, s_list, init = _axis(scales, weight_vars, bias_var, family,
+                               others.get("activation", "sigmoid"))
     check_sweep_size(len(d_list) * len(s_list) * (seeds if isinstance(seeds, int)
                                                   else len(seeds)))
     b = 1.0 if bias_var is None else float(bias_var)
-
-    def init(s: float) -> Any:
-        from .._init import Gaussian, Orthogonal
-
-        if axis == "weight_var":
-            return Gaussian(s, b)
-        if family == "orthogonal":
-            return Orthogonal(s, b)
-        return s if bias_var is None else Gaussian(s * s, b)
-
     jobs = [Job(sizes=tuple(chapter5_sizes(d)), seed=seed, epochs=T, eta=float(eta),
                 lmbda=float(lmbda), **{**choices[d], "init": init(s)})
             for d in d_list for s in s_list for seed in seed_values]
@@ -240,3 +212,36 @@ def check_memory(jobs: Sequence[Job], n_examples: int, n_jobs: int | None = None
 def _gib(n: float) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
+
+def _axis(scales: Sequence[float] | None, weight_vars: Any, bias_var: float | None,
+          family: str, activation: Any) -> tuple[str, list[float], Callable[[float], Any]]:
+    """The diagram's axis (``"scale"`` or ``"weight_var"``), its values, and the
+    initialisation of a cell from its value: a scale s (N(0, s²/n_in), biases N(0, 1); with
+    ``bias_var``, Gaussian(s², bias_var)), an orthogonal matrix's gain s, or a weight
+    variance (Gaussian(σ_w², bias_var))."""
+    b = 1.0 if bias_var is None else float(bias_var)
+    if weight_vars is None:
+        values = list(PHASE_SCALES if scales is None else scales)
+        if family == "orthogonal":
+            return "scale", values, lambda s: _init_of("orthogonal", s, b)
+        return "scale", values, (lambda s: s) if bias_var is None else (
+            lambda s: _init_of("gaussian", s * s, b))
+    if scales is not None:
+        raise ValueError("give scales or weight_vars, not both: each is the diagram's axis")
+    if family != "gaussian":
+        raise ValueError("weight_vars are the variances of Gaussian weights; with init "
+                         "'orthogonal' the axis is the gain (scales)")
+    if isinstance(weight_vars, str):
+        if weight_vars != "critical" or not isinstance(activation, str):
+            raise ValueError(f"weight_vars must be a sequence of variances or 'critical' "
+                             f"(with one activation), got {weight_vars!r}")
+        from .meanfield import critical_grid
+
+        weight_vars = critical_grid(activation, b)
+    return "weight_var", list(weight_vars), lambda w: _init_of("gaussian", w, b)
+
+
+def _init_of(kind: str, value: float, bias_var: float) -> Any:
+    from .._init import Gaussian, Orthogonal
+
+    return Gaussian(value, bias_var) if kind == "gaussian" else Orthogonal(value, bias_var)
