@@ -715,6 +715,15 @@ def _cmd_trainability(args: argparse.Namespace) -> int:
 
     if args.scales is not None:
         raise _BadArguments("--trainability takes --weight-vars as its axis, not --scales")
+    given = [flag for flag, on in (("--output", args.output), ("--init", args.init),
+                                   ("--momentum", args.momentum), ("--nesterov", args.nesterov),
+                                   ("--schedule", args.schedule),
+                                   ("--clip-norm", args.clip_norm), ("--dropout", args.dropout))
+             if on]
+    if given:
+        raise _BadArguments(f"--trainability trains Gaussian(sigma_w^2, sigma_b^2) nets by plain "
+                            f"SGD (Schoenholz et al.'s set-up); it does not take "
+                            f"{', '.join(given)}")
     paper = PAPER if args.paper else {}
     activation = args.activation or paper.get("activation", "tanh")
     if not isinstance(activation, str):

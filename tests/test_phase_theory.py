@@ -130,3 +130,11 @@ def test_trainability_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "6 xi_c" in out and "chi1 = 1 at sigma_w^2 = 1.761" in out
     assert main(["phase", "--trainability", "--scales", "1"]) == 2
+
+
+@pytest.mark.parametrize("flags", [["--momentum", "0.9"], ["--dropout", "0.1"],
+                                   ["--init", "he"], ["--nesterov", "--momentum", "0.5"]])
+def test_trainability_refuses_the_update_and_init_flags(flags, capsys):
+    assert main(["phase", "--trainability", *flags]) == 2
+    err = capsys.readouterr().err
+    assert "--trainability" in err and "does not take" in err and flags[0] in err
