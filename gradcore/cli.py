@@ -709,12 +709,8 @@ def _print_theory(overlay: dict[str, Any] | None) -> None:
         print(f"({overlay['note']})")
 
 
-def _cmd_trainability(args: argparse.Namespace) -> int:
-    from . import experiments as ex
-    from .experiments.trainability import PAPER
-
-    if args.scales is not None:
-        raise _BadArguments("--trainability takes --weight-vars as its axis, not --scales")
+def _refuse_remedies(args: argparse.Namespace) -> None:
+    """--trainability's nets are Gaussian(sigma_w^2, sigma_b^2) ones trained by plain SGD."""
     given = [flag for flag, on in (("--output", args.output), ("--init", args.init),
                                    ("--momentum", args.momentum), ("--nesterov", args.nesterov),
                                    ("--schedule", args.schedule),
@@ -724,6 +720,15 @@ def _cmd_trainability(args: argparse.Namespace) -> int:
         raise _BadArguments(f"--trainability trains Gaussian(sigma_w^2, sigma_b^2) nets by plain "
                             f"SGD (Schoenholz et al.'s set-up); it does not take "
                             f"{', '.join(given)}")
+
+
+def _cmd_trainability(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .experiments.trainability import PAPER
+
+    if args.scales is not None:
+        raise _BadArguments("--trainability takes --weight-vars as its axis, not --scales")
+    _refuse_remedies(args)
     paper = PAPER if args.paper else {}
     activation = args.activation or paper.get("activation", "tanh")
     if not isinstance(activation, str):
