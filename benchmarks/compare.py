@@ -4,7 +4,7 @@
 
 Prints the machine, then per implementation the median epoch time over the runs (the
 implementations take turns, one epoch each per round, so load from elsewhere hits all of
-them alike), GFLOP/s (DESIGN.md section 3: 2*W forward + 2*W weight gradients + 2*W' deltas
+them alike), GFLOP/s (2*W forward + 2*W weight gradients + 2*W' deltas
 through the layers above the first, W the weights), the % of this machine's single-thread
 peak (NumPy float64 2000x2000 matmul on one thread, measured in the same run) and the
 speed-up over the NumPy reference; then float32 against float64 (also the range of the

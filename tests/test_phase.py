@@ -12,7 +12,7 @@ import gradcore
 from gradcore import experiments as ex
 from gradcore.cli import main
 
-# DESIGN.md §6: median over 5 seeds of log10(speed of hidden 1 / speed of the last hidden
+# An independent run of the sweep: median over 5 seeds of log10(speed of hidden 1 / speed of the last hidden
 # layer) at initialisation, on the embedded 1,000 images
 DESIGN_SCALES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 DESIGN_TABLE = {
