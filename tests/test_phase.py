@@ -14,8 +14,8 @@ from gradcore.cli import main
 
 # An independent run of the sweep: median over 5 seeds of log10(speed of hidden 1 / speed of the last hidden
 # layer) at initialisation, on the embedded 1,000 images
-DESIGN_SCALES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
-DESIGN_TABLE = {
+REFERENCE_SCALES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+REFERENCE_TABLE = {
     2: [-1.00, -0.70, -0.41, -0.17, -0.01, 0.09, 0.11],
     4: [-2.85, -1.98, -1.20, -0.56, -0.29, -0.15, 0.02],
     8: [-6.87, -4.82, -3.03, -1.83, -0.86, -0.43, 0.86],
@@ -24,13 +24,13 @@ DESIGN_TABLE = {
 
 @pytest.fixture(scope="module")
 def design():
-    return ex.phase(list(DESIGN_TABLE), DESIGN_SCALES, seeds=5, progress=False)
+    return ex.phase(list(REFERENCE_TABLE), REFERENCE_SCALES, seeds=5, progress=False)
 
 
 def test_the_phase_diagram_reproduces_the_design_table(design):
     table = design.log_ratio()
     assert table.shape == (3, 7)
-    np.testing.assert_allclose(table, list(DESIGN_TABLE.values()), atol=0.0051)
+    np.testing.assert_allclose(table, list(REFERENCE_TABLE.values()), atol=0.0051)
     # vanishing is the rule; exploding only deep and with very large weights
     assert np.all(table[:, :4] < 0)
     assert table[2, -1] > 0.5 and table[2, 1] < -4.5
