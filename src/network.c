@@ -534,13 +534,13 @@ static int all_finite(const real *x, int64_t n)
 /* This file is compiled once per type: each entry point is named for the type it is
  * compiled for (GC_FLOAT32: the _f32 names of kernels.h, otherwise the _f64 ones). */
 
-#ifdef GC_FLOAT32
-gc_status gc_feedforward_f32(
-#else
-gc_status gc_feedforward_f64(
-#endif
-    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
-    int64_t n)
+/*
+ * The forward pass of every row of X, GC_CHUNK rows at a time: the output layer's z and a
+ * into z_out and a_out, (n, sizes[L]) each; or, with every_layer, every layer's, (n, sum of
+ * sizes[1..L]) each, a row holding layer 1's values first and the output's last.
+ */
+static gc_status forward_rows(real *z_out, real *a_out, const gc_arch *arch,
+                              const real *params, const real *X, int64_t n, int every_layer)
 {
     network net = {0};
     workspace ws = {0};
@@ -549,42 +549,15 @@ gc_status gc_feedforward_f64(
     if (n < 0) return GC_ERR_ARGUMENT;
     st = network_init(&net, arch);
     if (st == GC_OK) st = workspace_init(&ws, &net, GC_CHUNK);
-    const int64_t n_out = arch->sizes[arch->n_layers];
+    const int first = every_layer ? 0 : net.n_layers - 1; /* the layers written */
+    int64_t width = 0;                                    /* of a row of the outputs */
+    for (int l = first; st == GC_OK && l < net.n_layers; l++) width += net.layers[l].n_out;
     for (int64_t k = 0; st == GC_OK && k < n; k += GC_CHUNK) {
         const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
         load_rows(&ws, &net, X, NULL, NULL, k, m);
-        forward(&ws, &net, params, m, 0);
-        memcpy(z_out + k * n_out, ws.z[arch->n_layers], (size_t)(m * n_out) * sizeof(real));
-        memcpy(a_out + k * n_out, ws.act[arch->n_layers], (size_t)(m * n_out) * sizeof(real));
-    }
-    workspace_free(&ws);
-    network_free(&net);
-    return st;
-}
-
-#ifdef GC_FLOAT32
-gc_status gc_forward_layers_f32(
-#else
-gc_status gc_forward_layers_f64(
-#endif
-    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
-    int64_t n)
-{
-    network net = {0};
-    workspace ws = {0};
-    gc_status st = gc_arch_check(arch);
-    if (st != GC_OK) return st;
-    if (n < 0) return GC_ERR_ARGUMENT;
-    st = network_init(&net, arch);
-    if (st == GC_OK) st = workspace_init(&ws, &net, GC_CHUNK);
-    int64_t width = 0; /* of a row of the outputs: every layer's units */
-    for (int l = 0; st == GC_OK && l < net.n_layers; l++) width += net.layers[l].n_out;
-    for (int64_t k = 0; st == GC_OK && k < n; k += GC_CHUNK) {
-        const int64_t m = n - k < GC_CHUNK ? n - k : GC_CHUNK;
-        load_rows(&ws, &net, X, NULL, NULL, k, m);
-        forward(&ws, &net, params, m, 1);
+        forward(&ws, &net, params, m, every_layer);
         for (int64_t i = 0, off = 0; i < m; i++, off = 0)
-            for (int l = 0; l < net.n_layers; l++) {
+            for (int l = first; l < net.n_layers; l++) {
                 const int64_t nl = net.layers[l].n_out;
                 const size_t bytes = (size_t)nl * sizeof(real);
                 memcpy(z_out + (k + i) * width + off, ws.z[l + 1] + i * nl, bytes);
@@ -595,6 +568,28 @@ gc_status gc_forward_layers_f64(
     workspace_free(&ws);
     network_free(&net);
     return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_feedforward_f32(
+#else
+gc_status gc_feedforward_f64(
+#endif
+    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
+    int64_t n)
+{
+    return forward_rows(z_out, a_out, arch, params, X, n, 0);
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_forward_layers_f32(
+#else
+gc_status gc_forward_layers_f64(
+#endif
+    real *z_out, real *a_out, const gc_arch *arch, const real *params, const real *X,
+    int64_t n)
+{
+    return forward_rows(z_out, a_out, arch, params, X, n, 1);
 }
 
 #ifdef GC_FLOAT32
