@@ -12,8 +12,8 @@ import gradcore
 from gradcore import experiments as ex
 from gradcore.cli import main
 
-# An independent run of the sweep: median over 5 seeds of log10(speed of hidden 1 / speed of the last hidden
-# layer) at initialisation, on the embedded 1,000 images
+# An independent run of the sweep: median over 5 seeds of log10(speed of hidden 1 / speed of
+# the last hidden layer) at initialisation, on the embedded 1,000 images
 REFERENCE_SCALES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 REFERENCE_TABLE = {
     2: [-1.00, -0.70, -0.41, -0.17, -0.01, 0.09, 0.11],
