@@ -275,3 +275,63 @@ def gradcore_threads(impl):
     gradcore.set_num_threads(THREADS[impl])
     yield THREADS[impl]
     gradcore.set_num_threads(0)
+
+
+# ------------------------------------------------------ one epoch of 50,000 images, m = 10
+# (test_bench_activations.py and test_bench_update.py: every choice against the sigmoid
+# epoch with plain SGD, and against its reference)
+
+
+@pytest.fixture(scope="session")
+def epoch_50k(mnist):
+    """(X, Y one-hot, perm): 50,000 training images, aligned, in one fixed order."""
+    from gradcore import kernels
+
+    X, _, Y = mnist(50_000)
+    perm = np.random.default_rng(0).permutation(len(X)).astype(np.int64)
+    return kernels.aligned(X), kernels.aligned(Y), perm
+
+
+class KernelEpoch:
+    """The kernels' SGD epoch (m = 10, η = 0.1, λ = 5.0) of ``net`` from the same start at
+    every call, with the gradient-rms monitor (unless ``monitor`` is False) and the update's
+    options ``update`` (``_core.UPDATE_DEFAULTS``' keys; None: plain SGD); returns the
+    epoch's cost sum. ``check`` holds a timed epoch to the reference's."""
+
+    M = 10
+    CHECKED = 100  # mini-batches whose parameters are compared
+
+    def __init__(self, net, data, *, monitor=True, update=None):
+        self.net, (self.X, self.Y, self.perm) = net, data
+        self.p0 = net.params.copy()
+        self.vel = np.zeros_like(self.p0)
+        self.sq = np.zeros(net.n_layers) if monitor else None
+        self.update = update
+
+    def __call__(self, perm=None):
+        from gradcore import kernels
+
+        net = self.net
+        net.params[...] = self.p0
+        self.vel[...] = 0
+        _, cost, _ = kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y,
+                                        self.perm if perm is None else perm, self.M, ETA,
+                                        LMBDA, np.zeros(sum(net.sizes[1:])), self.sq, -1,
+                                        None, self.vel if self.update else None, self.update)
+        return cost
+
+    def check(self, cost, want_params, want_cost):
+        """The timed epoch's cost within 1 % of the reference's, and the first CHECKED
+        mini-batches' parameters within 1e-12 (whole trajectories of ulp-different steps
+        part exponentially over 5,000 steps in some nets, which says nothing of the
+        kernels)."""
+        assert cost == pytest.approx(want_cost, rel=1e-2)
+        self(self.perm[:self.CHECKED * self.M])
+        np.testing.assert_allclose(self.net.params, want_params, rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture(scope="session")
+def kernel_epoch():
+    """The KernelEpoch class (a fixture, so that benchmark modules need not import this
+    one)."""
+    return KernelEpoch

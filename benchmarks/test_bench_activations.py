@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 import gradcore
-from gradcore import kernels
 from gradcore import reference as ref
 
 SIZES = [784, 30, 30, 10]
@@ -38,7 +37,7 @@ def _start(config):
     return gradcore.Network(SIZES, activation=act, output=out, seed=1, init=init)
 
 
-CHECKED = 100  # mini-batches whose parameters are compared
+CHECKED = 100  # mini-batches whose parameters are compared (KernelEpoch.CHECKED)
 
 
 def _reference_epoch(net, X, Y, perm):
@@ -53,80 +52,46 @@ def _reference_epoch(net, X, Y, perm):
 
 
 @pytest.fixture(scope="module")
-def epoch_data(mnist):
-    X, _, Y = mnist(N)
-    perm = np.random.default_rng(0).permutation(N).astype(np.int64)
-    return kernels.aligned(X), kernels.aligned(Y), perm
-
-
-@pytest.fixture(scope="module")
-def reference_params(epoch_data):
+def reference_params(epoch_50k):
     """Per configuration: (parameters after CHECKED mini-batches, the whole epoch's cost)."""
-    X, Y, perm = epoch_data
+    X, Y, perm = epoch_50k
     return {c: (_reference_epoch(_start(c), X, Y, perm[:CHECKED * M])[0],
                 _reference_epoch(_start(c), X, Y, perm)[1]) for c in CONFIGS}
 
 
-class _NativeEpoch:
-    """The kernels' epoch from the same start each call; returns its cost sum."""
-
-    def __init__(self, config, X, Y, perm, monitor=True):
-        self.net = _start(config)
-        self.p0 = self.net.params.copy()
-        self.X, self.Y, self.perm = X, Y, perm
-        self.sq = np.zeros(self.net.n_layers) if monitor else None
-
-    def __call__(self, perm=None):
-        net = self.net
-        net.params[...] = self.p0
-        _, cost, _ = kernels._sgd_epoch(net.architecture, net.params, self.X, self.Y,
-                                        self.perm if perm is None else perm, M, ETA, LMBDA,
-                                        np.zeros(sum(SIZES[1:])), self.sq)
-        return cost
-
-
-def _check(config, epoch, cost, reference_params):
-    want_params, want_cost = reference_params[config]
-    assert cost == pytest.approx(want_cost, rel=1e-2)
-    epoch(epoch.perm[:CHECKED * M])
-    np.testing.assert_allclose(epoch.net.params, want_params, rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.speed_ratio(baseline="sigmoid", floors=FLOORS)
 @pytest.mark.parametrize("impl", list(CONFIGS))
-def test_activation_epoch(benchmark, impl, epoch_data, reference_params):
-    X, Y, perm = epoch_data
+def test_activation_epoch(benchmark, impl, epoch_50k, reference_params, kernel_epoch):
     benchmark.group = f"SGD epoch 784-30-30-10 by activation ({N:,} images, m = {M})"
-    epoch = _NativeEpoch(impl, X, Y, perm)
+    epoch = kernel_epoch(_start(impl), epoch_50k)
     with gradcore.thread_limit(1):
         cost = benchmark(epoch)
-    _check(impl, epoch, cost, reference_params)
+    epoch.check(cost, *reference_params[impl])
 
 
 @pytest.mark.speed_ratio(baseline="reference", floors={"native": 3.0})
 @pytest.mark.parametrize("impl", ["native", "reference"])
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_activation_against_reference(benchmark, config, impl, epoch_data,
-                                      reference_params):
-    X, Y, perm = epoch_data
+def test_activation_against_reference(benchmark, config, impl, epoch_50k,
+                                      reference_params, kernel_epoch):
+    X, Y, perm = epoch_50k
     benchmark.group = f"SGD epoch 784-30-30-10 {config} ({N:,} images, m = {M})"
     if impl == "reference":
         net = _start(config)
         _, cost = benchmark.pedantic(_reference_epoch, args=(net, X, Y, perm), rounds=3)
         assert cost == reference_params[config][1]
     else:
-        epoch = _NativeEpoch(config, X, Y, perm)
+        epoch = kernel_epoch(_start(config), epoch_50k)
         with gradcore.thread_limit(1):
             cost = benchmark(epoch)
-        _check(config, epoch, cost, reference_params)
+        epoch.check(cost, *reference_params[config])
 
 
 @pytest.mark.speed_ratio(baseline="without-monitor", floors={"with-monitor": 1 / 1.03})
 @pytest.mark.parametrize("impl", ["without-monitor", "with-monitor"])
-def test_gradient_rms_monitor(benchmark, impl, epoch_data, reference_params):
-    X, Y, perm = epoch_data
+def test_gradient_rms_monitor(benchmark, impl, epoch_50k, reference_params, kernel_epoch):
     benchmark.group = f"SGD epoch 784-30-30-10 gradient-rms monitor ({N:,} images, m = {M})"
-    epoch = _NativeEpoch("sigmoid", X, Y, perm, impl == "with-monitor")
+    epoch = kernel_epoch(_start("sigmoid"), epoch_50k, monitor=impl == "with-monitor")
     with gradcore.thread_limit(1):
         cost = benchmark(epoch)
-    _check("sigmoid", epoch, cost, reference_params)
+    epoch.check(cost, *reference_params["sigmoid"])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gradcore
-from gradcore import _core, kernels
+from gradcore import _core
 from gradcore import reference as ref
 
 SIZES = [784, 30, 30, 10]
@@ -60,80 +60,49 @@ def _reference(net, X, Y, perm, name):
 
 
 @pytest.fixture(scope="module")
-def epoch_data(mnist):
-    X, _, Y = mnist(N)
-    perm = np.random.default_rng(0).permutation(N).astype(np.int64)
-    return kernels.aligned(X), kernels.aligned(Y), perm
-
-
-@pytest.fixture(scope="module")
-def reference_results(epoch_data):
-    X, Y, perm = epoch_data
+def reference_results(epoch_50k):
+    X, Y, perm = epoch_50k
     start = gradcore.Network(SIZES, seed=1)
     return {o: (_reference(start, X, Y, perm[:CHECKED * M], o)[0],
                 _reference(start, X, Y, perm, o)[1]) for o in OPTIONS}
 
 
-class _Epoch:
-    """The kernels' epoch with one option, from the same start each call: its cost sum."""
-
-    def __init__(self, name, X, Y, perm):
-        self.name, self.X, self.Y, self.perm = name, X, Y, perm
-        self.net = gradcore.Network(SIZES, seed=1)
-        self.p0 = self.net.params.copy()
-        self.vel = np.zeros_like(self.p0)
-
-    def __call__(self, perm=None):
-        self.net.params[...] = self.p0
-        self.vel[...] = 0
-        _, cost, _ = kernels._sgd_epoch(self.net.architecture, self.net.params, self.X, self.Y,
-                                        self.perm if perm is None else perm, M, ETA, LMBDA,
-                                        np.zeros(sum(SIZES[1:])), np.zeros(3), -1, None,
-                                        self.vel, _kernel_options(self.name))
-        return cost
-
-
-def _check(epoch, cost, reference_results):
-    want_params, want_cost = reference_results[epoch.name]
-    assert cost == pytest.approx(want_cost, rel=1e-2)
-    epoch(epoch.perm[:CHECKED * M])
-    np.testing.assert_allclose(epoch.net.params, want_params, rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.speed_ratio(baseline="sgd", floors=FLOORS)
 @pytest.mark.parametrize("impl", [o for o in OPTIONS if o != "sutskever"])
-def test_update_epoch(benchmark, impl, epoch_data, reference_results):
-    X, Y, perm = epoch_data
+def test_update_epoch(benchmark, impl, epoch_50k, reference_results, kernel_epoch):
     benchmark.group = f"SGD epoch 784-30-30-10 by update ({N:,} images, m = {M})"
-    epoch = _Epoch(impl, X, Y, perm)
+    epoch = kernel_epoch(gradcore.Network(SIZES, seed=1), epoch_50k,
+                         update=_kernel_options(impl))
     with gradcore.thread_limit(1):
         cost = benchmark(epoch)
-    _check(epoch, cost, reference_results)
+    epoch.check(cost, *reference_results[impl])
 
 
 @pytest.mark.speed_ratio(baseline="nesterov", floors={"sutskever": 1 / 1.02})
 @pytest.mark.parametrize("impl", ["nesterov", "sutskever"])
-def test_schedule_is_free(benchmark, impl, epoch_data, reference_results):
-    X, Y, perm = epoch_data
+def test_schedule_is_free(benchmark, impl, epoch_50k, reference_results, kernel_epoch):
     benchmark.group = f"SGD epoch 784-30-30-10 Sutskever's schedule ({N:,} images, m = {M})"
-    epoch = _Epoch(impl, X, Y, perm)
+    epoch = kernel_epoch(gradcore.Network(SIZES, seed=1), epoch_50k,
+                         update=_kernel_options(impl))
     with gradcore.thread_limit(1):
         cost = benchmark(epoch)
-    _check(epoch, cost, reference_results)
+    epoch.check(cost, *reference_results[impl])
 
 
 @pytest.mark.speed_ratio(baseline="reference", floors={"native": 3.0})
 @pytest.mark.parametrize("impl", ["native", "reference"])
 @pytest.mark.parametrize("option", list(OPTIONS))
-def test_update_against_reference(benchmark, option, impl, epoch_data, reference_results):
-    X, Y, perm = epoch_data
+def test_update_against_reference(benchmark, option, impl, epoch_50k, reference_results,
+                                  kernel_epoch):
+    X, Y, perm = epoch_50k
     benchmark.group = f"SGD epoch 784-30-30-10 {option} ({N:,} images, m = {M})"
     if impl == "reference":
         start = gradcore.Network(SIZES, seed=1)
         _, cost = benchmark.pedantic(_reference, args=(start, X, Y, perm, option), rounds=3)
         assert cost == reference_results[option][1]
     else:
-        epoch = _Epoch(option, X, Y, perm)
+        epoch = kernel_epoch(gradcore.Network(SIZES, seed=1), epoch_50k,
+                             update=_kernel_options(option))
         with gradcore.thread_limit(1):
             cost = benchmark(epoch)
-        _check(epoch, cost, reference_results)
+        epoch.check(cost, *reference_results[option])
