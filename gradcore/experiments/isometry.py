@@ -285,7 +285,7 @@ def write_isometry(result: IsometryResult, folder: PathLike, *, figures: bool = 
                    formats: Sequence[str] = ("png",)) -> dict[str, Any]:
     """Write ``isometry.csv``, ``isometry_spread.csv``, ``isometry.json`` and the figures,
     as one set; returns (and records in ``result.paths``) description → path."""
-    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, write_files
+    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, publish
 
     rows = ([a, weights, width, d, r.job.seed, e, i, _num(v)]
             for (a, weights, width, d), rs in result.results.items() for r in rs
@@ -319,9 +319,7 @@ def write_isometry(result: IsometryResult, folder: PathLike, *, figures: bool = 
                                          formats)))
         files.update(_described("figure: spread against depth",
                                 _figures("isometry_spread", _spread_figure(result), formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)
 
 
 def _spectra_figure(result: IsometryResult) -> Any:

@@ -30,7 +30,7 @@ from .. import __version__
 from .._band import band
 from .._validation import validated
 from .jobs import Data, Job, JobResult, fingerprint, seed_list
-from .output import _csv_bytes, _described, _figures, _json_bytes, _num, write_files
+from .output import _csv_bytes, _described, _figures, _json_bytes, _num, publish
 from .runner import sweep
 from .speeds import embedded_or
 
@@ -332,6 +332,4 @@ def write_momentum(result: MomentumResult, folder: PathLike, *, figures: bool = 
         fig = plotting.momentum_figure(x, curves, title=result.settings["description"])
         files.update(_described("figure: training cost against updates, per init and "
                                  "method", _figures("momentum", fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)

@@ -33,6 +33,7 @@ __all__ = [
     "check_writable",
     "write_files",
     "remove_outputs",
+    "publish",
     "speeds_csv",
     "read_speeds_csv",
     "SpeedsTable",
@@ -129,6 +130,20 @@ def remove_outputs(folder: PathLike, experiment: str | None = None,
     for path in sorted({q for g in patterns for q in pathlib.Path(folder).glob(g)}):
         if path.name not in keep and (path.is_symlink() or path.is_file()):
             path.unlink()
+
+
+def publish(folder: PathLike, files: Mapping[str, tuple[str, bytes]],
+            paths: dict[str, pathlib.Path], experiment: str | None = None
+            ) -> dict[str, pathlib.Path]:
+    """Write ``files`` (name: (description, content)) into ``folder`` atomically, record
+    each in ``paths`` by its description, and return ``paths``. With ``experiment``, files
+    named like that experiment's outputs (:data:`OUTPUTS`) but not written now are removed
+    (:func:`remove_outputs`)."""
+    written = write_files(folder, {name: content for name, (_, content) in files.items()})
+    if experiment is not None:
+        remove_outputs(folder, experiment, keep=list(files))
+    paths.update({desc: written[name] for name, (desc, _) in files.items()})
+    return paths
 
 
 def _csv_bytes(header: list[str], rows: Any) -> bytes:
@@ -340,10 +355,7 @@ def write_chapter5(result: Chapter5Result, folder: PathLike, *, figures: bool = 
                   for name, content in _parquet("chapter5", results, formats).items()})
     if figures:
         files.update(_chapter5_figures(result, formats))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    remove_outputs(folder, "chapter5", keep=list(files))
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths, "chapter5")
 
 
 # ------------------------------------------------------------------ phase
@@ -437,10 +449,7 @@ def write_phase(result: PhaseResult, folder: PathLike, *, figures: bool = True,
                                         theory=theory)
             files.update(_described(f"figure: the phase diagram at epoch {e}",
                                     _figures(base, fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    remove_outputs(folder, "phase", keep=list(files))
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths, "phase")
 
 
 # ------------------------------------------------------------------ depth
@@ -497,9 +506,7 @@ def write_depth(result: DepthResult, folder: PathLike, *, figures: bool = True,
         fig = plotting.depth_figure(curves, books)
         files.update(_described("figure: validation accuracy against the epoch, per net",
                                 _figures("depth", fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)
 
 
 def _padded_accuracy(r: JobResult, epochs: int) -> np.ndarray:
@@ -627,6 +634,4 @@ def write_remedies(result: RemediesResult, folder: PathLike, *, figures: bool = 
                                                for n in result.names})
         files.update(_described("figure: each remedy's speed of learning per hidden layer",
                                 _figures("remedies_speeds", fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)

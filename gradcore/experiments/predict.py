@@ -273,7 +273,7 @@ def write_predict(result: PredictResult, folder: PathLike, *, figures: bool = Tr
     the speeds' and the rms's ratio; ``nan`` where not finite), ``predict.json``
     (settings and the table of medians and 10–90 % bands; null where not finite) and the
     figure ``predict.png`` (each format of ``formats``), as one set."""
-    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, write_files
+    from .output import _csv_bytes, _described, _figures, _json_bytes, _num, publish
 
     rows = ([seed, pair, *(_num(v) for v in vals)] for seed, pair, *vals in result.rows())
     doc = {"experiment": "gradcore predict: the ratio of the gradients of consecutive hidden "
@@ -291,6 +291,4 @@ def write_predict(result: PredictResult, folder: PathLike, *, figures: bool = Tr
                                             f"{len(result.seeds)} seeds")
         files.update(_described("figure: the theory's ratio beside the measured ones",
                                 _figures("predict", fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)

@@ -45,7 +45,7 @@ from .._band import band
 from .._validation import validated
 from .jacobian import one_blas_thread
 from .jobs import Data, Job, JobResult, check_remedy, fingerprint, seed_list
-from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, write_files
+from .output import _csv_bytes, _described, _figures, _json_bytes, _num, _parquet, publish
 from .runner import sweep
 
 __all__ = ["saturation", "SaturationResult", "SATURATION_ACTIVATIONS", "STANDARD",
@@ -390,9 +390,7 @@ def write_saturation(result: SaturationResult, folder: PathLike, *, figures: boo
                                          _histogram_figure(result))
         for base, (desc, fig) in figs.items():
             files.update(_described(desc, _figures(base, fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)
 
 
 def _probe_figure(result: SaturationResult, activations: list[str],

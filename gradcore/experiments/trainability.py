@@ -232,7 +232,7 @@ def write_trainability(result: TrainabilityResult, folder: PathLike, *,
         _json_bytes,
         _num,
         finite_or_none,
-        write_files,
+        publish,
     )
 
     rows = ([d, _num(w), seed, result.steps, _num(result.accuracy[i, j, k]),
@@ -262,6 +262,4 @@ def write_trainability(result: TrainabilityResult, folder: PathLike, *,
                   f"{s['width']}, σ_b² = {s['bias_var']:g}, median of {len(result.seeds)}")
         files.update(_described("figure: test accuracy over depth x weight variance",
                                 _figures("trainability", fig, formats)))
-    paths = write_files(folder, {name: content for name, (_, content) in files.items()})
-    result.paths.update({desc: paths[name] for name, (desc, _) in files.items()})
-    return result.paths
+    return publish(folder, files, result.paths)
