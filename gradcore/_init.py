@@ -72,8 +72,6 @@ __all__ = ["INIT_NAMES", "ACTIVATIONS", "Gaussian", "Orthogonal", "InitSpec", "c
 #: The named schemes.
 INIT_NAMES = ("default", "large", "glorot", "glorot_standard", "lecun", "he", "orthogonal",
               "sparse")
-#: The leaky ReLU's slope below 0 (it matters to ``"he"``).
-LEAKY_RELU_SLOPE = LEAKY_SLOPE
 #: Nonzero incoming weights per unit of the sparse scheme (Martens 2010).
 SPARSE_FAN_IN = 15
 
@@ -281,7 +279,7 @@ def rectifier_slope(activation: str | None, prelu_slope: float) -> float:
     """The negative slope a of a rectifier: 0 for ReLU, 0.01 for leaky ReLU, ``prelu_slope``
     for PReLU; 0 (ReLU's value, He et al.'s 2/n_in) for every other activation and None."""
     if activation == "leaky_relu":
-        return LEAKY_RELU_SLOPE
+        return LEAKY_SLOPE
     if activation == "prelu":
         return prelu_slope
     return 0.0

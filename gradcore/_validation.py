@@ -500,10 +500,6 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return Options(*choices).check(name, value)
 
 
-def check_init(init: Any) -> Any:
-    return INIT.check("init", init)
-
-
 def check_dtype(dtype: Any) -> np.dtype[Any]:
     return DTYPE.check("dtype", dtype)
 
