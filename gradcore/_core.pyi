@@ -65,6 +65,28 @@ def sgd_epoch(
     velocity: npt.NDArray[_Float] | None = None,
     update: dict[str, object] | None = None,
 ) -> tuple[int, float, int, int]: ...
+def sgd_epochs(
+    arch: Arch,
+    params: npt.NDArray[_Float],
+    X: npt.NDArray[_Float],
+    Y: npt.NDArray[_Float],
+    perms: npt.NDArray[np.int64],
+    batch_size: int,
+    eta: float,
+    lmbda: float,
+    speed_sums: npt.NDArray[np.float64],
+    sq_sums: npt.NDArray[np.float64] | None = None,
+    stop: StopFlag | None = None,
+    velocity: npt.NDArray[_Float] | None = None,
+    update: dict[str, object] | None = None,
+) -> tuple[
+    int,
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+]: ...
+def weights_sum_squares(arch: Arch, params: npt.NDArray[_Float]) -> float: ...
 
 UPDATE_DEFAULTS: dict[str, object]
 

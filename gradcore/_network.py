@@ -7,6 +7,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import _core
 from . import kernels as _kernels
 from . import reference as _ref
 from ._arch import PRELU_INITIAL_SLOPE, Architecture, architecture
@@ -403,12 +404,14 @@ def speeds_of(nabla_b: Sequence[np.ndarray]) -> np.ndarray:
 
 def l2_term(net: Network, lmbda: float, n: int) -> float:
     """λ/(2n)·Σ‖w‖² (exactly 0 for λ = 0, even when the weights overflow)."""
-    return 0.5 * (lmbda / n) * _sum_sq_weights(net) if lmbda else 0.0
+    if not lmbda:
+        return 0.0
+    return l2_from(_core.weights_sum_squares(net.architecture.core(), net.params), lmbda, n)
 
 
-def _sum_sq_weights(net: Network) -> float:
-    # Not np.dot: a BLAS call here wakes BLAS's worker threads, whose spinning steals the
-    # second core from a network training in another thread.
-    with np.errstate(over="ignore"):  # huge weights give inf, which train() reports
-        return float(sum(np.sum(np.square(w, dtype=np.float64)) for w in net.weights))
+def l2_from(sum_sq: float, lmbda: float, n: int) -> float:
+    """λ/(2n)·s from s = Σ‖w‖² (0 for λ = 0). The sum comes from the compiled core (huge
+    weights give inf, which train() reports), one function for every caller, so a training
+    run's cost has the same bits whether its epochs ran one per call or several."""
+    return 0.5 * (lmbda / n) * sum_sq if lmbda else 0.0
 

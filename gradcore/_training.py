@@ -15,7 +15,7 @@ from . import reference as _ref
 from ._core import StopFlag
 from ._errors import DivergenceError, Stopped
 from ._layout import aligned_zeros, bias_offsets
-from ._network import Network, evaluate, l2_term
+from ._network import Network, evaluate, l2_from, l2_term
 from ._update import TrainState, Update
 from ._validation import as_inputs, validated
 
@@ -349,10 +349,20 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
                              update=Update.check(momentum, nesterov, momentum_schedule,
                                                  final_momentum, final_updates, clip_norm,
                                                  dropout), state=state)
-    for epoch in range(run.epochs):
-        run.epoch(epoch)
+    # Epochs run several to a compiled call, unless something must happen between them
+    # (a callback, an evaluation, a probe): the same bits either way.
+    between = callback is not None or run.evaluation is not None or run.probe is not None
+    per_call = 1 if between else run.chunk()
+    epoch = 0
+    while epoch < run.epochs:
+        count = min(per_call, run.epochs - epoch)
+        if run.probe is not None:
+            run.epoch(epoch)
+        else:
+            run.run_epochs(epoch, count)
         if callback is not None:
             callback(epoch, run.rec.history())
+        epoch += count
     return TrainResult(network=run.net, history=run.rec.history(), state=run.state())
 
 
@@ -472,6 +482,75 @@ class _TrainingRun:
                 self._record_probe()
         return _core.STATUS_OK, cost, done
 
+    def chunk(self) -> int:
+        """Epochs per compiled call: up to 64, their row orders within 8 MiB. (A divergence
+        replays the epochs of its call before the one that failed: at most 63.)"""
+        return max(1, min(64, (1 << 20) // int(self.X.shape[0])))
+
+    def run_epochs(self, first: int, count: int) -> None:
+        """Run epochs first … first+count−1 in one compiled call and record them; raise what
+        stopped them (as :meth:`epoch` does for one)."""
+        net, n = self.net, self.X.shape[0]
+        perms = np.empty((count, n), dtype=np.int64)
+        for i in range(count):
+            perms[i] = self.rng.permutation(n)
+        snapshot = net.params.copy()
+        vel0 = None if self.velocity is None else self.velocity.copy()
+        t0 = self.updates
+        speed = np.zeros((count, sum(net.sizes[1:])))
+        sq = np.zeros((count, net.n_layers))
+        st, costs, done, clipped, weights_sq = _kernels._sgd_epochs(
+            net.architecture, net.params, self.X, self.Y, perms, self.batch_size, self.eta,
+            self.lmbda, speed, sq, self.stop, self.velocity, self._options(first, t0, 0))
+        ran = len(costs)
+        for i in range(ran):
+            epoch = first + i
+            if i == ran - 1 and st != _core.STATUS_OK:
+                if st == _core.STATUS_NONFINITE:
+                    # back to the start of the failed epoch: the call's first state and the
+                    # epochs before it replayed
+                    self._rewind(first, perms[:i], snapshot, vel0, t0)
+                    self._epoch_start = (self.updates, None if self.velocity is None
+                                         else self.velocity.copy())
+                    self._diverged(epoch, net.params.copy(), perms[i], int(done[i]))
+                self.updates += int(done[i])
+                self._check_stopped(st, epoch, int(done[i]))
+            self.updates += int(done[i])
+            epoch_cost = float(costs[i]) / n + l2_from(float(weights_sq[i]), self.lmbda, n)
+            if not np.isfinite(epoch_cost):
+                if i < ran - 1:  # the network as at the end of this epoch
+                    self._rewind(first, perms[:i + 1], snapshot, vel0, t0)
+                self._overflowed(epoch, int(done[i]))
+            self.rec.add(_speed_norms(speed[i], net.sizes, int(done[i])), np.sqrt(sq[i] / n),
+                         int(clipped[i]), epoch_cost, self._evaluate() if count == 1 else None)
+
+    def _rewind(self, first: int, perms: np.ndarray, snapshot: np.ndarray,
+                vel0: np.ndarray | None, t0: int) -> None:
+        """The parameters (and velocity) after the epochs of perms from the state
+        (snapshot, vel0, t0) before epoch first, replayed as they ran."""
+        self.net.params[...] = snapshot
+        if self.velocity is not None and vel0 is not None:
+            self.velocity[...] = vel0
+        self.updates = t0
+        if len(perms) == 0:
+            return
+        count, nb = len(perms), sum(self.net.sizes[1:])
+        st, _, done, _, _ = _kernels._sgd_epochs(
+            self.net.architecture, self.net.params, self.X, self.Y, perms, self.batch_size,
+            self.eta, self.lmbda, np.zeros((count, nb)), None, self.stop, self.velocity,
+            self._options(first, t0, 0))
+        self.updates = t0 + int(done.sum())
+        self._check_stopped(st, first + len(done) - 1, int(done[-1]))
+
+    def _overflowed(self, epoch: int, done: int) -> None:
+        net, n = self.net, self.X.shape[0]
+        raise DivergenceError(
+            f"training diverged in epoch {epoch} (0-based): the parameters are finite "
+            f"but so large that the cost overflows (eta={self.eta}, lmbda={self.lmbda}, "
+            f"n={n}); the network is kept as it is at the end of that epoch",
+            epoch=epoch, batch=done, history=self.rec.history(), network=net,
+            state=self.state())
+
     def epoch(self, epoch: int) -> None:
         """Run one epoch and record it; raise what stopped it."""
         net, n = self.net, self.X.shape[0]
@@ -489,19 +568,17 @@ class _TrainingRun:
         self._check_stopped(st, epoch, done)
         epoch_cost = cost_sum / n + l2_term(net, self.lmbda, n)
         if not np.isfinite(epoch_cost):
-            raise DivergenceError(
-                f"training diverged in epoch {epoch} (0-based): the parameters are finite "
-                f"but so large that the cost overflows (eta={self.eta}, lmbda={self.lmbda}, "
-                f"n={n}); the network is kept as it is at the end of that epoch",
-                epoch=epoch, batch=done, history=self.rec.history(), network=net,
-                state=self.state())
-        evaluation = None
-        if self.evaluation is not None:
-            Xe, Ye, labels = self.evaluation
-            eval_cost, a = evaluate(net, Xe, Ye, self.lmbda)
-            evaluation = (float(np.mean(np.argmax(a, axis=1) == labels)), eval_cost)
+            self._overflowed(epoch, done)
         self.rec.add(_speed_norms(speed_sum, net.sizes, done), np.sqrt(sq_sum / n),
-                     sum(clipped), epoch_cost, evaluation)
+                     sum(clipped), epoch_cost, self._evaluate())
+
+    def _evaluate(self) -> tuple[float, float] | None:
+        """(accuracy, cost) on the evaluation data now, or None without it."""
+        if self.evaluation is None:
+            return None
+        Xe, Ye, labels = self.evaluation
+        eval_cost, a = evaluate(self.net, Xe, Ye, self.lmbda)
+        return float(np.mean(np.argmax(a, axis=1) == labels)), eval_cost
 
     def _check_stopped(self, st: int, epoch: int, done: int) -> None:
         if st == _core.STATUS_INTERRUPTED:

@@ -207,6 +207,19 @@ def _sgd_epoch(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndar
     return int(st), float(cost_sum), int(done)
 
 
+def _sgd_epochs(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                perms: np.ndarray, batch_size: int, eta: float, lmbda: float,
+                speed_sums: np.ndarray, sq_sums: np.ndarray | None = None,
+                stop: StopFlag | None = None, velocity: np.ndarray | None = None,
+                update: dict[str, Any] | None = None
+                ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """len(perms) compiled epochs in one call: (status, cost_sums, batches_done, clipped,
+    weights_sq), one entry per epoch begun, the status left to the caller."""
+    st, *per_epoch = _core.sgd_epochs(arch.core(), params, X, Y, perms, batch_size, eta,
+                                      lmbda, speed_sums, sq_sums, stop, velocity, update)
+    return (int(st), *per_epoch)  # type: ignore[return-value]
+
+
 def _speeds(arch: Architecture, grad: np.ndarray) -> np.ndarray:
     """‖mean δˡ‖ per layer (float64) from a mean gradient's bias parts."""
     return np.array([np.linalg.norm(grad[b:e].astype(np.float64))

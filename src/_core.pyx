@@ -88,6 +88,23 @@ cdef extern from "kernels.h" nogil:
                                const float *X, const float *Y, int64_t n_train,
                                const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
 
+    gc_status gc_sgd_epochs_f64(double *params, double *velocity, double *speed_sum,
+                                double *sq_sum, gc_sgd_report *reports, double *weights_sq,
+                                int64_t *epochs_run, const gc_arch *arch,
+                                const gc_sgd_options *opt, const double *X, const double *Y,
+                                int64_t n_train, const int64_t *perm, int64_t n_perm,
+                                int64_t n_epochs, gc_stop_flag *stop)
+    gc_status gc_sgd_epochs_f32(float *params, float *velocity, double *speed_sum,
+                                double *sq_sum, gc_sgd_report *reports, double *weights_sq,
+                                int64_t *epochs_run, const gc_arch *arch,
+                                const gc_sgd_options *opt, const float *X, const float *Y,
+                                int64_t n_train, const int64_t *perm, int64_t n_perm,
+                                int64_t n_epochs, gc_stop_flag *stop)
+    gc_status gc_weights_sum_squares_f64(double *out, const gc_arch *arch,
+                                         const double *params)
+    gc_status gc_weights_sum_squares_f32(double *out, const gc_arch *arch,
+                                         const float *params)
+
     int gc_kernel_level()
     gc_status gc_set_kernel_level(int level)
     gc_status gc_set_num_threads(int n)
@@ -359,51 +376,20 @@ UPDATE_DEFAULTS = {"momentum": 0.0, "nesterov": False, "schedule": 0, "t0": 0,
                    "seed": 0, "epoch": 0, "batch0": 0}
 
 
-def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
-              const floating[:, ::1] Y, const int64_t[::1] perm, Py_ssize_t batch_size,
-              double eta, double lmbda, double[::1] speed_sum, double[::1] sq_sum=None,
-              Py_ssize_t max_batches=-1, StopFlag stop=None, floating[::1] velocity=None,
-              dict update=None):
-    """One SGD epoch in place on params (and velocity; see gc_sgd_epoch in kernels.h).
-
-    ``update``: the options of UPDATE_DEFAULTS that differ from them. Returns (status,
-    cost_sum, batches_done, clipped); speed_sum (sum of sizes[1:]) and sq_sum (n_layers,
-    or None) are added to.
-    """
-    cdef int64_t n = X.shape[0]
-    cdef int64_t n_perm = perm.shape[0]
-    cdef int L = arch.n_layers
-    cdef gc_sgd_options opt
-    cdef gc_sgd_report report
-    cdef gc_status st
-    cdef double *sq
-    cdef floating *vel = NULL
-    cdef _Call call = _Call(stop)
-    cdef gc_stop_flag *word
-    _check_params(arch, params.shape[0])
-    if velocity is not None:
-        _check_params(arch, velocity.shape[0])
-        vel = &velocity[0]
-    if n < 1:
-        raise ValueError("X must have at least one row")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    _check_rows("X", X.shape[0], X.shape[1], n, arch.sizes[0])
-    _check_rows("Y", Y.shape[0], Y.shape[1], n, arch.sizes[L])
-    if speed_sum.shape[0] != arch.n_biases:
-        raise ValueError(f"speed_sum must have {arch.n_biases} entries, "
-                         f"got {speed_sum.shape[0]}")
-    sq = _sums("sq_sum", sq_sum, L)
+cdef int _options(gc_sgd_options *opt, dict update, Py_ssize_t batch_size, double eta,
+                  double lmbda, Py_ssize_t max_batches, bint has_velocity) except -1:
+    """opt from the arguments and ``update`` (the options of UPDATE_DEFAULTS that differ
+    from them)."""
     u = dict(UPDATE_DEFAULTS)
     if update:
         unknown = set(update) - set(u)
         if unknown:
             raise ValueError(f"unknown update options {sorted(unknown)}")
         u.update(update)
-    if u["momentum"] > 0 and velocity is None:
+    if u["momentum"] > 0 and not has_velocity:
         raise ValueError("momentum needs a velocity buffer")
-    if n_perm == 0:
-        return GC_OK, 0.0, 0, 0
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     opt.batch_size = batch_size
     opt.eta = eta
     opt.lmbda = lmbda
@@ -419,6 +405,52 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     opt.seed = u["seed"]
     opt.epoch = u["epoch"]
     opt.batch0 = u["batch0"]
+    return 0
+
+
+cdef int _check_data(Arch arch, Py_ssize_t n_params, Py_ssize_t n_velocity, Py_ssize_t n,
+                     Py_ssize_t x_cols, Py_ssize_t y_rows, Py_ssize_t y_cols) except -1:
+    _check_params(arch, n_params)
+    if n_velocity >= 0:
+        _check_params(arch, n_velocity)
+    if n < 1:
+        raise ValueError("X must have at least one row")
+    _check_rows("X", n, x_cols, n, arch.sizes[0])
+    _check_rows("Y", y_rows, y_cols, n, arch.sizes[arch.n_layers])
+    return 0
+
+
+def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
+              const floating[:, ::1] Y, const int64_t[::1] perm, Py_ssize_t batch_size,
+              double eta, double lmbda, double[::1] speed_sum, double[::1] sq_sum=None,
+              Py_ssize_t max_batches=-1, StopFlag stop=None, floating[::1] velocity=None,
+              dict update=None):
+    """One SGD epoch in place on params (and velocity; see gc_sgd_epoch in kernels.h).
+
+    ``update``: the options of UPDATE_DEFAULTS that differ from them. Returns (status,
+    cost_sum, batches_done, clipped); speed_sum (sum of sizes[1:]) and sq_sum (n_layers,
+    or None) are added to.
+    """
+    cdef int64_t n = X.shape[0]
+    cdef int64_t n_perm = perm.shape[0]
+    cdef gc_sgd_options opt
+    cdef gc_sgd_report report
+    cdef gc_status st
+    cdef double *sq
+    cdef floating *vel = NULL
+    cdef _Call call = _Call(stop)
+    cdef gc_stop_flag *word
+    _check_data(arch, params.shape[0], -1 if velocity is None else velocity.shape[0], n,
+                X.shape[1], Y.shape[0], Y.shape[1])
+    if velocity is not None:
+        vel = &velocity[0]
+    if speed_sum.shape[0] != arch.n_biases:
+        raise ValueError(f"speed_sum must have {arch.n_biases} entries, "
+                         f"got {speed_sum.shape[0]}")
+    sq = _sums("sq_sum", sq_sum, arch.n_layers)
+    _options(&opt, update, batch_size, eta, lmbda, max_batches, velocity is not None)
+    if n_perm == 0:
+        return GC_OK, 0.0, 0, 0
     report.cost_sum = 0.0
     report.batches_done = 0
     report.clipped = 0
@@ -433,9 +465,90 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     st = call.end(st)
     if st == GC_ERR_ARGUMENT:
         raise ValueError(f"perm must hold row indices in [0, {n}), and the update's options "
-                         f"their ranges: {u}")
+                         f"their ranges: {opt}")
     _raise_for(st)
     return st, report.cost_sum, report.batches_done, report.clipped
+
+
+def sgd_epochs(Arch arch, floating[::1] params, const floating[:, ::1] X,
+               const floating[:, ::1] Y, const int64_t[:, ::1] perms, Py_ssize_t batch_size,
+               double eta, double lmbda, double[:, ::1] speed_sums,
+               double[:, ::1] sq_sums=None, StopFlag stop=None, floating[::1] velocity=None,
+               dict update=None):
+    """len(perms) SGD epochs in one call, epoch e on the rows perms[e], in place on params
+    (and velocity; see gc_sgd_epochs in kernels.h).
+
+    ``update`` as for :func:`sgd_epoch` (its t0 and epoch those of the first epoch; no
+    batch0). speed_sums (epochs, sum of sizes[1:]) and sq_sums ((epochs, n_layers) or None)
+    are added to, row e for epoch e. Returns (status, cost_sums, batches_done, clipped,
+    weights_sq), four arrays with one entry per epoch begun; weights_sq (the sum of w² over
+    the weights at the epoch's end) is NaN for an epoch that did not end with STATUS_OK.
+    """
+    cdef int64_t n = X.shape[0]
+    cdef int64_t n_epochs = perms.shape[0], n_perm = perms.shape[1]
+    cdef int64_t run = 0
+    cdef gc_sgd_options opt
+    cdef gc_status st
+    cdef double *sq = NULL
+    cdef floating *vel = NULL
+    cdef _Call call = _Call(stop)
+    cdef gc_stop_flag *word
+    _check_data(arch, params.shape[0], -1 if velocity is None else velocity.shape[0], n,
+                X.shape[1], Y.shape[0], Y.shape[1])
+    if velocity is not None:
+        vel = &velocity[0]
+    if speed_sums.shape[0] != n_epochs or speed_sums.shape[1] != arch.n_biases:
+        raise ValueError(f"speed_sums must be ({n_epochs}, {arch.n_biases}), got "
+                         f"({speed_sums.shape[0]}, {speed_sums.shape[1]})")
+    if sq_sums is not None:
+        if sq_sums.shape[0] != n_epochs or sq_sums.shape[1] != arch.n_layers:
+            raise ValueError(f"sq_sums must be ({n_epochs}, {arch.n_layers}), got "
+                             f"({sq_sums.shape[0]}, {sq_sums.shape[1]})")
+    if update and update.get("batch0", 0) != 0:
+        raise ValueError("sgd_epochs runs whole epochs: batch0 must be 0")
+    _options(&opt, update, batch_size, eta, lmbda, -1, velocity is not None)
+    reports = np.zeros(n_epochs, dtype=[("cost_sum", np.float64), ("batches_done", np.int64),
+                                        ("clipped", np.int64)])
+    weights_sq = np.full(n_epochs, np.nan)
+    if n_epochs == 0 or n_perm == 0:
+        return GC_OK, reports["cost_sum"], reports["batches_done"], reports["clipped"], \
+            np.zeros(n_epochs)
+    if sq_sums is not None:
+        sq = &sq_sums[0, 0]
+    cdef gc_sgd_report[::1] rep = reports
+    cdef double[::1] wsq = weights_sq
+    word = call.begin()
+    with nogil:
+        if floating is double:
+            st = gc_sgd_epochs_f64(&params[0], vel, &speed_sums[0, 0], sq, &rep[0], &wsq[0],
+                                   &run, &arch.a, &opt, &X[0, 0], &Y[0, 0], n, &perms[0, 0],
+                                   n_perm, n_epochs, word)
+        else:
+            st = gc_sgd_epochs_f32(&params[0], vel, &speed_sums[0, 0], sq, &rep[0], &wsq[0],
+                                   &run, &arch.a, &opt, &X[0, 0], &Y[0, 0], n, &perms[0, 0],
+                                   n_perm, n_epochs, word)
+    st = call.end(st)
+    if st == GC_ERR_ARGUMENT:
+        raise ValueError(f"perms must hold row indices in [0, {n}), and the update's options "
+                         f"their ranges: {opt}")
+    _raise_for(st)
+    return (st, reports["cost_sum"][:run].copy(), reports["batches_done"][:run].copy(),
+            reports["clipped"][:run].copy(), weights_sq[:run].copy())
+
+
+def weights_sum_squares(Arch arch, const floating[::1] params):
+    """Σ w² over every weight of params (not biases or slopes), in float64: the L2 term's
+    sum, the same bits as sgd_epochs records."""
+    cdef double out = 0.0
+    cdef gc_status st
+    _check_params(arch, params.shape[0])
+    with nogil:
+        if floating is double:
+            st = gc_weights_sum_squares_f64(&out, &arch.a, &params[0])
+        else:
+            st = gc_weights_sum_squares_f32(&out, &arch.a, &params[0])
+    _raise_for(st)
+    return out
 
 
 def _alloc_fail_after(int64_t k):

@@ -186,6 +186,42 @@ gc_status gc_sgd_epoch_f32(float *params, float *velocity, double *speed_sum,
                            int64_t n_perm, gc_stop_flag *stop);
 
 /*
+ * n_epochs epochs of gc_sgd_epoch_* in one call, in place on params (and velocity), with
+ * what a caller records per epoch, so that short epochs cost no more than their mini-batches.
+ *   Epoch e trains on the rows perm[e * n_perm .. (e + 1) * n_perm - 1] with the options
+ *   opt, its t0 advanced by the updates of the epochs before it and its epoch by e;
+ *   opt->max_batches must be -1 and opt->batch0 0 (whole epochs).
+ *   speed_sum: (n_epochs, sum_l sizes[l+1]), ADDED TO: row e is epoch e's speed_sum
+ *   sq_sum: NULL, or (n_epochs, n_layers), ADDED TO: row e is epoch e's sq_sum
+ *   reports: n_epochs, set for every epoch run, as gc_sgd_epoch_* sets its report
+ *   weights_sq: n_epochs, set for every epoch that ended with GC_OK: sum of w^2 over every
+ *               weight (gc_weights_sum_squares_*) at its end, for the L2 term of its cost
+ *   *epochs_run: the epochs begun (the last one is the one a status other than GC_OK
+ *               comes from)
+ * The call ends after an epoch whose status is not GC_OK (that status is returned, with the
+ * meaning gc_sgd_epoch_* gives it) or whose mean cost with the L2 term,
+ * cost_sum / n_train + lmbda / (2 n_train) * weights_sq, is not finite (GC_OK then: the
+ * parameters are finite but so large that the cost overflows; the caller decides).
+ */
+gc_status gc_sgd_epochs_f64(double *params, double *velocity, double *speed_sum,
+                            double *sq_sum, gc_sgd_report *reports, double *weights_sq,
+                            int64_t *epochs_run, const gc_arch *arch,
+                            const gc_sgd_options *opt, const double *X, const double *Y,
+                            int64_t n_train, const int64_t *perm, int64_t n_perm,
+                            int64_t n_epochs, gc_stop_flag *stop);
+gc_status gc_sgd_epochs_f32(float *params, float *velocity, double *speed_sum,
+                            double *sq_sum, gc_sgd_report *reports, double *weights_sq,
+                            int64_t *epochs_run, const gc_arch *arch,
+                            const gc_sgd_options *opt, const float *X, const float *Y,
+                            int64_t n_train, const int64_t *perm, int64_t n_perm,
+                            int64_t n_epochs, gc_stop_flag *stop);
+
+/* *out = the sum of w^2 over every weight of params (not the biases or PReLU slopes), in
+ * double: the L2 term's sum, the same bits as gc_sgd_epochs_* records. */
+gc_status gc_weights_sum_squares_f64(double *out, const gc_arch *arch, const double *params);
+gc_status gc_weights_sum_squares_f32(double *out, const gc_arch *arch, const float *params);
+
+/*
  * Kernel level: which compiled variant of the kernels runs.
  *   GC_LEVEL_NAIVE     the plain reference loops (for tests: slow)
  *   GC_LEVEL_PORTABLE  blocked kernels for the build's default target (SSE2 on x86-64)

@@ -618,51 +618,85 @@ gc_status gc_gradient_f64(
     return st;
 }
 
-#ifdef GC_FLOAT32
-gc_status gc_sgd_epoch_f32(
-#else
-gc_status gc_sgd_epoch_f64(
-#endif
-    real *params, real *velocity, double *speed_sum, double *sq_sum, gc_sgd_report *report,
-    const gc_arch *arch, const gc_sgd_options *opt, const real *X, const real *Y,
-    int64_t n_train, const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
+/* ---------------------------------------------------------------- SGD */
+
+/* What an SGD call holds across its mini-batches and epochs, allocated once: the layer
+ * table, the dropout scales, and a mini-batch's scratch (fused: the workspace of a
+ * mini-batch updated in place; otherwise the gradient buffer and its partial sums). */
+typedef struct {
+    network net;
+    workspace ws;
+    sum_space sp;
+    real *grad, *scale;
+    int fused;
+} trainer;
+
+static void trainer_free(trainer *tr)
 {
-    network net = {0};
-    workspace ws = {0}; /* mini-batches of at most GC_CHUNK rows */
-    sum_space sp = {0}; /* larger ones: their gradient summed into grad (by threads) */
-    real *grad = NULL, *scale = NULL;
+    gc_free(tr->scale);
+    gc_free(tr->grad);
+    sum_space_free(&tr->sp);
+    workspace_free(&tr->ws);
+    network_free(&tr->net);
+}
+
+/* Checks the options (as gc_sgd_epoch_* documents them) and allocates a trainer; on an
+ * error nothing is left allocated. */
+static gc_status trainer_init(trainer *tr, const gc_arch *arch, const gc_sgd_options *opt,
+                              const real *velocity, int64_t n_train)
+{
     gc_status st = gc_arch_check(arch);
     if (st != GC_OK) return st;
     const int64_t m = opt->batch_size;
     const int momentum = opt->momentum > 0;
-    if (m < 1 || n_train < 1 || n_perm < 0 || !(opt->momentum >= 0 && opt->momentum < 1) ||
+    if (m < 1 || n_train < 1 || !(opt->momentum >= 0 && opt->momentum < 1) ||
         !(opt->dropout >= 0 && opt->dropout < 1) || !(opt->clip_norm >= 0) ||
         (opt->nesterov && !momentum) || (momentum && !velocity) || opt->t0 < 0 ||
         opt->batch0 < 0)
         return GC_ERR_ARGUMENT;
-    for (int64_t i = 0; i < n_perm; i++)
-        if (perm[i] < 0 || perm[i] >= n_train) return GC_ERR_ARGUMENT;
     /* a mini-batch that fits one chunk updates in place, unless clipping needs its whole
      * gradient before any parameter moves */
-    const int fused = m <= GC_CHUNK && opt->clip_norm == 0;
-    st = network_init(&net, arch);
+    tr->fused = m <= GC_CHUNK && opt->clip_norm == 0;
+    st = network_init(&tr->net, arch);
     if (st == GC_OK && opt->dropout > 0) {
         int64_t units = 0;
-        for (int l = 0; l < net.n_layers; l++) units += net.layers[l].n_out;
-        scale = (real *)gc_alloc(units, sizeof(real));
-        net.dropscale = scale;
-        if (!scale) st = GC_ERR_NOMEM;
+        for (int l = 0; l < tr->net.n_layers; l++) units += tr->net.layers[l].n_out;
+        tr->scale = (real *)gc_alloc(units, sizeof(real));
+        tr->net.dropscale = tr->scale;
+        if (!tr->scale) st = GC_ERR_NOMEM;
     }
-    if (st == GC_OK && fused) st = workspace_init(&ws, &net, m);
-    if (st == GC_OK && !fused) {
-        grad = (real *)gc_alloc(net.n_params, sizeof(real));
-        st = grad ? sum_space_init(&sp, &net, m) : GC_ERR_NOMEM;
+    if (st == GC_OK && tr->fused) st = workspace_init(&tr->ws, &tr->net, m);
+    if (st == GC_OK && !tr->fused) {
+        tr->grad = (real *)gc_alloc(tr->net.n_params, sizeof(real));
+        st = tr->grad ? sum_space_init(&tr->sp, &tr->net, m) : GC_ERR_NOMEM;
     }
+    if (st != GC_OK) trainer_free(tr);
+    return st;
+}
+
+static int rows_in_range(const int64_t *perm, int64_t n_perm, int64_t n_train)
+{
+    for (int64_t i = 0; i < n_perm; i++)
+        if (perm[i] < 0 || perm[i] >= n_train) return 0;
+    return 1;
+}
+
+/* One epoch (or its first opt->max_batches mini-batches) over the rows perm[0 .. n_perm-1],
+ * with the contract of gc_sgd_epoch_* (kernels.h). */
+static gc_status sgd_epoch(real *params, real *velocity, double *speed_sum, double *sq_sum,
+                           gc_sgd_report *report, trainer *tr, const gc_sgd_options *opt,
+                           const real *X, const real *Y, int64_t n_train, const int64_t *perm,
+                           int64_t n_perm, gc_stop_flag *stop)
+{
+    const network *net = &tr->net;
+    const int64_t m = opt->batch_size;
+    const int momentum = opt->momentum > 0, fused = tr->fused;
     const double wd = opt->eta * opt->lmbda / (double)n_train;
+    real *vel = momentum ? velocity : NULL;
+    gc_status st = GC_OK;
     double c = 0.0;
     int64_t done = 0, clipped = 0;
-    real *vel = momentum ? velocity : NULL;
-    for (int64_t k = 0; st == GC_OK && k < n_perm; k += m, done++) {
+    for (int64_t k = 0; k < n_perm; k += m, done++) {
         const int64_t mb = n_perm - k < m ? n_perm - k : m; /* this mini-batch's size */
         const double mu = momentum_at(opt, opt->t0 + done);
         gc_step u = {!momentum ? GC_STEP_SGD : opt->nesterov ? GC_STEP_NESTEROV
@@ -674,24 +708,25 @@ gc_status gc_sgd_epoch_f64(
             st = GC_ERR_INTERRUPTED;
             break;
         }
-        if (scale) dropout_masks(scale, &net, opt, opt->batch0 + done);
+        if (tr->scale) dropout_masks(tr->scale, net, opt, opt->batch0 + done);
         const int64_t next = n_perm - k - mb < m ? n_perm - k - mb : m; /* its rows */
         if (fused)
-            cb = sgd_chunk(params, vel, speed_sum, sq_sum, &ws, &net, X, Y, perm + k, u, mb,
+            cb = sgd_chunk(params, vel, speed_sum, sq_sum, &tr->ws, net, X, Y, perm + k, u, mb,
                            next);
         else
-            st = gradient_sum(grad, &cb, sq_sum, &sp, &net, params, X, Y, perm + k, mb, stop);
+            st = gradient_sum(tr->grad, &cb, sq_sum, &tr->sp, net, params, X, Y, perm + k, mb,
+                              stop);
         if (st != GC_OK) break; /* interrupted: this update not applied */
         if (!fused && opt->clip_norm > 0) {
             /* Pascanu, Mikolov & Bengio 2013: the mean gradient's norm, all layers together,
              * down to clip_norm (the weight decay is the update's, not clipped) */
-            const double norm = sqrt(net.k->sum_squares(grad, net.n_params)) / (double)mb;
+            const double norm = sqrt(net->k->sum_squares(tr->grad, net->n_params)) / (double)mb;
             if (norm > opt->clip_norm) {
                 u.step = (real)(opt->eta / (double)mb * (opt->clip_norm / norm));
                 clipped++;
             }
         }
-        if (!fused) apply_gradient(params, vel, speed_sum, grad, &net, u, mb);
+        if (!fused) apply_gradient(params, vel, speed_sum, tr->grad, net, u, mb);
         c += cb;
         /* Non-finite parameters always give a non-finite cost on the next mini-batch (0*inf
          * and 0*NaN are NaN; a non-finite velocity makes the parameters so), so checking the
@@ -702,18 +737,95 @@ gc_status gc_sgd_epoch_f64(
             break;
         }
     }
-    if (st == GC_OK && (!all_finite(params, net.n_params) ||
-                        (vel && !all_finite(vel, net.n_params))))
+    if (st == GC_OK && (!all_finite(params, net->n_params) ||
+                        (vel && !all_finite(vel, net->n_params))))
         st = GC_ERR_NONFINITE;
-    if (st != GC_ERR_NOMEM) {
-        report->cost_sum = c;
-        report->batches_done = done;
-        report->clipped = clipped;
+    report->cost_sum = c;
+    report->batches_done = done;
+    report->clipped = clipped;
+    return st;
+}
+
+/* sum of w^2 over every weight (not the biases or slopes), in double */
+static double weights_sum_squares(const network *net, const real *params)
+{
+    double s = 0.0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const layer *ly = &net->layers[l];
+        s += net->k->sum_squares(params + ly->w, ly->n_out * ly->n_in);
     }
-    gc_free(scale);
-    gc_free(grad);
-    sum_space_free(&sp);
-    workspace_free(&ws);
+    return s;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_sgd_epoch_f32(
+#else
+gc_status gc_sgd_epoch_f64(
+#endif
+    real *params, real *velocity, double *speed_sum, double *sq_sum, gc_sgd_report *report,
+    const gc_arch *arch, const gc_sgd_options *opt, const real *X, const real *Y,
+    int64_t n_train, const int64_t *perm, int64_t n_perm, gc_stop_flag *stop)
+{
+    trainer tr = {0};
+    if (n_perm < 0 || (n_train >= 1 && !rows_in_range(perm, n_perm, n_train)))
+        return GC_ERR_ARGUMENT;
+    gc_status st = trainer_init(&tr, arch, opt, velocity, n_train);
+    if (st != GC_OK) return st;
+    st = sgd_epoch(params, velocity, speed_sum, sq_sum, report, &tr, opt, X, Y, n_train, perm,
+                   n_perm, stop);
+    trainer_free(&tr);
+    return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_sgd_epochs_f32(
+#else
+gc_status gc_sgd_epochs_f64(
+#endif
+    real *params, real *velocity, double *speed_sum, double *sq_sum, gc_sgd_report *reports,
+    double *weights_sq, int64_t *epochs_run, const gc_arch *arch, const gc_sgd_options *opt,
+    const real *X, const real *Y, int64_t n_train, const int64_t *perm, int64_t n_perm,
+    int64_t n_epochs, gc_stop_flag *stop)
+{
+    trainer tr = {0};
+    *epochs_run = 0;
+    if (n_perm < 0 || n_epochs < 0 || opt->max_batches != -1 || opt->batch0 != 0 ||
+        (n_perm > 0 && n_epochs > INT64_MAX / n_perm) ||
+        (n_train >= 1 && !rows_in_range(perm, n_perm * n_epochs, n_train)))
+        return GC_ERR_ARGUMENT;
+    gc_status st = trainer_init(&tr, arch, opt, velocity, n_train);
+    if (st != GC_OK) return st;
+    const int L = tr.net.n_layers;
+    const int64_t nb = tr.net.layers[L - 1].speed + tr.net.layers[L - 1].n_out; /* biases */
+    gc_sgd_options o = *opt;
+    for (int64_t e = 0; e < n_epochs; e++) {
+        st = sgd_epoch(params, velocity, speed_sum + e * nb, sq_sum ? sq_sum + e * L : NULL,
+                       &reports[e], &tr, &o, X, Y, n_train, perm + e * n_perm, n_perm, stop);
+        *epochs_run = e + 1;
+        if (st != GC_OK) break;
+        weights_sq[e] = weights_sum_squares(&tr.net, params);
+        /* the epoch's mean cost with the L2 term: one that overflows ends the call */
+        const double l2 = opt->lmbda != 0 ? 0.5 * (opt->lmbda / (double)n_train) * weights_sq[e]
+                                          : 0.0;
+        if (!isfinite(reports[e].cost_sum / (double)n_train + l2)) break;
+        o.t0 += reports[e].batches_done;
+        o.epoch++;
+    }
+    trainer_free(&tr);
+    return st;
+}
+
+#ifdef GC_FLOAT32
+gc_status gc_weights_sum_squares_f32(
+#else
+gc_status gc_weights_sum_squares_f64(
+#endif
+    double *out, const gc_arch *arch, const real *params)
+{
+    network net = {0};
+    gc_status st = gc_arch_check(arch);
+    if (st == GC_OK) st = network_init(&net, arch);
+    if (st == GC_OK) *out = weights_sum_squares(&net, params);
     network_free(&net);
     return st;
 }

@@ -144,6 +144,41 @@ static int callers_differ(const gc_arch *arch, const double *params, int64_t np,
     return differ;
 }
 
+/* Two epochs in one gc_sgd_epochs_f64 call against two gc_sgd_epoch_f64 calls (the second
+ * with t0 and epoch advanced): the same parameters, velocity and records, bit for bit. */
+static int epochs_differ(const gc_arch *arch, const double *params, int64_t np,
+                         const gc_sgd_options *update, const double *x, const double *y,
+                         const int64_t *perm)
+{
+    double *a = malloc(2 * np * sizeof(double)), *b = malloc(2 * np * sizeof(double));
+    double *va = calloc(np, sizeof(double)), *vb = calloc(np, sizeof(double));
+    int64_t *perms = malloc(2 * N * sizeof(int64_t)), run = 0;
+    double spa[2 * 74] = {0}, spb[2 * 74] = {0}, wsq[2];
+    gc_sgd_report ra[2], rb[2];
+    gc_sgd_options opt = *update;
+    int bad = 0;
+    opt.batch_size = 10;
+    memcpy(a, params, np * sizeof(double));
+    memcpy(b, params, np * sizeof(double));
+    for (int64_t i = 0; i < N; i++) perms[i] = perm[i], perms[N + i] = perm[N - 1 - i];
+    bad |= gc_sgd_epochs_f64(a, va, spa, NULL, ra, wsq, &run, arch, &opt, x, y, N, perms, N, 2,
+                             NULL) != GC_OK || run != 2;
+    for (int e = 0; e < 2; e++) {
+        bad |= gc_sgd_epoch_f64(b, vb, spb + e * 74, NULL, &rb[e], arch, &opt, x, y, N,
+                                perms + e * N, N, NULL) != GC_OK;
+        bad |= ra[e].cost_sum != rb[e].cost_sum || ra[e].batches_done != rb[e].batches_done;
+        opt.t0 += rb[e].batches_done;
+        opt.epoch++;
+    }
+    bad |= memcmp(a, b, np * sizeof(double)) != 0 || memcmp(va, vb, np * sizeof(double)) != 0;
+    bad |= memcmp(spa, spb, sizeof spa) != 0;
+    double s = 0;
+    bad |= gc_weights_sum_squares_f64(&s, arch, b) != GC_OK || s != wsq[1];
+    printf("two epochs in one call: %s\n", bad ? "differ" : "same bits");
+    free(a); free(b); free(va); free(vb); free(perms);
+    return bad;
+}
+
 /* The first run's update: the book's SGD; the second's: Nesterov with Sutskever's
  * schedule, clipping and dropout. */
 static const gc_sgd_options SGD = {0, 0.5, 1.0, -1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0};
@@ -199,6 +234,7 @@ static int check(const gc_arch *archp, const gc_sgd_options *update)
     for (int64_t i = 0; i < NT; i++) yt[i * 10 + (int64_t)(rnd(&s) * 10)] = 1;
     bad |= threads_differ(&arch, params, np, xt, yt);
     bad |= callers_differ(&arch, params, np, xt, yt);
+    bad |= epochs_differ(&arch, params, np, update, X, Y, perm);
     free(xt); free(yt);
     free(params); free(X); free(Y); free(fast); free(naive);
     return bad;
