@@ -1479,7 +1479,8 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                             "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs gradcore[dask])")
     p.add_argument("--force", action="store_true",
                    help="replace results of other settings found in the output folder "
-                        "(without it, such a folder is refused)")
+                        "(without it, such a folder is refused; a run that only adds or "
+                        "drops seeds needs no --force: it keeps the seeds already run)")
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
@@ -1545,7 +1546,10 @@ def _run(args: argparse.Namespace) -> int:
     except _BadArguments as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except (SettingsMismatch, SweepTooLarge) as exc:  # --out of other settings; too many
+    except SettingsMismatch as exc:  # --out of other settings: the option that replaces them
+        print(f"{prog}: error: {_one_line(exc.message('--force'))}", file=sys.stderr)
+        return EXIT_USAGE
+    except SweepTooLarge as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept
