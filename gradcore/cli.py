@@ -456,7 +456,9 @@ def _train(args: argparse.Namespace) -> int:
           f"seed {'fresh' if args.seed is None else args.seed}{_remedy_str(remedy)}")
     data = _load(args.data)
     print(f"MNIST: training {len(data.training[1])}, validation {len(data.validation[1])}, "
-          f"test {len(data.test[1])} images", flush=True)
+          f"test {len(data.test[1])} images")
+    print(_train_legend(len(data.training[1]), len(data.validation[1]), args.batch_size,
+                        args.lmbda), flush=True)
     bar = _progress_bar(args.epochs, "training")
     try:
         run = ex.train_mnist(sizes, data, epochs=args.epochs, batch_size=args.batch_size,
@@ -477,6 +479,23 @@ def _train(args: argparse.Namespace) -> int:
     if args.save is not None:
         _save(run.network, args.save, sys.stdout if _stdout_ok() else sys.stderr)
     return EXIT_OK
+
+
+def _train_legend(n_train: int, n_validation: int, batch_size: int, lmbda: float) -> str:
+    """What the epoch lines' speeds and validation cost are, in a few lines."""
+    batches = -(-n_train // batch_size)
+    if batches > 1:
+        speeds = (f"(speeds: each layer's ||mean delta||, averaged over the epoch's "
+                  f"{batches:,} mini-batches\n as the weights move: not the chapter's speed "
+                  f"at fixed weights, and the layers' order can differ")
+    else:
+        speeds = ("(speeds: each layer's ||mean delta|| at the weights the epoch starts "
+                  "from, the chapter's speed")
+    if lmbda == 0:
+        return speeds + ")"
+    return (f"{speeds};\n validation cost: mean cost plus the L2 term lambda/(2n)*sum(w^2), "
+            f"n = {n_validation:,} validation\n images, as in the book's network2.py: it "
+            f"grows with the weights and can rise with the accuracy)")
 
 
 def _remedy_str(remedy: dict[str, Any]) -> str:
