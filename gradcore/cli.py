@@ -354,9 +354,17 @@ def _print_initial_table(result: Any, n_seeds: int) -> None:
 
 def _print_training_table(result: Any) -> None:
     print()
-    print("Speed of learning of the hidden layers during training (median over seeds, "
-          "before the first and the last update); theory: mean-field theory's last/first "
-          "ratio of each seed's initial net, median")
+    n_seeds = len(next(iter(result.nets.values())).seeds)
+    if n_seeds == 1:
+        print("Speed of learning of the hidden layers during training (before the first and "
+              "the last update);\nlast/first: the last hidden layer's speed / the first's; "
+              "theory: mean-field theory's last/first of the initial net")
+    else:
+        print(f"Speed of learning of the hidden layers during training (median over "
+              f"{n_seeds} seeds, before the first and the last update);\nlast/first: the "
+              f"last hidden layer's speed / the first's, median over seeds of each seed's "
+              f"ratio (not the ratio of the medians shown);\ntheory: mean-field theory's "
+              f"last/first of each seed's initial net, median over seeds")
     kmax = max(result.nets)
     head = "".join(f"{'hidden ' + str(j + 1):>11}" for j in range(kmax))
     print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}{'theory':>10}")
@@ -365,7 +373,7 @@ def _print_training_table(result: Any) -> None:
         if not len(speeds):
             continue
         med = np.median(speeds, axis=0)
-        ratio = np.median(speeds[:, :, net.hidden - 1] / speeds[:, :, 0], axis=0)
+        ratio = np.median(net.ratio(), axis=0)
         theory = _theory_ratio(net)
         for i, e in enumerate(sorted({0, speeds.shape[1] - 1})):
             row = med[e, :-1]
