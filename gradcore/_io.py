@@ -153,7 +153,7 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
     if not np.isfinite(net.params).all():
         raise ValueError("cannot save a network with NaN or infinite parameters")
     data = record_to_dict(net)
-    target = os.fsdecode(path)
+    given = target = os.fsdecode(path)
     if os.path.islink(target):
         target = os.path.realpath(target)
     directory = os.path.dirname(os.path.abspath(target))
@@ -164,13 +164,20 @@ def save_network(net: NetworkRecord, path: PathLike) -> None:
         text.flush()
         text.detach()
 
-    tmp = write_temporary(directory, write, regular_file_mode(target))
+    mode = regular_file_mode(target)
     try:
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        tmp = write_temporary(directory, write, mode)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        # the temporary file is ours, not the user's: name the file they gave
+        if exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, given) from None
     fsync_directory(directory)
 
 

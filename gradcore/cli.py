@@ -354,9 +354,17 @@ def _print_initial_table(result: Any, n_seeds: int) -> None:
 
 def _print_training_table(result: Any) -> None:
     print()
-    print("Speed of learning of the hidden layers during training (median over seeds, "
-          "before the first and the last update); theory: mean-field theory's last/first "
-          "ratio of each seed's initial net, median")
+    n_seeds = len(next(iter(result.nets.values())).seeds)
+    if n_seeds == 1:
+        print("Speed of learning of the hidden layers during training (before the first and "
+              "the last update);\nlast/first: the last hidden layer's speed / the first's; "
+              "theory: mean-field theory's last/first of the initial net")
+    else:
+        print(f"Speed of learning of the hidden layers during training (median over "
+              f"{n_seeds} seeds, before the first and the last update);\nlast/first: the "
+              f"last hidden layer's speed / the first's, median over seeds of each seed's "
+              f"ratio (not the ratio of the medians shown);\ntheory: mean-field theory's "
+              f"last/first of each seed's initial net, median over seeds")
     kmax = max(result.nets)
     head = "".join(f"{'hidden ' + str(j + 1):>11}" for j in range(kmax))
     print(f"{'net':<28}{'epoch':>6}{head}{'last/first':>12}{'theory':>10}")
@@ -365,7 +373,7 @@ def _print_training_table(result: Any) -> None:
         if not len(speeds):
             continue
         med = np.median(speeds, axis=0)
-        ratio = np.median(speeds[:, :, net.hidden - 1] / speeds[:, :, 0], axis=0)
+        ratio = np.median(net.ratio(), axis=0)
         theory = _theory_ratio(net)
         for i, e in enumerate(sorted({0, speeds.shape[1] - 1})):
             row = med[e, :-1]
@@ -456,7 +464,9 @@ def _train(args: argparse.Namespace) -> int:
           f"seed {'fresh' if args.seed is None else args.seed}{_remedy_str(remedy)}")
     data = _load(args.data)
     print(f"MNIST: training {len(data.training[1])}, validation {len(data.validation[1])}, "
-          f"test {len(data.test[1])} images", flush=True)
+          f"test {len(data.test[1])} images")
+    print(_train_legend(len(data.training[1]), len(data.validation[1]), args.batch_size,
+                        args.lmbda), flush=True)
     bar = _progress_bar(args.epochs, "training")
     try:
         run = ex.train_mnist(sizes, data, epochs=args.epochs, batch_size=args.batch_size,
@@ -477,6 +487,23 @@ def _train(args: argparse.Namespace) -> int:
     if args.save is not None:
         _save(run.network, args.save, sys.stdout if _stdout_ok() else sys.stderr)
     return EXIT_OK
+
+
+def _train_legend(n_train: int, n_validation: int, batch_size: int, lmbda: float) -> str:
+    """What the epoch lines' speeds and validation cost are, in a few lines."""
+    batches = -(-n_train // batch_size)
+    if batches > 1:
+        speeds = (f"(speeds: each layer's ||mean delta||, averaged over the epoch's "
+                  f"{batches:,} mini-batches\n as the weights move: not the chapter's speed "
+                  f"at fixed weights, and the layers' order can differ")
+    else:
+        speeds = ("(speeds: each layer's ||mean delta|| at the weights the epoch starts "
+                  "from, the chapter's speed")
+    if lmbda == 0:
+        return speeds + ")"
+    return (f"{speeds};\n validation cost: mean cost plus the L2 term lambda/(2n)*sum(w^2), "
+            f"n = {n_validation:,} validation\n images, as in the book's network2.py: it "
+            f"grows with the weights and can rise with the accuracy)")
 
 
 def _remedy_str(remedy: dict[str, Any]) -> str:
@@ -1479,7 +1506,8 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                             "ADDRESS, e.g. tcp://10.0.0.5:8786 (needs gradcore[dask])")
     p.add_argument("--force", action="store_true",
                    help="replace results of other settings found in the output folder "
-                        "(without it, such a folder is refused)")
+                        "(without it, such a folder is refused; a run that only adds or "
+                        "drops seeds needs no --force: it keeps the seeds already run)")
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
@@ -1545,7 +1573,10 @@ def _run(args: argparse.Namespace) -> int:
     except _BadArguments as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except (SettingsMismatch, SweepTooLarge) as exc:  # --out of other settings; too many
+    except SettingsMismatch as exc:  # --out of other settings: the option that replaces them
+        print(f"{prog}: error: {_one_line(exc.message('--force'))}", file=sys.stderr)
+        return EXIT_USAGE
+    except SweepTooLarge as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SweepInterrupted as exc:  # Ctrl-C in a sweep: what was finished, and kept

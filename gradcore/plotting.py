@@ -18,6 +18,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ._band import BAND, band
 
@@ -131,18 +132,21 @@ def initial_deltas_figure(nets: Sequence[tuple[Sequence[int], Sequence[np.ndarra
 
 
 def ratio_figure(ratios: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> Figure:
-    """Speed of the first ÷ the last hidden layer over epochs, one panel per net.
+    """How many times faster the last hidden layer learns than the first, over epochs: the
+    speed of the last hidden layer ÷ that of hidden layer 1, one panel per net.
 
     Parameters
     ----------
     ratios : mapping of hidden layers k to (ours, book)
-        ``ours`` (seeds, epochs); ``book`` (epochs,) the book's single run, or None.
+        ``ours`` (seeds, epochs): each seed's ratio
+        (:meth:`gradcore.experiments.SpeedsOverSeeds.ratio`); ``book`` (epochs,) the book's
+        single run (:func:`gradcore.experiments.book_speed_ratio`), or None.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Per panel, log scale: gradcore's median (and 10–90 % band over seeds) and the
-        book's run, dashed.
+        Per panel, log scale labelled 1x, 10x, 100x: gradcore's median over seeds of each
+        seed's ratio (and the 10–90 % band of the seeds' ratios) and the book's run, dashed.
     """
     if not ratios:
         raise ValueError("no ratios to draw")
@@ -150,18 +154,40 @@ def ratio_figure(ratios: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> 
     axes = fig.subplots(1, len(ratios), squeeze=False)[0]
     for ax, (k, (ours, book)) in zip(axes, ratios.items()):
         r = np.asarray(ours, dtype=np.float64)
-        label = "gradcore" if r.shape[0] == 1 else f"gradcore, median of {r.shape[0]} seeds"
+        label = ("gradcore" if r.shape[0] == 1 else
+                 f"gradcore: median over {r.shape[0]} seeds of\neach seed's ratio, "
+                 f"{BAND[0]:g}–{BAND[1]:g} % band")
         _median_band(ax, np.arange(r.shape[1]), r, LAYER_COLOURS[0], label)
         if book is not None:
             ax.plot(np.arange(len(book)), book, color="black", linestyle="--",
                     linewidth=1.2, label="the book's run")
         ax.set_yscale("log")
+        _times_axis(ax)
         ax.set_xlabel("Number of epochs of training")
         ax.set_title(f"{k} hidden layers")
         ax.grid(True, which="major", alpha=0.4)
         ax.legend(fontsize=8, loc="best")
-    axes[0].set_ylabel("speed of hidden layer 1 ÷ last hidden layer")
+    axes[0].set_ylabel("speed of the last hidden layer ÷ hidden layer 1")
     return fig
+
+
+def _times(value: float, pos: object = None) -> str:
+    """A ratio as a plain label: 1x, 20x, 1,000x, 1.5x, 0.5x."""
+    whole = value >= 1 and abs(value - round(value)) <= 1e-9 * value
+    return f"{value:,.0f}x" if whole else f"{value:.3g}x"
+
+
+def _times_axis(ax: Any) -> None:
+    """Label the log-scale y axis of ratios plainly (1x, 10x, 100x; never 6×10⁻¹): ticks
+    at the powers of ten where the axis spans a factor 30 or more, else also at 2 and 5
+    times them, and below a factor 4 at every multiple of them."""
+    low, high = ax.get_ylim()
+    span = high / low if low > 0 else np.inf
+    subs: tuple[float, ...] = ((1.0,) if span >= 30 else (1.0, 2.0, 5.0) if span >= 4
+                               else tuple(float(m) for m in range(1, 10)))
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(_times))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def phase_figure(depths: Sequence[int], scales: Sequence[float], values: np.ndarray, *,

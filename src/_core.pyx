@@ -616,30 +616,45 @@ def get_num_threads():
     return gc_get_num_threads()
 
 
+#: The largest C int: the most a thread limit can be.
+_INT_MAX = 2**31 - 1
+
+
 class thread_limit:
     """``with thread_limit(n):`` at most n kernel threads for the calls made in the block.
 
     The limit belongs to the thread that enters the block (other threads keep theirs), so
     jobs running side by side in a thread pool can each keep to one kernel thread while
-    :func:`set_num_threads` stays as it is for everyone else. Blocks nest. Results do not
-    depend on the limit. (Kernel calls made at the same time from several threads share
-    one pool of kernel threads: one call at a time uses it, the others run on their own
-    thread.)
+    :func:`set_num_threads` stays as it is for everyone else. Blocks nest, and an inner
+    block can only tighten the limit: in ``with thread_limit(1):`` a ``with
+    thread_limit(4):`` still runs on 1 thread (the smaller of the two holds), so code that
+    asks for a limit of its own never undoes the caller's. Results do not depend on the
+    limit. (Kernel calls made at the same time from several threads share one pool of
+    kernel threads: one call at a time uses it, the others run on their own thread.)
+
+    Parameters
+    ----------
+    n : int
+        The most kernel threads, from 1 to 2,147,483,647 (a C int); a limit above the
+        threads there are changes nothing.
     """
 
     def __init__(self, n):
         import numbers
 
         if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-            raise TypeError(f"thread limit must be an integer, got {n!r}")
-        if n < 1:
-            raise ValueError(f"thread limit must be >= 1, got {n}")
+            raise TypeError(f"thread limit n must be an integer from 1 to {_INT_MAX}, "
+                            f"got {n!r} ({type(n).__name__})")
+        if not 1 <= n <= _INT_MAX:
+            raise ValueError(f"thread limit n must be an integer from 1 to {_INT_MAX}, "
+                             f"got {n}")
         self.n = int(n)
         self._previous = []
 
     def __enter__(self):
-        self._previous.append(gc_get_thread_limit())
-        gc_set_thread_limit(self.n)
+        outer = gc_get_thread_limit()  # 0: none
+        self._previous.append(outer)
+        gc_set_thread_limit(self.n if outer == 0 else min(outer, self.n))
         return self
 
     def __exit__(self, *exc):

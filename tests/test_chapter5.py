@@ -150,3 +150,32 @@ def test_read_speeds_csv_refuses_a_file_cut_short(tmp_path, cut):
     path.write_text(text)
     with pytest.raises(ValueError, match=r"speeds_4_hidden\.csv"):
         ex.read_speeds_csv(path)
+
+
+def test_the_ratio_is_last_over_first_and_the_table_says_which_statistic(tmp_path, capsys):
+    from gradcore.cli import main
+
+    assert main(["chapter5", "--epochs", "4", "--seeds", "3", "--no-figures",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    table = out.split("Speed of learning of the hidden layers during training")[1]
+    assert ("last/first: the last hidden layer's speed / the first's, median over seeds of "
+            "each seed's ratio (not the ratio of the medians shown)") in table
+    # the rows: net (28 characters), epoch (6), 4 hidden layers (11 each), last/first (12)
+    rows = [(int(line[28:34]), float(line[78:90].rstrip("x")))
+            for line in table.splitlines() if line[28:34].strip().isdigit()]
+    doc = json.loads((tmp_path / "chapter5.json").read_text())
+    shown = {}
+    for i, net in enumerate(doc["nets"]):
+        k = net["hidden_layers"]
+        s = np.array(net["speeds"])  # (seeds, epochs, layers)
+        per_seed = s[:, :, k - 1] / s[:, :, 0]  # how many times faster the last learns
+        assert [e for e, _ in rows[2 * i:2 * i + 2]] == [0, 3]
+        shown[k] = [r for _, r in rows[2 * i:2 * i + 2]]
+        assert shown[k] == pytest.approx(np.median(per_seed[:, [0, -1]], axis=0), abs=0.051)
+    assert 1 < shown[2][0] < shown[3][0] < shown[4][0]  # the last layer is the faster
+    result = ex.chapter5(tmp_path, epochs=4, seeds=3, figures=False, progress=False)
+    for k, net in result.nets.items():  # the same ratio from the API, as many seeds
+        assert net.ratio().shape == (3, 4)
+        assert np.array_equal(net.ratio(), net.speeds[:, :, k - 1] / net.speeds[:, :, 0])
+        assert np.median(net.ratio()[:, 0]) == pytest.approx(shown[k][0], abs=0.051)

@@ -157,6 +157,29 @@ def test_train_on_small_data(tmp_path, capsys, fake_mnist):
     X, y = datasets.load_mnist().test
     acc = float(out.split("test accuracy:")[1].split("%")[0])
     assert acc == pytest.approx(100 * net.accuracy(X, y), abs=0.01)
+    # the legend says what the speeds and the validation cost are (200 training images in
+    # 20 mini-batches, 60 validation images), before the first epoch's line
+    legend = out.split("epoch   1/2")[0]
+    assert "averaged over the epoch's 20 mini-batches\n as the weights move" in legend
+    assert "not the chapter's speed at fixed weights" in legend
+    assert "L2 term lambda/(2n)*sum(w^2), n = 60 validation\n images" in legend
+    assert "network2.py" in legend and "can rise with the accuracy" in legend
+    # which is the printed validation cost: the last epoch's, at the saved weights
+    Xv, yv = datasets.load_mnist().validation
+    l2 = 1.0 / (2 * len(yv)) * sum(float(np.sum(w ** 2)) for w in net.weights)
+    printed = float(out.split("epoch   2/2")[1].split("validation cost")[1].split(",")[0])
+    assert printed == pytest.approx(net.total_cost(Xv, yv) + l2, abs=6e-5)
+    assert l2 > 1e-3  # large enough to tell apart from the cost without it
+
+
+def test_train_legend_without_mini_batches_or_weight_decay(tmp_path, capsys, fake_mnist):
+    rc = main(["train", "--sizes", "784,12,10", "--epochs", "1", "--batch-size", "200",
+               "--lmbda", "0", "--data", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    legend = out.split("epoch   1/1")[0]
+    assert "speeds: each layer's ||mean delta|| at the weights the epoch starts from" in legend
+    assert "mini-batches" not in legend and "L2 term" not in legend
 
 
 def test_train_ctrl_c_keeps_the_network_and_exits_130(tmp_path, capsys, fake_mnist,

@@ -343,9 +343,50 @@ def test_save_refuses_non_finite_parameters(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["net.json"]
 
 
-def test_save_into_missing_directory_raises(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        _net().save(tmp_path / "no" / "such" / "net.json")
+def _names_only(exc: OSError, path: Path | str) -> None:
+    """``exc`` names ``path`` as given, and not the temporary file that stood for it."""
+    assert exc.filename == os.fsdecode(path) and exc.filename2 is None
+    assert repr(os.fsdecode(path)) in str(exc)
+    assert ".gradcore-" not in str(exc) and ".tmp" not in str(exc)
+
+
+@pytest.mark.parametrize("kind", ["str", "Path", "bytes", "relative"])
+def test_save_into_missing_directory_names_the_file_given(tmp_path: Path, kind: str,
+                                                          monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "no" / "such" / "net.json"
+    path: Any = {"str": str(target), "Path": target, "bytes": os.fsencode(target),
+                 "relative": "no/such/net.json"}[kind]
+    with pytest.raises(FileNotFoundError) as info:
+        _net().save(path)
+    _names_only(info.value, path)
+
+
+def test_a_failed_write_or_rename_names_the_file_given(tmp_path: Path,
+                                                       monkeypatch: Any) -> None:
+    import errno
+
+    path = tmp_path / "net.json"
+    net = _net()
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write says it
+
+    monkeypatch.setattr(_io.json, "dump", full)
+    with pytest.raises(OSError) as info:
+        net.save(path)
+    assert info.value.errno == errno.ENOSPC
+    _names_only(info.value, path)
+    monkeypatch.undo()
+
+    def refused(src: str, dst: str) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", refused)
+    with pytest.raises(PermissionError) as info:
+        net.save(path)
+    _names_only(info.value, path)
+    assert os.listdir(tmp_path) == []  # the temporary is gone
 
 
 def _special_files(tmp_path: Path) -> dict[str, Path]:

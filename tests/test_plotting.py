@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -54,25 +55,52 @@ def test_several_seeds_draw_the_median_and_the_10_90_band():
 
 
 def test_the_ratio_figure_puts_each_net_beside_the_books_run():
-    ours = {k: (speeds(5, 500, k + 1)[:, :, 0] / speeds(5, 500, k + 1)[:, :, k - 1],
+    ours = {k: (speeds(5, 500, k + 1)[:, :, k - 1] / speeds(5, 500, k + 1)[:, :, 0],
                 ex.book_speed_ratio(k)) for k in (2, 3, 4)}
     fig = plotting.ratio_figure(ours)
     assert len(fig.axes) == 3
     for ax, k in zip(fig.axes, (2, 3, 4)):
         assert ax.get_title() == f"{k} hidden layers" and ax.get_yscale() == "log"
         median, book = ax.get_lines()
-        assert median.get_label() == "gradcore, median of 5 seeds" and len(bands(ax)) == 1
+        assert median.get_label() == ("gradcore: median over 5 seeds of\neach seed's ratio, "
+                                      "10–90 % band") and len(bands(ax)) == 1
+        assert np.allclose(median.get_ydata(), np.median(ours[k][0], axis=0))
         assert book.get_label() == "the book's run" and book.get_linestyle() == "--"
         assert book.get_ydata().tolist() == ex.book_speed_ratio(k).tolist()
-    assert "hidden layer 1" in fig.axes[0].get_ylabel()
+    assert fig.axes[0].get_ylabel() == "speed of the last hidden layer ÷ hidden layer 1"
+
+
+def _shown_labels(ax) -> list[str]:
+    """The y tick labels drawn within the axis, major and minor."""
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = [*ax.yaxis.get_major_ticks(), *ax.yaxis.get_minor_ticks()]
+    return [t.label1.get_text() for t in ticks
+            if t.label1.get_visible() and t.label1.get_text()
+            and low <= t.get_loc() <= high]
+
+
+@pytest.mark.parametrize("low, high", [(1.5, 300.0), (3.0, 8.0), (0.4, 0.9), (0.5, 20.0),
+                                       (1.2, 1.9)])
+def test_the_ratio_figure_labels_its_log_axis_plainly(low, high):
+    r = np.geomspace(low, high, 50)[None, :] * np.array([[0.99], [1.0], [1.01]])
+    ax = plotting.ratio_figure({4: (r, None)}).axes[0]
+    labels = _shown_labels(ax)
+    assert len(labels) >= 2, labels
+    for text in labels:
+        assert re.fullmatch(r"[0-9][0-9,]*(\.[0-9]+)?x", text), labels  # not 6×10⁻¹
+    shown = [float(t[:-1].replace(",", "")) for t in labels]
+    locs = sorted(t.get_loc() for t in ax.yaxis.get_major_ticks()
+                  if ax.get_ylim()[0] <= t.get_loc() <= ax.get_ylim()[1])
+    assert sorted(shown) == pytest.approx(locs, rel=0.01)  # each label is its tick's value
 
 
 def test_the_books_ratio_comes_from_its_figure_data():
     r = ex.book_speed_ratio(4)
     assert r.shape == (500,)
-    # fig/norms_during_training_4_layers.json, first row: 0.00297... / 0.28513...
-    assert r[0] == pytest.approx(0.0029752663545292526 / 0.28513893545173896, rel=1e-15)
-    assert 1 / r[-1] == pytest.approx(112.6, abs=0.1)  # the book's ~100x at epoch 500
+    # fig/norms_during_training_4_layers.json, first row: 0.28513... / 0.00297...
+    assert r[0] == pytest.approx(0.28513893545173896 / 0.0029752663545292526, rel=1e-15)
+    assert r[-1] == pytest.approx(112.6, abs=0.1)  # the book's ~100x at epoch 500
     with pytest.raises(ValueError):
         ex.book_speed_ratio(5)
 

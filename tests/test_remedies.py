@@ -183,8 +183,8 @@ def test_remedies_writes_csv_json_and_figures_and_resumes(tmp_path, monkeypatch)
     for n in names:
         for a, b in zip(again.results[n], res.results[n]):
             assert a.to_dict() == b.to_dict()
-    # other settings in the folder are refused, naming --force
-    with pytest.raises(ex.SettingsMismatch, match="--force"):
+    # other settings in the folder are refused, naming force=True (the CLI says --force)
+    with pytest.raises(ex.SettingsMismatch, match="force=True"):
         ex.remedies(names, seeds=2, epochs=3, out_dir=tmp_path, progress=False)
 
 

@@ -113,18 +113,60 @@ def test_a_sweep_writes_each_job_and_a_rerun_skips_them(tmp_path, data, serial):
 
 def test_a_folder_of_other_settings_is_refused_naming_force(tmp_path, data):
     jobs = small_jobs(1, epochs=1)
-    run_jobs(jobs, data, store=ResultStore(tmp_path, "test", {"seeds": 1}, jobs))
-    with pytest.raises(SettingsMismatch, match="--force") as info:
-        ResultStore(tmp_path, "test", {"seeds": 2}, jobs)
-    assert "seeds: 1 there, 2 here" in str(info.value)
+    run_jobs(jobs, data, store=ResultStore(tmp_path, "test", {"eta": 1}, jobs))
+    with pytest.raises(SettingsMismatch, match=r"pass force=True to replace") as info:
+        ResultStore(tmp_path, "test", {"eta": 2}, jobs)
+    assert "eta: 1 there, 2 here" in str(info.value) and "--force" not in str(info.value)
+    assert info.value.message("--force") == str(info.value).replace("force=True", "--force")
     with pytest.raises(SettingsMismatch, match="experiment 'test' there, 'other' here"):
-        ResultStore(tmp_path, "other", {"seeds": 1}, jobs)
-    with pytest.raises(SettingsMismatch, match="--force"):
-        ResultStore(tmp_path, "test", {"seeds": 1}, jobs[:1])
+        ResultStore(tmp_path, "other", {"eta": 1}, jobs)
+    with pytest.raises(SettingsMismatch, match="force=True"):
+        ResultStore(tmp_path, "test", {"eta": 1}, jobs[:1])
     # force: the old results are gone, none of them is reused
-    store = ResultStore(tmp_path, "test", {"seeds": 2}, jobs, force=True)
+    store = ResultStore(tmp_path, "test", {"eta": 2}, jobs, force=True)
     assert store.finished() == {}
     assert list((tmp_path / "jobs").glob("0*.json")) == []
+
+
+def seed_jobs(seeds: list[int]) -> list[Job]:
+    """A sweep's jobs as the experiments order them: per net, one per seed."""
+    return [Job(sizes=s, seed=seed, epochs=2, deltas=True)
+            for s in [(784, 10, 10, 10), (784, 12, 10)] for seed in seeds]
+
+
+def test_more_or_fewer_seeds_keep_the_trainings_of_the_seeds_already_run(tmp_path, data):
+    def run(seeds: list[int], *, force: bool = False, **other: int):
+        jobs = seed_jobs(seeds)
+        store = ResultStore(tmp_path, "test", {"seeds": seeds, "eta": 1, **other}, jobs,
+                            force=force)
+        ran: list[tuple[tuple[int, ...], int]] = []
+        results = run_jobs(jobs, data, store=store, progress=False,
+                           on_result=lambda i, r: ran.append((jobs[i].sizes, jobs[i].seed)))
+        store.close()
+        assert [r.job for r in results] == jobs
+        return {(r.job.sizes, r.job.seed): r.to_dict() for r in results}, sorted(ran)
+
+    def keys(seeds: list[int]) -> list[tuple[tuple[int, ...], int]]:
+        return sorted((j.sizes, j.seed) for j in seed_jobs(seeds))
+
+    alone = {(j.sizes, j.seed): r.to_dict()
+             for j, r in zip(seed_jobs([0, 1, 2]), run_jobs(seed_jobs([0, 1, 2]), data))}
+    first, ran = run([0])
+    assert ran == keys([0]) and first == {k: alone[k] for k in first}
+    more, ran = run([0, 1, 2])  # seed 0 moves from index 1 to index 3: found all the same
+    assert ran == keys([1, 2])
+    assert more == alone
+    fewer, ran = run([2, 1])
+    assert ran == [] and fewer == {k: alone[k] for k in fewer}
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == [
+        ".lock", "00000.json", "00001.json", "00002.json", "00003.json", "sweep.json"]
+    again, ran = run([0, 1], force=True)  # force changes nothing for seeds only
+    assert ran == keys([0]) and again == {k: alone[k] for k in again}
+    # anything else that changes is other settings, whatever the seeds
+    with pytest.raises(SettingsMismatch, match="lmbda: null there, 5 here"):
+        run([0, 1], lmbda=5)
+    with pytest.raises(SettingsMismatch, match="lmbda: null there, 5 here"):
+        run([0, 1, 2], lmbda=5)
 
 
 def test_a_store_of_other_jobs_is_refused(tmp_path, data, serial):
@@ -356,21 +398,28 @@ def test_ctrl_c_inside_the_wait_for_jobs_stops_the_sweep_without_a_hang(tmp_path
     assert "interrupted:" in out.stdout
 
 
-def test_the_same_command_with_other_settings_names_force(tmp_path):
+def test_the_same_command_with_more_seeds_keeps_them_and_other_settings_name_force(tmp_path):
     out = tmp_path / "c5"
-    args = ["--epochs", "2", "--no-figures", "--out", str(out)]
 
-    def chapter5(*extra):
-        return subprocess.run([sys.executable, "-m", "gradcore", "chapter5", *extra, *args],
+    def chapter5(*extra, epochs="2"):
+        return subprocess.run([sys.executable, "-m", "gradcore", "chapter5", *extra,
+                               "--epochs", epochs, "--no-figures", "--out", str(out)],
                               capture_output=True, text=True, cwd=tmp_path)
 
     assert chapter5().returncode == 0
-    proc = chapter5("--seeds", "2")
-    assert proc.returncode == 2
-    assert "--force" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    proc = chapter5("--seeds", "2", "--force")
+    proc = chapter5("--seeds", "2")  # seed 0 is the same training: kept, seed 1 added
     assert proc.returncode == 0, proc.stderr
+    assert "chapter5: 3 of 6 trainings were already done" in proc.stderr
     assert json.loads((out / "chapter5.json").read_text())["settings"]["seeds"] == [0, 1]
+    proc = chapter5("--seed", "1")  # seed 1 alone: kept as well
+    assert proc.returncode == 0, proc.stderr
+    assert "chapter5: 3 of 3 trainings were already done" in proc.stderr
+    proc = chapter5(epochs="3")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == (f"gradcore chapter5: error: {out} holds results of other settings "
+                    f"(epochs: 2 there, 3 here); pass --force to replace them, or choose "
+                    f"another folder")
 
 
 def test_default_jobs_is_the_cpus_this_process_may_use():

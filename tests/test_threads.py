@@ -20,6 +20,7 @@ from gradcore import _core, kernels
 LIB = ctypes.CDLL(_core.__file__)
 LIB.gc_set_num_threads.argtypes = [ctypes.c_int]
 LIB.gc_get_num_threads.restype = ctypes.c_int
+LIB.gc_get_thread_limit.restype = ctypes.c_int
 THREAD_COUNTS = [1, 2, 3, 4]  # beyond the cores too: gc_set_num_threads does not clamp
 
 
@@ -245,8 +246,6 @@ def test_a_thread_limit_holds_for_its_own_thread_only():
         def job() -> None:
             with gradcore.thread_limit(1):
                 inside.append(gradcore.get_num_threads())
-                with gradcore.thread_limit(5):
-                    inside.append(gradcore.get_num_threads())
                 inside.append(gradcore.get_num_threads())
             inside.append(gradcore.get_num_threads())
 
@@ -255,17 +254,52 @@ def test_a_thread_limit_holds_for_its_own_thread_only():
             t.start()
             t.join()
             limited_here = gradcore.get_num_threads()
-        assert inside == [1, everyone, 1, everyone]
+        assert inside == [1, 1, everyone]
         assert limited_here == 1
         assert gradcore.get_num_threads() == everyone
     finally:
         gradcore.set_num_threads(0)
 
 
-@pytest.mark.parametrize("n, exc", [(0, ValueError), (1.0, TypeError), (True, TypeError)])
-def test_thread_limit_refuses_bad_counts(n, exc):
-    with pytest.raises(exc, match="thread limit"):
+def test_an_inner_thread_limit_only_tightens(kernel_threads):
+    kernel_threads(4)  # beyond the cores too, so that a loosened limit would show
+    seen = []
+
+    def observe() -> None:
+        seen.append((LIB.gc_get_thread_limit(), gradcore.get_num_threads()))
+
+    with gradcore.thread_limit(1):
+        observe()
+        with gradcore.thread_limit(4):
+            observe()
+            with gradcore.thread_limit(3):
+                observe()
+        observe()
+    observe()
+    with gradcore.thread_limit(3):
+        with gradcore.thread_limit(2):
+            observe()
+        with gradcore.thread_limit(8):
+            observe()
+        observe()
+    assert seen == [(1, 1), (1, 1), (1, 1), (1, 1), (0, 4), (2, 2), (3, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("n, exc", [(0, ValueError), (-1, ValueError), (2**31, ValueError),
+                                    (2**40, ValueError), (np.int64(2**40), ValueError),
+                                    (1.0, TypeError), (True, TypeError), ("2", TypeError)])
+def test_thread_limit_refuses_bad_counts_when_made(n, exc):
+    with pytest.raises(exc, match=r"thread limit n must be an integer from 1 to 2147483647"):
         gradcore.thread_limit(n)
+
+
+@pytest.mark.parametrize("n", [1, np.int32(2), 2**31 - 1])
+def test_thread_limit_takes_every_c_int_count(n, kernel_threads):
+    kernel_threads(2)
+    with gradcore.thread_limit(n):
+        assert LIB.gc_get_thread_limit() == n
+        assert gradcore.get_num_threads() == min(2, n)
+    assert LIB.gc_get_thread_limit() == 0
 
 
 def test_two_threads_train_in_parallel_with_identical_results(mnist1000):

@@ -72,7 +72,7 @@ def _book_norms() -> dict[int, tuple[np.ndarray, np.ndarray]]:
 
 
 def book_speed_ratio(hidden: int) -> np.ndarray:
-    """The book's speed of hidden layer 1 ÷ that of the last hidden layer, per epoch.
+    """The book's speed of the last hidden layer ÷ that of hidden layer 1, per epoch.
 
     Computed from the book's own figure data (500 epochs of full-batch gradient descent on
     the first 1,000 training images; one unseeded run per net).
@@ -91,4 +91,4 @@ def book_speed_ratio(hidden: int) -> np.ndarray:
     if hidden not in norms:
         raise ValueError(f"the book's figure data has 2, 3 or 4 hidden layers, got {hidden!r}")
     first, last = norms[hidden]
-    return np.asarray(first / last)
+    return np.asarray(last / first)

@@ -80,6 +80,9 @@ def chapter5(out_dir: PathLike | None = None, *, seeds: int | Sequence[int] = 1,
         one thread per core of this machine.
     force : bool
         Replace results of other settings found in ``out_dir`` instead of refusing them.
+        Other seeds alone are not other settings: the trainings of the seeds already in
+        ``out_dir`` are kept and only the new seeds run (e.g. ``seeds=8`` after the
+        default 1 trains seeds 1 to 7).
     progress : bool
         A progress bar over the trainings (on a terminal).
     formats : sequence of str

@@ -325,7 +325,7 @@ def _chapter5_figures(result: Chapter5Result,
     if not ratios:
         return figs
     add("speed_ratio",
-        "figure: hidden 1 / last hidden layer speed, median and band, beside the book's",
+        "figure: last hidden / hidden 1 layer speed, median over seeds, beside the book's",
         plotting.ratio_figure(ratios))
     return figs
 

@@ -6,11 +6,14 @@ Layout under the results folder ``DIR``::
     DIR/jobs/00012.json     the result of job 12, written as soon as it finished
 
 Every file is written atomically (:func:`gradcore.experiments.output.write_files`). Opening
-a folder whose ``sweep.json`` holds other settings is an error naming ``--force``
-(``force=True``), which deletes the stored results and the outputs of the earlier run and
-starts afresh: results of other settings are never reused or mixed in. Every job file
-carries the fingerprint of its sweep (experiment and settings, data and version
-included), and only files of this sweep are read back. A run holds a lock on the folder
+a folder whose ``sweep.json`` holds other settings is an error naming ``force=True`` (on
+the command line ``--force``), which deletes the stored results and the outputs of the
+earlier run and starts afresh: results of other settings are never reused or mixed in.
+Settings that differ in their seeds only (``settings["seeds"]``, e.g. ``--seeds 8`` after
+``--seeds 1``) are the same trainings for the seeds in both: those results are kept
+(renumbered for the new list of jobs), the others are removed, and no ``force`` is needed.
+Every job file carries the fingerprint of its sweep (experiment and settings, data and
+version included), and only files of this sweep are read back. A run holds a lock on the folder
 (``DIR/jobs/.lock``) from start to end: another run on the same folder is refused.
 """
 
@@ -40,7 +43,27 @@ MANIFEST = "sweep.json"
 
 
 class SettingsMismatch(ValueError):
-    """The results folder holds results of other settings (pass ``--force`` to replace)."""
+    """The results folder holds results of other settings: ``force=True`` replaces them
+    (``--force`` on the command line, whose message is :meth:`message` of ``"--force"``).
+
+    Attributes
+    ----------
+    folder : str
+    difference : str
+        What differs, e.g. ``"epochs: 500 there, 30 here"``.
+    """
+
+    def __init__(self, folder: PathLike, difference: str) -> None:
+        self.folder, self.difference = os.fspath(folder), difference
+        super().__init__(self.message())
+
+    def message(self, force: str = "force=True") -> str:
+        """The error, naming ``force`` as the way to replace the results."""
+        return (f"{self.folder} holds results of other settings ({self.difference}); pass "
+                f"{force} to replace them, or choose another folder")
+
+    def __reduce__(self) -> tuple[type[SettingsMismatch], tuple[str, str]]:
+        return type(self), (self.folder, self.difference)
 
 
 class FolderInUse(OSError):
@@ -124,7 +147,9 @@ class ResultStore:
         JSON-ready settings that, with the jobs, determine every result.
     jobs : sequence of Job
     force : bool
-        Replace results of other settings instead of refusing them.
+        Replace results of other settings instead of refusing them. Settings that differ
+        in ``settings["seeds"]`` only need no ``force``: the results of the seeds in both
+        are kept, with or without it.
 
     Raises
     ------
@@ -141,23 +166,25 @@ class ResultStore:
         self.jobs = list(jobs)
         self.manifest = _normalised({"experiment": experiment, "settings": dict(settings),
                                      "jobs": [j.to_dict() for j in self.jobs]})
-        self.fingerprint = hashlib.blake2b(
-            _dumps([self.manifest["experiment"], self.manifest["settings"]]),
-            digest_size=16).hexdigest()
+        self.fingerprint = _fingerprint(self.manifest)
         check_writable(self.folder)
         self.dir.mkdir(exist_ok=True)
         self.lock = hold_folder(self.folder)  # held as long as this store is
         old = self._read_manifest()
-        if old is not None and old != self.manifest and not force:
+        reuse = old is not None and _other_seeds_only(old, self.manifest)
+        if old is not None and old != self.manifest and not reuse and not force:
             self.lock.release()
-            raise SettingsMismatch(
-                f"{self.folder} holds results of other settings "
-                f"({_difference(old, self.manifest)}); pass --force (force=True) to "
-                f"replace them, or choose another folder")
+            raise SettingsMismatch(self.folder, _difference(old, self.manifest))
         if old != self.manifest:
+            # the results of the seeds in both, staged under names no run reads
+            staged = self._stage_reused(old) if old is not None and reuse else {}
             self._clear()
             remove_outputs(self.folder)
             write_files(self.dir, {MANIFEST: _dumps(self.manifest)})
+            for i, path in staged.items():
+                os.replace(path, self._path(i))
+        for path in self.dir.glob(f"*{_STAGED}"):  # left by a run stopped while renaming
+            path.unlink()
 
     def close(self) -> None:
         """Let go of the folder's lock (also done when the store is garbage)."""
@@ -176,6 +203,32 @@ class ResultStore:
     def _clear(self) -> None:
         for p in self.dir.glob("*.json"):
             p.unlink()
+
+    def _stage_reused(self, old: Mapping[str, Any]) -> dict[int, pathlib.Path]:
+        """Copy every stored result of ``old`` whose job is also one of this sweep's to a
+        staging file of its new index, with this sweep's fingerprint; return the staging
+        files by new index. (The fingerprint of ``old`` differs in the seeds only.)"""
+        index: dict[bytes, int] = {}
+        for n, job in enumerate(self.manifest["jobs"]):
+            index.setdefault(_dumps(job), n)
+        old_fingerprint = _fingerprint(old)
+        staged: dict[int, pathlib.Path] = {}
+        for k, job_doc in enumerate(old["jobs"]):
+            i = index.get(_dumps(job_doc))
+            if i is None or i in staged:
+                continue
+            try:
+                doc = _read_json(self._path(k), _job_bytes(self.jobs[i]))
+                if doc.get("sweep") != old_fingerprint:
+                    continue
+                if JobResult.from_dict(doc).job != self.jobs[i]:
+                    continue
+            except (*_UNREADABLE, AttributeError):
+                continue
+            name = f"{i:05d}{_STAGED}"
+            write_files(self.dir, {name: _dumps({**doc, "sweep": self.fingerprint})})
+            staged[i] = self.dir / name
+        return staged
 
     def _path(self, i: int) -> pathlib.Path:
         return self.dir / f"{i:05d}.json"
@@ -213,6 +266,9 @@ class ResultStore:
                                                   **result.to_dict()})})
 
 
+#: The ending of a stored result staged for its new index (see ``_stage_reused``).
+_STAGED = ".reused"
+
 #: What a stored file that does not read back raises (RecursionError: nested too deep;
 #: OverflowError: a size of Infinity).
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError)
@@ -249,6 +305,28 @@ def _read_json(path: pathlib.Path, limit: int) -> Any:
     return json.loads(raw)
 
 
+def _fingerprint(manifest: Mapping[str, Any]) -> str:
+    """The fingerprint of a sweep: its experiment and settings (not its list of jobs)."""
+    return hashlib.blake2b(_dumps([manifest.get("experiment"), manifest.get("settings")]),
+                           digest_size=16).hexdigest()
+
+
+def _other_seeds_only(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether the sweeps ``old`` and ``new`` (records of ``sweep.json``) differ in their
+    seeds only: the same experiment, and settings that are the same but for ``"seeds"``.
+    The settings hold everything but the jobs that a result depends on (the data's
+    fingerprint and the version included), so a job in both lists is the same training."""
+    if "unreadable" in old or old.get("experiment") != new["experiment"]:
+        return False
+    o, n = old.get("settings"), new["settings"]
+    if not isinstance(o, dict) or "seeds" not in o or "seeds" not in n:
+        return False
+    if not isinstance(old.get("jobs"), list):
+        return False
+    return {k: v for k, v in o.items() if k != "seeds"} == \
+        {k: v for k, v in n.items() if k != "seeds"}
+
+
 def _dumps(doc: Any) -> bytes:
     return (json.dumps(doc, allow_nan=True) + "\n").encode("utf-8")
 
@@ -265,6 +343,8 @@ def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         return f"experiment {old.get('experiment')!r} there, {new['experiment']!r} here"
     o, n = old.get("settings", {}), new["settings"]
     keys = sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))
+    if "seeds" in keys and len(keys) > 1 and "seeds" in o and "seeds" in n:
+        keys.remove("seeds")  # other seeds alone are never refused: not the reason
     if keys:
         return "; ".join(f"{k}: {_short(o.get(k))} there, {_short(n.get(k))} here"
                          for k in keys[:3])
