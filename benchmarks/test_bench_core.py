@@ -3,7 +3,7 @@
 One benchmark group per operation and net size; each benchmark asserts its result. The SGD
 epoch (m = 10) has a floor: gradcore float64 at least 3x as fast as the reference, measured
 on the embedded 1,000 images for every net size and, with full MNIST, on 50,000 images for
-[784,30,30,10] (the epoch of the README's performance table). The same epoch also runs
+[784,30,30,10] (the epoch of the performance page's table). The same epoch also runs
 from arrays 16 bytes past a 64-byte boundary against aligned ones (no floor: what alignment
 is worth depends on the CPU).
 """

@@ -1,6 +1,6 @@
 """``gradcore momentum``'s default run: 3 updates × 2 initialisations × 5 seeds of sigmoid
 [784, 30×8, 10] on the embedded 1,000 images, 2,000 updates of 100 images each (30
-trainings side by side). The README quotes its time.
+trainings side by side). The momentum page of the docs quotes its time.
 
 The result is checked against the paper's claims (Sutskever, Martens, Dahl & Hinton 2013):
 from the sparse initialisation, momentum with the rising schedule trains the deep sigmoid

@@ -2,7 +2,7 @@
 
 The experiment runner trains independent jobs side by side, one kernel thread each; the
 results are the same bits whatever the job count. Quick settings (4 seeds, 100 epochs); the
-README's figures come from ``gradcore chapter5 --seeds 8`` and ``--seeds 20`` at 500 epochs.
+the docs' figures come from ``gradcore chapter5 --seeds 8`` and ``--seeds 20`` at 500 epochs.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ It also owns where such buffers start in memory: at a multiple of :data:`ALIGNME
 time; rows of 784 numbers are a whole number of 64-byte lines, so when a buffer starts on a
 line every vector does, and when it does not, every vector load touches two lines. NumPy
 places large arrays 16 bytes past a line (what that costs: ``gradcore.kernels`` and the
-README's Performance section). Results do not depend on alignment.
+the performance page of the docs, docs/performance.md). Results do not depend on alignment.
 """
 
 from __future__ import annotations

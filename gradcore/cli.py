@@ -117,7 +117,7 @@ def _remedy_args(p: Any, *, init_help: str | None = None) -> None:
     """The network's and the update's choices beside the book's (gradcore.train's)."""
     g = p.add_argument_group(
         "remedies", "the network and the update beside the book's sigmoid net and plain "
-        "SGD (see 'gradcore remedies' and the README)")
+        "SGD (see 'gradcore remedies' and the docs' remedies page)")
     g.add_argument("--activation", type=_activations, default=None, metavar="NAME",
                    help="hidden activation, or one per hidden layer comma-separated: "
                         "sigmoid (default), tanh, softsign, relu, leaky_relu, elu, prelu, "
