@@ -7,7 +7,6 @@ from typing import Any, overload
 
 import numpy as np
 
-from . import _core
 from . import kernels as _kernels
 from . import reference as _ref
 from ._arch import PRELU_INITIAL_SLOPE, Architecture, architecture
@@ -406,7 +405,7 @@ def l2_term(net: Network, lmbda: float, n: int) -> float:
     """λ/(2n)·Σ‖w‖² (exactly 0 for λ = 0, even when the weights overflow)."""
     if not lmbda:
         return 0.0
-    return l2_from(_core.weights_sum_squares(net.architecture.core(), net.params), lmbda, n)
+    return l2_from(_kernels._weights_sum_squares(net.architecture, net.params), lmbda, n)
 
 
 def l2_from(sum_sq: float, lmbda: float, n: int) -> float:

@@ -220,6 +220,12 @@ def _sgd_epochs(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.nda
     return (int(st), *per_epoch)  # type: ignore[return-value]
 
 
+def _weights_sum_squares(arch: Architecture, params: np.ndarray) -> float:
+    """Σ w² over every weight of params (not biases or slopes), in float64, from the core:
+    the L2 term's sum, the same bits as :func:`_sgd_epochs` records."""
+    return float(_core.weights_sum_squares(arch.core(), params))
+
+
 def _speeds(arch: Architecture, grad: np.ndarray) -> np.ndarray:
     """‖mean δˡ‖ per layer (float64) from a mean gradient's bias parts."""
     return np.array([np.linalg.norm(grad[b:e].astype(np.float64))
