@@ -44,7 +44,7 @@ MANIFEST = "sweep.json"
 
 class SettingsMismatch(ValueError):
     """The results folder holds results of other settings: ``force=True`` replaces them
-    (``--force`` on the command line, whose message is :meth:`message` of ``"--force"``).
+    (``--force`` on the command line, whose message is ``message("--force")``).
 
     Attributes
     ----------
