@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+import http.client
+import itertools
 import logging
 import os
 import pathlib
@@ -35,12 +37,14 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from tornado.ioloop import IOLoop
 
+from gradcore.dashboard import server as server_module
 from gradcore.dashboard import training
-from gradcore.dashboard.server import is_loopback, make_server, page_url
+from gradcore.dashboard.server import APP_PATH, is_loopback, make_server, page_url
 from gradcore.dashboard.settings import (
     ACTIVATION_CHOICES,
     COST_CHOICES,
     INIT_CHOICES,
+    LIMITS,
     NESTEROV_CHOICES,
     SCHEDULE_CHOICES,
 )
@@ -115,14 +119,16 @@ _PAGE_GONE = "Failed sending message as connection was closed"
 
 
 class ServerLog(logging.Handler):
-    """Warnings and errors logged in this process while the server runs."""
+    """Warnings and errors logged by one server's thread while the server runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, thread: str) -> None:
         super().__init__(logging.WARNING)
+        self.thread = thread
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if record.threadName == self.thread:
+            self.records.append(record)
 
     def problems(self) -> list[str]:
         """The messages logged since the last call, but for a page closing mid-update."""
@@ -133,21 +139,25 @@ class ServerLog(logging.Handler):
 
 
 class Server:
-    """The dashboard's server running in a thread of this process."""
+    """The dashboard's server running in a thread of this process (``make_server``'s
+    arguments: a free port of 127.0.0.1 unless told)."""
 
-    def __init__(self) -> None:
-        self.log = ServerLog()
+    _count = itertools.count(1)
+
+    def __init__(self, host: str = "127.0.0.1", **kwargs: Any) -> None:
+        self._host, self._kwargs = host, kwargs
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="dashboard-test-server",
-                                        daemon=True)
+        name = f"dashboard-test-server-{next(self._count)}"
+        self.log = ServerLog(name)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def _serve(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        server, self.port = make_server("127.0.0.1", 0, IOLoop.current())
+        self.bokeh, self.port = make_server(self._host, 0, IOLoop.current(), **self._kwargs)
         self._ready.set()
         self.loop.run_forever()
-        server.stop()
+        self.bokeh.stop()
         self.loop.close()
 
     def start(self) -> None:
@@ -155,6 +165,19 @@ class Server:
         self._thread.start()
         assert self._ready.wait(WAIT), "the server did not start"
         self.url = f"http://127.0.0.1:{self.port}/gradcore"
+
+    def sessions(self) -> list[Any]:
+        """The page sessions the server holds (not yet destroyed)."""
+        done = threading.Event()
+        found: list[Any] = []
+
+        def read() -> None:  # in the server's loop, which owns the sessions
+            found.extend(self.bokeh.get_sessions(APP_PATH))
+            done.set()
+
+        self.loop.call_soon_threadsafe(read)
+        assert done.wait(WAIT)
+        return found
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -481,6 +504,65 @@ def test_screenshot(page: Page, browser: Any, tmp_path: pathlib.Path):
         shutil.copyfile(path, target)
 
 
+# ------------------------------------------------------------------ who may start a run
+
+
+def _get(port: int, host: str, path: str = APP_PATH,
+         headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """GET ``path`` from 127.0.0.1:``port`` with the Host header ``host``: status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_requests_for_the_page_start_no_training_until_a_browser_draws_it(
+        browser: Any, server: Server):
+    """A GET alone (another web site's link, image or script, a prefetch) builds a session
+    but starts no run: more of them than the server has room for leave a page drawn in a
+    browser its own run."""
+    for _ in range(LIMITS.max_runs + 2):
+        status, body = _get(server.port, f"127.0.0.1:{server.port}")
+        assert status == 200 and "bokeh" in body.lower()
+        assert training.live_runs() == []
+    browser.get_log("browser")
+    page = Page(browser, server.url)  # waits for the page's first points: its run started
+    try:
+        state = page.wait(lambda s: "[784,30,30,30,10]" in s["runs"], "the book's run")
+        assert state["message"] == ""
+        assert len(training.live_runs()) <= 1
+        assert not page.console_errors()
+    finally:
+        page.close()
+    _wait_until(lambda: not training.live_runs(), "the page's training ended after it closed")
+    assert not server.log.problems()
+
+
+def test_closing_the_page_stops_its_run_as_its_connection_closes(browser: Any,
+                                                                 monkeypatch):
+    """The run stops when the page's websocket closes, not when the server destroys the
+    page's session, which it does only some time later: here sessions would outlive their
+    page by ten minutes, and the run stops while its session is still there."""
+    monkeypatch.setattr(server_module, "UNUSED_SESSION_MS", 600_000)
+    s = Server()
+    s.start()
+    try:
+        page = Page(browser, s.url)
+        run = _start_long_run(page)
+        page.close()
+        _wait_until(lambda: run.stopping and not run.alive,
+                    "the training thread ended after the page closed")
+        assert run.feed.state == "stopped" and run.feed.epochs_done < 5000
+        (session,) = s.sessions()
+        assert session.connection_count == 0 and not session.destroyed
+    finally:
+        s.stop()
+    assert not s.log.problems()
+
+
 # ------------------------------------------------------------------ the command line
 
 
@@ -497,7 +579,7 @@ def test_command_prints_the_address_serves_and_stops_on_ctrl_c():
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.search(r"http://127\.0\.0\.1:(\d+)/gradcore", line)
         assert match, line
-        with urllib.request.urlopen(match.group(0), timeout=WAIT) as r:  # starts a run
+        with urllib.request.urlopen(match.group(0), timeout=WAIT) as r:
             assert r.status == 200 and b"bokeh" in r.read().lower()
         root = f"http://127.0.0.1:{match.group(1)}/"
         with urllib.request.urlopen(root, timeout=WAIT) as r:
@@ -548,3 +630,4 @@ def test_without_bokeh_the_command_says_what_to_install(monkeypatch, capsys):
 def test_loopback_hosts_and_page_addresses(host, loopback, url):
     assert is_loopback(host) is loopback
     assert page_url(host, 5006) == url
+
