@@ -14,6 +14,7 @@ screenshot test writes its picture there as well (``docs/dashboard.png`` is made
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import http.client
 import itertools
@@ -39,7 +40,14 @@ from tornado.ioloop import IOLoop
 
 from gradcore.dashboard import server as server_module
 from gradcore.dashboard import training
-from gradcore.dashboard.server import APP_PATH, is_loopback, make_server, page_url
+from gradcore.dashboard.server import (
+    APP_PATH,
+    allowed_origins,
+    host_allowed,
+    is_loopback,
+    make_server,
+    page_url,
+)
 from gradcore.dashboard.settings import (
     ACTIVATION_CHOICES,
     COST_CHOICES,
@@ -519,6 +527,27 @@ def _get(port: int, host: str, path: str = APP_PATH,
         conn.close()
 
 
+def _websocket(port: int, origin: str) -> int:
+    """Open the websocket of a fresh page session as a browser on ``origin`` would (the
+    Host header the served address): the status of the handshake, 101 if accepted."""
+    status, page = _get(port, f"127.0.0.1:{port}")
+    assert status == 200
+    token = re.search(r'"token":"([^"]+)"', page)
+    assert token, page[-500:]
+    status, _ = _get(port, f"127.0.0.1:{port}", f"{APP_PATH}/ws", {
+        "Upgrade": "websocket", "Connection": "Upgrade", "Origin": origin,
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Protocol": f"bokeh, {token.group(1)}"})
+    return status
+
+
+def _only_refusals(problems: list[str]) -> bool:
+    """The server logged nothing but refused requests (403) and refused websockets."""
+    return all(re.match(r"tornado\.access: 403 GET ", p)
+               or p.startswith("bokeh.server.views.ws: Refusing websocket connection")
+               for p in problems)
+
+
 def test_requests_for_the_page_start_no_training_until_a_browser_draws_it(
         browser: Any, server: Server):
     """A GET alone (another web site's link, image or script, a prefetch) builds a session
@@ -539,6 +568,53 @@ def test_requests_for_the_page_start_no_training_until_a_browser_draws_it(
         page.close()
     _wait_until(lambda: not training.live_runs(), "the page's training ended after it closed")
     assert not server.log.problems()
+
+
+@pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1.evil.example:{port}",
+                                  "localhost:{other}", "127.0.0.1", ""])
+def test_a_request_naming_another_host_is_refused_and_starts_nothing(server: Server,
+                                                                     host: str):
+    """DNS rebinding: a foreign name that resolves to this machine reaches the port, but
+    the browser says the name in the Host header, and the server refuses it."""
+    host = host.format(port=server.port, other=server.port + 1)
+    for path in (APP_PATH, f"{APP_PATH}/ws", "/static/js/bokeh.min.js"):
+        status, body = _get(server.port, host, path)
+        assert status == 403 and "--allow-origin" in body, (path, status)
+    assert training.live_runs() == []
+    for allowed in (f"localhost:{server.port}", f"LocalHost:{server.port}"):
+        assert _get(server.port, allowed)[0] == 200
+    assert training.live_runs() == []
+    # the server logs a request after answering it: these lines are in by the next answer
+    problems = server.log.problems()
+    assert len(problems) == 3 and _only_refusals(problems), problems
+
+
+@pytest.mark.parametrize("allow, allowed, refused", [
+    (None, ["127.0.0.1", "localhost"], ["evil.example", "dash.example", "192.168.1.5"]),
+    (["dash.example", "192.168.1.5"], ["127.0.0.1", "localhost", "dash.example",
+                                       "192.168.1.5"], ["evil.example", "dash.example.evil"]),
+])
+def test_serving_all_interfaces_answers_only_to_the_names_allowed(allow, allowed, refused):
+    """--host 0.0.0.0: the page and its websocket only for localhost, 127.0.0.1 and the
+    names given (--allow-origin), not for whatever name a request brings."""
+    s = Server("0.0.0.0", **({} if allow is None else {"allow_origin": allow}))
+    s.start()
+    try:
+        for name in allowed:
+            assert _get(s.port, f"{name}:{s.port}")[0] == 200, name
+            assert _websocket(s.port, f"http://{name}:{s.port}") == 101, name
+        assert s.log.problems() == []
+        for name in refused:
+            assert _get(s.port, f"{name}:{s.port}")[0] == 403, name
+            assert _websocket(s.port, f"http://{name}:{s.port}") == 403, name
+        problems = s.log.problems()
+        assert _only_refusals(problems), problems
+        for name in refused:
+            assert any(f"from Origin 'http://{name}:{s.port}'" in p for p in problems), name
+        assert training.live_runs() == []
+    finally:
+        s.stop()
+    assert _only_refusals(s.log.problems())  # the access log's last lines
 
 
 def test_closing_the_page_stops_its_run_as_its_connection_closes(browser: Any,
@@ -595,6 +671,65 @@ def test_command_prints_the_address_serves_and_stops_on_ctrl_c():
     assert "stopped" in out and err == ""
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_command_on_all_interfaces_answers_to_loopback_and_the_names_given():
+    proc = _command("--no-browser", "--host", "0.0.0.0", "--port", "0",
+                    "--allow-origin", "Dash.Example,proxy.example:8443",
+                    "--allow-origin", "[::1]")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/gradcore", line)
+        assert match, line
+        port = int(match.group(1))
+        names = proc.stdout.readline()
+        assert names.strip() == (
+            f"gradcore dashboard: answering only to 127.0.0.1:{port}, [::1]:{port}, "
+            f"dash.example:{port}, localhost:{port}, proxy.example:8443 "
+            f"(--allow-origin adds names)")
+        for host, status in ((f"dash.example:{port}", 200), ("proxy.example:8443", 200),
+                             (f"localhost:{port}", 200), (f"evil.example:{port}", 403),
+                             (f"proxy.example:{port}", 403)):
+            assert _get(port, host)[0] == status, host
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "--host 0.0.0.0 is not a loopback address" in err and "Traceback" not in err
+
+
+def test_command_help_names_the_hosts_allowed_by_default():
+    proc = subprocess.run([sys.executable, "-m", "gradcore", "dashboard", "--help"],
+                          cwd=pathlib.Path(__file__).parent, capture_output=True, text=True,
+                          timeout=WAIT, check=True)
+    text = " ".join(proc.stdout.split())
+    assert "--allow-origin NAMES" in text
+    assert "With --host 0.0.0.0 the default is localhost and 127.0.0.1 only" in text
+
+
+@pytest.mark.parametrize("value", ["*", "*:5006", "*.example", "http://dash.lan", "dash.lan/x",
+                                   "dash.lan:0", "dash.lan:65536", "dash.lan:", "-dash.lan",
+                                   "a..b", "[::1", "[zz::1]", "[::1]5006", "", "dash lan"])
+def test_command_refuses_an_origin_that_names_no_host(value):
+    proc = _command("--no-browser", "--port", "0", f"--allow-origin={value}")
+    _, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 2, err
+    assert "allow_origin must be a host name or IP address, optionally with :PORT" in err
+    assert repr(value) in err
+
+
+def test_serve_checks_its_origins_before_listening():
+    from gradcore import dashboard
+
+    with pytest.raises(ValueError, match=r"allow_origin\[1\] must be a host name .* got '\*'"):
+        dashboard.serve("127.0.0.1", 0, open_browser=False, allow_origin=["dash.lan", "*"])
+    with pytest.raises(TypeError, match="allow_origin must be None or a non-empty sequence"):
+        dashboard.serve("127.0.0.1", 0, open_browser=False, allow_origin="dash.lan")
+
+
 def test_command_warns_about_any_other_host_and_reports_a_bad_address():
     # TEST-NET-1 is on no interface of this machine: the warning, then a clean failure
     proc = _command("--no-browser", "--host", "192.0.2.1", "--port", "0")
@@ -631,3 +766,28 @@ def test_loopback_hosts_and_page_addresses(host, loopback, url):
     assert is_loopback(host) is loopback
     assert page_url(host, 5006) == url
 
+
+@pytest.mark.parametrize("host, names, origins", [
+    ("127.0.0.1", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("127.0.0.2", None, ["127.0.0.1:5006", "127.0.0.2:5006", "localhost:5006"]),
+    ("::1", None, ["127.0.0.1:5006", "[::1]:5006", "localhost:5006"]),
+    ("0.0.0.0", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("::", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("192.0.2.1", None, ["192.0.2.1:5006"]),
+    ("0.0.0.0", ["dash.lan", "proxy.example:443", "[fe80::1]", "[fe80::1]:8080"],
+     ["127.0.0.1:5006", "[fe80::1]:5006", "[fe80::1]:8080", "dash.lan:5006",
+      "localhost:5006", "proxy.example:443"]),
+])
+def test_the_names_a_server_answers_to(host, names, origins):
+    assert allowed_origins(host, 5006, names) == origins
+
+
+@pytest.mark.parametrize("header, allowed", [
+    ("localhost:5006", True), ("LOCALHOST:5006", True), (" 127.0.0.1:5006 ", True),
+    ("[::1]:5006", True), ("dash.lan", True), ("dash.lan:80", True), ("localhost", False),
+    ("localhost:5007", False), ("evil.example:5006", False),
+    ("localhost.evil.example:5006", False), ("dash.lan:5006", False), ("", False),
+])
+def test_a_host_header_is_allowed_only_if_it_names_an_origin(header, allowed):
+    origins = ["127.0.0.1:5006", "[::1]:5006", "localhost:5006", "dash.lan:80"]
+    assert host_allowed(header, origins) is allowed
