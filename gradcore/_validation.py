@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import ipaddress
+import re
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any, ParamSpec, TypeVar
 
@@ -212,6 +214,48 @@ class ListOf(Constraint):
         return self.check(name, [self.inner.parse(name, part) for part in text.split(",")])
 
 
+class HostName(Constraint):
+    """A host name or IP address as a browser writes it in a page's address, optionally
+    with ``:PORT``: ``dash.lan``, ``192.168.1.5``, ``[fe80::1]:8080`` (an IPv6 address in
+    brackets). No wildcards, no scheme or path; returned in lower case."""
+
+    description = ("a host name or IP address, optionally with :PORT (e.g. dash.lan, "
+                   "192.168.1.5:8080, [::1]; no wildcards)")
+    _label = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._type_error(name, value)
+        text = value.strip().lower()
+        host, port = text, ""
+        if text.startswith("["):
+            host, bracket, port = text.partition("]")
+            host += bracket
+            ok = (bracket == "]" and self._ipv6(host[1:-1])
+                  and (port == "" or port.startswith(":")))
+            port = port[1:]
+        else:
+            if ":" in text:
+                host, port = text.rsplit(":", 1)
+            ok = (0 < len(host) <= 253
+                  and all(self._label.fullmatch(p) for p in host.split(".")))
+        if port:
+            ok = ok and port.isdigit() and port.isascii() and 0 < int(port) <= 65535
+        elif text.endswith(":"):
+            ok = False
+        if not ok:
+            raise ValueError(f"{name} must be {self.description}, got {value!r}")
+        return f"{host}:{int(port)}" if port else host
+
+    @staticmethod
+    def _ipv6(text: str) -> bool:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return True
+
+
 class HiddenSizes(Constraint):
     """Hidden layer sizes: one integer >= 1, or a sequence of them (possibly empty)."""
 
@@ -333,6 +377,8 @@ SEEDS = Seeds()
 HIDDEN_COUNTS = ListOf(Integer(0, MAX_LAYERS - 2), distinct=True)
 #: scikit-learn's names of two of gradcore's activations (sklearn.neural_network).
 SKLEARN_ACTIVATION_ALIASES = {"logistic": "sigmoid", "identity": "linear"}
+#: Host names (and ports) besides its own address that the dashboard answers to.
+ORIGINS = NoneOr(ListOf(HostName()))
 #: Trainings side by side on this machine (None: one per core).
 N_JOBS = NoneOr(Integer(1, MAX_THREADS))
 #: The mean-field theory's arguments: an activation, variances of weights and biases, the
@@ -424,7 +470,8 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
                       "momentum": Real(0.0, 1.0), "nesterovs_momentum": Flag(),
                       "momentum_schedule": NoneOr(Options("sutskever")),
                       "clip_norm": NoneOr(Real(0.0, strict=True)), "dropout": Real(0.0, 1.0)},
-    "dashboard.main": {"port": Integer(0, 65535)},
+    "dashboard.main": {"port": Integer(0, 65535), "allow_origin": ORIGINS},
+    "dashboard.serve": {"port": Integer(0, 65535), "allow_origin": ORIGINS},
     # the dashboard's form: runs small enough to watch live (gradcore.dashboard.LIMITS)
     "dashboard.Settings": {"hidden": Integer(1, 8), "width": Integer(1, 100),
                            "init": Options("default", "large", "scale",

@@ -1095,7 +1095,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from . import dashboard
 
-    return dashboard.main(args.host, args.port, not args.no_browser)
+    return dashboard.main(args.host, args.port, not args.no_browser, args.allow_origin)
 
 
 # ------------------------------------------------------------------ parser
@@ -1173,6 +1173,14 @@ def _add_dashboard(sub: Any) -> None:
     db.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default: %(default)s); any other than a "
                          "loopback address lets anyone who can reach the port use the CPU")
+    db.add_argument("--allow-origin", type=_arg("dashboard.main", "allow_origin"),
+                    action="extend", default=None, metavar="NAMES",
+                    help="host names or addresses (comma-separated, each optionally "
+                         "NAME:PORT; the option may repeat) that the page may be reached "
+                         "at besides the served address: any request or websocket naming "
+                         "another host is refused. With --host 0.0.0.0 the default is "
+                         "localhost and 127.0.0.1 only; with a loopback --host, those and "
+                         "the host; with any other --host, that address")
     db.add_argument("--no-browser", action="store_true",
                     help="print the page's address but do not open a browser")
 

@@ -14,7 +14,10 @@ screenshot test writes its picture there as well (``docs/dashboard.png`` is made
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
+import http.client
+import itertools
 import logging
 import os
 import pathlib
@@ -35,12 +38,21 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from tornado.ioloop import IOLoop
 
+from gradcore.dashboard import server as server_module
 from gradcore.dashboard import training
-from gradcore.dashboard.server import is_loopback, make_server, page_url
+from gradcore.dashboard.server import (
+    APP_PATH,
+    allowed_origins,
+    host_allowed,
+    is_loopback,
+    make_server,
+    page_url,
+)
 from gradcore.dashboard.settings import (
     ACTIVATION_CHOICES,
     COST_CHOICES,
     INIT_CHOICES,
+    LIMITS,
     NESTEROV_CHOICES,
     SCHEDULE_CHOICES,
 )
@@ -115,14 +127,16 @@ _PAGE_GONE = "Failed sending message as connection was closed"
 
 
 class ServerLog(logging.Handler):
-    """Warnings and errors logged in this process while the server runs."""
+    """Warnings and errors logged by one server's thread while the server runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, thread: str) -> None:
         super().__init__(logging.WARNING)
+        self.thread = thread
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if record.threadName == self.thread:
+            self.records.append(record)
 
     def problems(self) -> list[str]:
         """The messages logged since the last call, but for a page closing mid-update."""
@@ -133,21 +147,25 @@ class ServerLog(logging.Handler):
 
 
 class Server:
-    """The dashboard's server running in a thread of this process."""
+    """The dashboard's server running in a thread of this process (``make_server``'s
+    arguments: a free port of 127.0.0.1 unless told)."""
 
-    def __init__(self) -> None:
-        self.log = ServerLog()
+    _count = itertools.count(1)
+
+    def __init__(self, host: str = "127.0.0.1", **kwargs: Any) -> None:
+        self._host, self._kwargs = host, kwargs
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="dashboard-test-server",
-                                        daemon=True)
+        name = f"dashboard-test-server-{next(self._count)}"
+        self.log = ServerLog(name)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def _serve(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        server, self.port = make_server("127.0.0.1", 0, IOLoop.current())
+        self.bokeh, self.port = make_server(self._host, 0, IOLoop.current(), **self._kwargs)
         self._ready.set()
         self.loop.run_forever()
-        server.stop()
+        self.bokeh.stop()
         self.loop.close()
 
     def start(self) -> None:
@@ -155,6 +173,19 @@ class Server:
         self._thread.start()
         assert self._ready.wait(WAIT), "the server did not start"
         self.url = f"http://127.0.0.1:{self.port}/gradcore"
+
+    def sessions(self) -> list[Any]:
+        """The page sessions the server holds (not yet destroyed)."""
+        done = threading.Event()
+        found: list[Any] = []
+
+        def read() -> None:  # in the server's loop, which owns the sessions
+            found.extend(self.bokeh.get_sessions(APP_PATH))
+            done.set()
+
+        self.loop.call_soon_threadsafe(read)
+        assert done.wait(WAIT)
+        return found
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -481,6 +512,133 @@ def test_screenshot(page: Page, browser: Any, tmp_path: pathlib.Path):
         shutil.copyfile(path, target)
 
 
+# ------------------------------------------------------------------ who may start a run
+
+
+def _get(port: int, host: str, path: str = APP_PATH,
+         headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """GET ``path`` from 127.0.0.1:``port`` with the Host header ``host``: status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def _websocket(port: int, origin: str) -> int:
+    """Open the websocket of a fresh page session as a browser on ``origin`` would (the
+    Host header the served address): the status of the handshake, 101 if accepted."""
+    status, page = _get(port, f"127.0.0.1:{port}")
+    assert status == 200
+    token = re.search(r'"token":"([^"]+)"', page)
+    assert token, page[-500:]
+    status, _ = _get(port, f"127.0.0.1:{port}", f"{APP_PATH}/ws", {
+        "Upgrade": "websocket", "Connection": "Upgrade", "Origin": origin,
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Protocol": f"bokeh, {token.group(1)}"})
+    return status
+
+
+def _only_refusals(problems: list[str]) -> bool:
+    """The server logged nothing but refused requests (403) and refused websockets."""
+    return all(re.match(r"tornado\.access: 403 GET ", p)
+               or p.startswith("bokeh.server.views.ws: Refusing websocket connection")
+               for p in problems)
+
+
+def test_requests_for_the_page_start_no_training_until_a_browser_draws_it(
+        browser: Any, server: Server):
+    """A GET alone (another web site's link, image or script, a prefetch) builds a session
+    but starts no run: more of them than the server has room for leave a page drawn in a
+    browser its own run."""
+    for _ in range(LIMITS.max_runs + 2):
+        status, body = _get(server.port, f"127.0.0.1:{server.port}")
+        assert status == 200 and "bokeh" in body.lower()
+        assert training.live_runs() == []
+    browser.get_log("browser")
+    page = Page(browser, server.url)  # waits for the page's first points: its run started
+    try:
+        state = page.wait(lambda s: "[784,30,30,30,10]" in s["runs"], "the book's run")
+        assert state["message"] == ""
+        assert len(training.live_runs()) <= 1
+        assert not page.console_errors()
+    finally:
+        page.close()
+    _wait_until(lambda: not training.live_runs(), "the page's training ended after it closed")
+    assert not server.log.problems()
+
+
+@pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1.evil.example:{port}",
+                                  "localhost:{other}", "127.0.0.1", ""])
+def test_a_request_naming_another_host_is_refused_and_starts_nothing(server: Server,
+                                                                     host: str):
+    """DNS rebinding: a foreign name that resolves to this machine reaches the port, but
+    the browser says the name in the Host header, and the server refuses it."""
+    host = host.format(port=server.port, other=server.port + 1)
+    for path in (APP_PATH, f"{APP_PATH}/ws", "/static/js/bokeh.min.js"):
+        status, body = _get(server.port, host, path)
+        assert status == 403 and "--allow-origin" in body, (path, status)
+    assert training.live_runs() == []
+    for allowed in (f"localhost:{server.port}", f"LocalHost:{server.port}"):
+        assert _get(server.port, allowed)[0] == 200
+    assert training.live_runs() == []
+    # the server logs a request after answering it: these lines are in by the next answer
+    problems = server.log.problems()
+    assert len(problems) == 3 and _only_refusals(problems), problems
+
+
+@pytest.mark.parametrize("allow, allowed, refused", [
+    (None, ["127.0.0.1", "localhost"], ["evil.example", "dash.example", "192.168.1.5"]),
+    (["dash.example", "192.168.1.5"], ["127.0.0.1", "localhost", "dash.example",
+                                       "192.168.1.5"], ["evil.example", "dash.example.evil"]),
+])
+def test_serving_all_interfaces_answers_only_to_the_names_allowed(allow, allowed, refused):
+    """--host 0.0.0.0: the page and its websocket only for localhost, 127.0.0.1 and the
+    names given (--allow-origin), not for whatever name a request brings."""
+    s = Server("0.0.0.0", **({} if allow is None else {"allow_origin": allow}))
+    s.start()
+    try:
+        for name in allowed:
+            assert _get(s.port, f"{name}:{s.port}")[0] == 200, name
+            assert _websocket(s.port, f"http://{name}:{s.port}") == 101, name
+        assert s.log.problems() == []
+        for name in refused:
+            assert _get(s.port, f"{name}:{s.port}")[0] == 403, name
+            assert _websocket(s.port, f"http://{name}:{s.port}") == 403, name
+        problems = s.log.problems()
+        assert _only_refusals(problems), problems
+        for name in refused:
+            assert any(f"from Origin 'http://{name}:{s.port}'" in p for p in problems), name
+        assert training.live_runs() == []
+    finally:
+        s.stop()
+    assert _only_refusals(s.log.problems())  # the access log's last lines
+
+
+def test_closing_the_page_stops_its_run_as_its_connection_closes(browser: Any,
+                                                                 monkeypatch):
+    """The run stops when the page's websocket closes, not when the server destroys the
+    page's session, which it does only some time later: here sessions would outlive their
+    page by ten minutes, and the run stops while its session is still there."""
+    monkeypatch.setattr(server_module, "UNUSED_SESSION_MS", 600_000)
+    s = Server()
+    s.start()
+    try:
+        page = Page(browser, s.url)
+        run = _start_long_run(page)
+        page.close()
+        _wait_until(lambda: run.stopping and not run.alive,
+                    "the training thread ended after the page closed")
+        assert run.feed.state == "stopped" and run.feed.epochs_done < 5000
+        (session,) = s.sessions()
+        assert session.connection_count == 0 and not session.destroyed
+    finally:
+        s.stop()
+    assert not s.log.problems()
+
+
 # ------------------------------------------------------------------ the command line
 
 
@@ -497,7 +655,7 @@ def test_command_prints_the_address_serves_and_stops_on_ctrl_c():
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.search(r"http://127\.0\.0\.1:(\d+)/gradcore", line)
         assert match, line
-        with urllib.request.urlopen(match.group(0), timeout=WAIT) as r:  # starts a run
+        with urllib.request.urlopen(match.group(0), timeout=WAIT) as r:
             assert r.status == 200 and b"bokeh" in r.read().lower()
         root = f"http://127.0.0.1:{match.group(1)}/"
         with urllib.request.urlopen(root, timeout=WAIT) as r:
@@ -511,6 +669,65 @@ def test_command_prints_the_address_serves_and_stops_on_ctrl_c():
             proc.communicate()
     assert proc.returncode == 130, err
     assert "stopped" in out and err == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_command_on_all_interfaces_answers_to_loopback_and_the_names_given():
+    proc = _command("--no-browser", "--host", "0.0.0.0", "--port", "0",
+                    "--allow-origin", "Dash.Example,proxy.example:8443",
+                    "--allow-origin", "[::1]")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/gradcore", line)
+        assert match, line
+        port = int(match.group(1))
+        names = proc.stdout.readline()
+        assert names.strip() == (
+            f"gradcore dashboard: answering only to 127.0.0.1:{port}, [::1]:{port}, "
+            f"dash.example:{port}, localhost:{port}, proxy.example:8443 "
+            f"(--allow-origin adds names)")
+        for host, status in ((f"dash.example:{port}", 200), ("proxy.example:8443", 200),
+                             (f"localhost:{port}", 200), (f"evil.example:{port}", 403),
+                             (f"proxy.example:{port}", 403)):
+            assert _get(port, host)[0] == status, host
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "--host 0.0.0.0 is not a loopback address" in err and "Traceback" not in err
+
+
+def test_command_help_names_the_hosts_allowed_by_default():
+    proc = subprocess.run([sys.executable, "-m", "gradcore", "dashboard", "--help"],
+                          cwd=pathlib.Path(__file__).parent, capture_output=True, text=True,
+                          timeout=WAIT, check=True)
+    text = " ".join(proc.stdout.split())
+    assert "--allow-origin NAMES" in text
+    assert "With --host 0.0.0.0 the default is localhost and 127.0.0.1 only" in text
+
+
+@pytest.mark.parametrize("value", ["*", "*:5006", "*.example", "http://dash.lan", "dash.lan/x",
+                                   "dash.lan:0", "dash.lan:65536", "dash.lan:", "-dash.lan",
+                                   "a..b", "[::1", "[zz::1]", "[::1]5006", "", "dash lan"])
+def test_command_refuses_an_origin_that_names_no_host(value):
+    proc = _command("--no-browser", "--port", "0", f"--allow-origin={value}")
+    _, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 2, err
+    assert "allow_origin must be a host name or IP address, optionally with :PORT" in err
+    assert repr(value) in err
+
+
+def test_serve_checks_its_origins_before_listening():
+    from gradcore import dashboard
+
+    with pytest.raises(ValueError, match=r"allow_origin\[1\] must be a host name .* got '\*'"):
+        dashboard.serve("127.0.0.1", 0, open_browser=False, allow_origin=["dash.lan", "*"])
+    with pytest.raises(TypeError, match="allow_origin must be None or a non-empty sequence"):
+        dashboard.serve("127.0.0.1", 0, open_browser=False, allow_origin="dash.lan")
 
 
 def test_command_warns_about_any_other_host_and_reports_a_bad_address():
@@ -548,3 +765,29 @@ def test_without_bokeh_the_command_says_what_to_install(monkeypatch, capsys):
 def test_loopback_hosts_and_page_addresses(host, loopback, url):
     assert is_loopback(host) is loopback
     assert page_url(host, 5006) == url
+
+
+@pytest.mark.parametrize("host, names, origins", [
+    ("127.0.0.1", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("127.0.0.2", None, ["127.0.0.1:5006", "127.0.0.2:5006", "localhost:5006"]),
+    ("::1", None, ["127.0.0.1:5006", "[::1]:5006", "localhost:5006"]),
+    ("0.0.0.0", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("::", None, ["127.0.0.1:5006", "localhost:5006"]),
+    ("192.0.2.1", None, ["192.0.2.1:5006"]),
+    ("0.0.0.0", ["dash.lan", "proxy.example:443", "[fe80::1]", "[fe80::1]:8080"],
+     ["127.0.0.1:5006", "[fe80::1]:5006", "[fe80::1]:8080", "dash.lan:5006",
+      "localhost:5006", "proxy.example:443"]),
+])
+def test_the_names_a_server_answers_to(host, names, origins):
+    assert allowed_origins(host, 5006, names) == origins
+
+
+@pytest.mark.parametrize("header, allowed", [
+    ("localhost:5006", True), ("LOCALHOST:5006", True), (" 127.0.0.1:5006 ", True),
+    ("[::1]:5006", True), ("dash.lan", True), ("dash.lan:80", True), ("localhost", False),
+    ("localhost:5007", False), ("evil.example:5006", False),
+    ("localhost.evil.example:5006", False), ("dash.lan:5006", False), ("", False),
+])
+def test_a_host_header_is_allowed_only_if_it_names_an_origin(header, allowed):
+    origins = ["127.0.0.1:5006", "[::1]:5006", "localhost:5006", "dash.lan:80"]
+    assert host_allowed(header, origins) is allowed

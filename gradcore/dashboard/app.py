@@ -1,11 +1,14 @@
 """One page of the dashboard: its form, its plots and the training run behind them.
 
 :func:`make_document` is the Bokeh application: the server calls it once per browser page
-(session). The page starts the book's run at once. A periodic callback, every
-:data:`TICK_MS` ms, drains what the run's thread recorded and streams it to the plots in
-one batch; button callbacks only start, pause or stop threads, never wait for them, so
-nothing here blocks the server's event loop. When the session is destroyed (the page was
-closed, and the server noticed) its run is stopped.
+(session). The page starts the book's run as soon as the browser has drawn it, which it
+says over the page's websocket (Bokeh's ``DocumentReady`` event): a request for the page
+alone, from a browser that never opens the websocket, costs no training. A periodic
+callback, every :data:`TICK_MS` ms, drains what the run's thread recorded and streams it to
+the plots in one batch; button callbacks only start, pause or stop threads, never wait for
+them, so nothing here blocks the server's event loop. When the page's websocket closes (the
+page was closed or left: Bokeh's ``ConnectionLost`` event) its run is stopped at once, and
+again when its session is destroyed, a few seconds later.
 """
 
 from __future__ import annotations
@@ -16,13 +19,22 @@ from typing import Any
 
 import numpy as np
 from bokeh.document import Document
+from bokeh.events import ConnectionLost, DocumentReady, Event
 from bokeh.layouts import column, row
 from bokeh.models.widgets import Div
 
 from .controls import Controls
 from .figures import KEPT_DASHES, Figures
 from .settings import LIMITS, Settings, SettingsError, parse_settings
-from .training import PAUSED, RUNNING, STOPPED, Snapshot, TooManyRuns, TrainingRun, Update
+from .training import (
+    PAUSED,
+    RUNNING,
+    STOPPED,
+    Snapshot,
+    TooManyRuns,
+    TrainingRun,
+    Update,
+)
 
 __all__ = ["TICK_MS", "Dashboard", "make_document", "ratio_text"]
 
@@ -98,6 +110,7 @@ class Dashboard:
         self.run: TrainingRun | None = None
         self.record: RunRecord | None = None
         self.kept: list[RunRecord] = []
+        self.opened = False  # the browser has drawn the page (its websocket is open)
         self.ratio = Div(text="", name="ratio", css_classes=["gc-ratio"], width=780,
                          styles={"font-size": "20px"})
         self.table = Div(text="", name="runs", css_classes=["gc-runs"], width=1060)
@@ -114,8 +127,9 @@ class Dashboard:
             self.table))
         doc.title = "gradcore dashboard"
         doc.add_periodic_callback(self.tick, TICK_MS)
+        doc.on_event(DocumentReady, self._on_ready)
+        doc.on_event(ConnectionLost, self._on_connection_lost)
         doc.on_session_destroyed(self._on_destroyed)
-        self.launch(Settings())
 
     # ---------------------------------------------------------------- runs
     def launch(self, settings: Settings) -> bool:
@@ -237,6 +251,24 @@ class Dashboard:
 
     def _on_init(self, attr: str, old: Any, new: Any) -> None:
         self.controls.inputs["scale"].disabled = new != "scale"
+
+    def _on_ready(self, event: Event) -> None:
+        """The browser has drawn the page: start the book's run (once per page)."""
+        if not self.opened:
+            self.opened = True
+            if self.run is None:
+                self.launch(Settings())
+
+    def _on_connection_lost(self, event: Event) -> None:
+        """The page's websocket closed: nobody watches the run any more, stop it.
+
+        The page was closed or left, or its connection dropped; in that last case Bokeh's
+        page tries to connect again, but (Bokeh 3.9) cannot fetch this page's plots anew:
+        reloading the page starts a new run. Called outside the document's lock: it only
+        sets the run's stop flag.
+        """
+        if self.run is not None:
+            self.run.stop()
 
     def _on_destroyed(self, session_context: Any) -> None:
         if self.run is not None:

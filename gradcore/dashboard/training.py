@@ -410,6 +410,13 @@ class TrainingRun:
             self._stopping = True
             self._cond.notify_all()
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called (the thread may still be finishing its
+        mini-batch)."""
+        with self._cond:
+            return self._stopping
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; True if it has (or never started)."""
         if self._thread.ident is None:
