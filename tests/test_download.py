@@ -570,3 +570,17 @@ def test_download_from_a_slow_mirror_is_reported_with_the_url_and_the_deadline(
                         "train-images-idx3-ubyte.gz from any mirror:")
     assert lines[1].startswith(f"  {base_url}/slow/train-images-idx3-ubyte.gz: ")
     assert "deadline of 1 s" in lines[1]
+
+
+@pytest.mark.parametrize("command", ["download", "train"])
+def test_the_offline_report_of_the_default_mirrors_fits_in_short_lines(command: str) -> None:
+    import argparse
+
+    from gradcore.cli import _download_failed
+
+    attempts = [(f"{base}{name}.gz", "ConnectionError: Max retries exceeded " + "x" * 300)
+                for base in datasets.MIRRORS for name in NAMES[:1]]
+    exc = MNISTDownloadError("Could not download", attempts, unreachable=True)
+    args = argparse.Namespace(data=None) if command == "train" else argparse.Namespace()
+    lines = _short_report(_download_failed(f"gradcore {command}", exc, args))
+    assert datasets.MIRRORS[0] in lines[1] and "GRADCORE_DATA=DIR" in lines[2]
