@@ -399,6 +399,8 @@ CONSTRAINTS: dict[str, dict[str, Constraint]] = {
     "load": {"dtype": NoneOr(DTYPE)},
     "datasets.load_mnist": {"dtype": DTYPE},
     "datasets.mnist_first_1000": {"dtype": DTYPE},
+    "datasets.download_mnist": {"timeout": Real(0.0, strict=True),
+                                "deadline": Real(0.0, strict=True)},
     "train": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "eta": ETA, "lmbda": LMBDA,
               "seed": SEED, "cost": NoneOr(COST), "init": NoneOr(INIT),
               "dtype": NoneOr(DTYPE), "probe_every": NoneOr(Integer(1)),

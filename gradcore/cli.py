@@ -19,10 +19,10 @@ Subcommands (each a thin layer over a function of :mod:`gradcore.experiments`):
 * ``gradcore dashboard`` -- the live dashboard in the browser (the ``dashboard`` extra).
 
 Exit status: 0 on success; 2 for a bad argument (one line on stderr, before anything
-runs); 1 when a run fails (divergence, a download, a damaged data file, the disk, memory;
-one line on stderr); 130 after Ctrl-C; 141 when the reader of the output goes away
-(``gradcore chain | head``), quietly. Anything else is a bug in gradcore and shows its
-traceback.
+runs); 1 when a run fails (divergence, a download, a damaged data file, the disk, memory,
+a Dask scheduler lost; one line on stderr, three short ones for a download); 130 after
+Ctrl-C; 141 when the reader of the output goes away (``gradcore chain | head``), quietly.
+Anything else is a bug in gradcore and shows its traceback.
 """
 
 from __future__ import annotations
@@ -1084,7 +1084,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
     target = args.dir if args.dir is not None else datasets.default_cache_dir()
     print(f"downloading the MNIST files missing from {target} ...", flush=True)
-    folder = datasets.download_mnist(args.dir, progress=True)
+    folder = datasets.download_mnist(args.dir, progress=True, deadline=args.deadline)
     print(f"MNIST files are in {folder}")
     return EXIT_OK
 
@@ -1151,6 +1151,8 @@ def _add_train(sub: Any) -> None:
 
 def _add_download(sub: Any) -> None:
     """The ``download`` subcommand."""
+    from . import datasets
+
     dl = _subcommand(
         sub, "download", _cmd_download, "download the four MNIST files",
         "Download the MNIST IDX files missing from DIR (default: the user "
@@ -1158,6 +1160,9 @@ def _add_download(sub: Any) -> None:
         "verified against its published checksum.")
     dl.add_argument("--dir", type=_dir_to_create, default=None, metavar="DIR",
                     help="destination folder (default: the user cache)")
+    _option(dl, "--deadline", "datasets.download_mnist", datasets.DEFAULT_DEADLINE,
+            "seconds one file may take before its mirror is given up (default: "
+            "%(default)g)", "SECONDS")
 
 
 def _add_dashboard(sub: Any) -> None:
@@ -1565,13 +1570,32 @@ def _failures() -> tuple[type[BaseException], ...]:
             MNISTDownloadError, OSError, WorkerMismatch)
 
 
+def _download_failed(prog: str, exc: Any, args: argparse.Namespace) -> str:
+    """A failed download in three short lines: what went wrong, where, and the way out (a
+    folder of the files: --data where the command has it, else $GRADCORE_DATA)."""
+    attempts = exc.attempts or [("the MNIST mirrors", str(exc))]
+    more = f" and {len(attempts) - 1} more" if len(attempts) > 1 else ""
+    if exc.unreachable:
+        what = "no network, or the MNIST mirrors could not be reached"
+        where = f"tried {attempts[0][0]}{more}"
+    else:
+        url, reason = attempts[-1]
+        what = f"could not download {url.rsplit('/', 1)[-1]} from any mirror:"
+        where = f"{url}: {_one_line(reason)}"
+    option = "--data DIR or " if hasattr(args, "data") else ""
+    return (f"{prog}: error: {what}\n  {where}\n"
+            f"  use a folder of the four MNIST files instead: {option}GRADCORE_DATA=DIR")
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the subcommand; map what went wrong by kind to one line and a status.
 
     A bad argument: status 2. A run that failed (divergence, a download, a data file, the
-    disk, memory): status 1. Ctrl-C: 130. Anything else is a bug in gradcore and keeps its
+    disk, memory): status 1 (a download that failed: three short lines, the last the way
+    to a local folder). Ctrl-C: 130. Anything else is a bug in gradcore and keeps its
     traceback.
     """
+    from .datasets import MNISTDownloadError
     from .experiments import SettingsMismatch, SweepInterrupted
     from .experiments.runner import SweepTooLarge
 
@@ -1601,6 +1625,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     except BrokenPipeError:
         raise
+    except MNISTDownloadError as exc:  # offline, most often: three short lines
+        print(_download_failed(prog, exc, args), file=sys.stderr)
+        return EXIT_FAILURE
     except _failures() as exc:
         print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE

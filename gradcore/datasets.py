@@ -39,10 +39,13 @@ import logging
 import math
 import os
 import pathlib
+import socket
 import struct
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -105,6 +108,10 @@ MIRRORS: tuple[str, ...] = (
 #: Seconds to wait for a mirror to connect or to send more data.
 DEFAULT_TIMEOUT: float = 30.0
 
+#: Seconds one file may take from the request to its last byte (the largest, 9.9 MB, at
+#: 17 kB/s): a mirror that sends a byte now and then never trips ``timeout``.
+DEFAULT_DEADLINE: float = 600.0
+
 _ENV_VAR = "GRADCORE_DATA"
 _GZIP_MAGIC = b"\x1f\x8b"
 _N_TRAIN = 50_000
@@ -145,11 +152,17 @@ class MNISTDownloadError(OSError):
     ----------
     attempts : list of tuple of str
         ``(url, reason)`` for every failed attempt, in the order tried.
+    unreachable : bool
+        Whether no mirror could be reached at all (no network, a name that does not
+        resolve, a refused connection, no answer within ``timeout``): every attempt
+        failed before an answer came.
     """
 
-    def __init__(self, message: str, attempts: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(self, message: str, attempts: Sequence[tuple[str, str]] = (),
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.attempts = list(attempts)
+        self.unreachable = unreachable
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -580,12 +593,16 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 
 
 class _CappedFile:
-    """A binary file that takes at most ``limit`` bytes: a mirror may send for ever."""
+    """A binary file that takes at most ``limit`` bytes, and none after ``deadline``: a
+    mirror may send for ever, or slowly."""
 
-    def __init__(self, fh: io.BufferedWriter, limit: int, source: str) -> None:
+    def __init__(self, fh: io.BufferedWriter, limit: int, source: str,
+                 deadline: _Deadline) -> None:
         self.fh, self.limit, self.source, self.size = fh, limit, source, 0
+        self.deadline = deadline
 
     def write(self, data: bytes) -> int:
+        self.deadline.check()
         self.size += len(data)
         if self.size > self.limit:
             raise ValueError(f"{self.source}: more than {self.limit} bytes received, more "
@@ -596,22 +613,91 @@ class _CappedFile:
         self.fh.flush()
 
 
+class _Deadline:
+    """The deadline of one download: ``seconds`` after it starts, the connection is cut.
+
+    A mirror that sends a byte now and then never trips the timeout of each read, so a
+    timer shuts the socket down (which wakes the read blocked on it) once the answer's
+    headers have come and the time is up; the file also refuses data after it
+    (:class:`_CappedFile`), should the socket not be at hand.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = threading.Event()
+        self.timer: threading.Timer | None = None
+        self.sock: socket.socket | None = None
+
+    def hook(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A ``requests`` response hook: start the timer on the answer's socket (a
+        duplicate of its descriptor, so that no other file ever gets it in between)."""
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            self.sock = socket.socket(fileno=os.dup(response.raw.fileno()))
+        self.timer = threading.Timer(max(self.end - time.monotonic(), 0.0), self._cut)
+        self.timer.daemon = True
+        self.timer.start()
+        return response
+
+    def _cut(self) -> None:
+        self.expired.set()
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+    def check(self) -> None:
+        """Raise TimeoutError once the deadline has passed."""
+        if self.expired.is_set() or time.monotonic() > self.end:
+            self.expired.set()
+            raise self.error()
+
+    def error(self) -> TimeoutError:
+        return TimeoutError(f"not complete at the deadline of {self.seconds:g} s (the mirror "
+                            f"sends too slowly); stopped")
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        if self.sock is not None:
+            self.sock.close()
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server was never reached (no network, no such host, a
+    refused connection, no answer to connect within the timeout)."""
+    import requests
+
+    return (isinstance(exc, requests.exceptions.ConnectionError)
+            and not isinstance(exc, requests.exceptions.ReadTimeout))
+
+
 def _fetch_one(
     name: str,
     directory: pathlib.Path,
     mirrors: Sequence[str],
-    downloader: Callable[[str, _CappedFile, None], object],
-    attempts: list[tuple[str, str]],
+    downloader: Callable[[_Deadline], Callable[[str, _CappedFile, None], object]],
+    deadline: float,
+    attempts: list[tuple[str, str, bool]],
 ) -> pathlib.Path | None:
-    """Try each mirror for ``name``; return the verified file or None."""
+    """Try each mirror for ``name``, each within ``deadline`` seconds; return the verified
+    file or None. ``downloader(deadline)`` makes the function that fetches a URL."""
     limit = _DATA_BYTES[name] * 65 // 64 + (1 << 16)  # the file plain or in any gzip
     for base in mirrors:
         url = f"{base.rstrip('/')}/{name}.gz"
         fd, tmp = create_temporary(os.fspath(directory))
+        cut = _Deadline(deadline)
         try:
             _log.info("downloading %s", url)
             with os.fdopen(fd, "wb") as fh:  # open: its lock keeps it from clean-ups
-                downloader(url, _CappedFile(fh, limit, url), None)
+                try:
+                    downloader(cut)(url, _CappedFile(fh, limit, url, cut), None)
+                except Exception as exc:
+                    if cut.expired.is_set():  # the connection cut at the deadline
+                        raise cut.error() from exc
+                    raise
+                finally:
+                    cut.cancel()
                 fh.flush()
                 _read_known(tmp, name, url)
             # Some servers send the archive with Content-Encoding: gzip and the
@@ -623,18 +709,20 @@ def _fetch_one(
             return final
         except Exception as exc:  # any failure: try the next mirror
             _log.info("failed: %s: %s", url, exc)
-            attempts.append((url, _short(exc)))
+            attempts.append((url, _short(exc), _unreachable(exc)))
         finally:
             pathlib.Path(tmp).unlink(missing_ok=True)
     return None
 
 
+@validated("datasets.download_mnist")
 def download_mnist(
     directory: PathLike | None = None,
     *,
     mirrors: Iterable[str] | None = None,
     progress: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> pathlib.Path:
     """Download the MNIST files missing from a folder.
 
@@ -661,6 +749,10 @@ def download_mnist(
     timeout : float, default 30
         Seconds to wait for a connection or for more data before giving up on
         a mirror.
+    deadline : float, default 600
+        Seconds one file may take from the request to its last byte before
+        the mirror is given up (a mirror that sends a byte now and then never
+        trips ``timeout``).
 
     Returns
     -------
@@ -671,9 +763,11 @@ def download_mnist(
     ------
     MNISTDownloadError
         If every mirror failed for some file; the message lists each URL
-        tried with the reason, and how to use local files instead.
+        tried with the reason, and how to use local files instead. Its
+        ``unreachable`` is true when no mirror could be reached at all.
     ValueError
-        If ``mirrors`` is empty.
+        If ``mirrors`` is empty, or ``timeout`` or ``deadline`` is not a
+        positive number.
 
     Notes
     -----
@@ -692,17 +786,20 @@ def download_mnist(
     created: list[pathlib.Path] = []
     try:
         _make_folders(folder, created)
-        downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16,
-                                          timeout=timeout)
-        attempts: list[tuple[str, str]] = []
+        def downloader(cut: _Deadline) -> Callable[[str, _CappedFile, None], object]:
+            return pooch.HTTPDownloader(progressbar=progress, chunk_size=1 << 16,  # type: ignore[no-any-return]
+                                        timeout=timeout, hooks={"response": [cut.hook]})
+
+        attempts: list[tuple[str, str, bool]] = []
         for name in missing:
-            if _fetch_one(name, folder, bases, downloader, attempts) is None:
-                tried = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
+            if _fetch_one(name, folder, bases, downloader, deadline, attempts) is None:
+                tried = "\n".join(f"  - {url}: {reason}" for url, reason, _ in attempts)
                 raise MNISTDownloadError(
                     f"Could not download {name}.gz into {folder} from any mirror "
                     f"(check the network connection or proxy settings).\n"
                     f"Attempts:\n{tried}\n" + _how_to_point_at_local_files(),
-                    attempts,
+                    [(url, reason) for url, reason, _ in attempts],
+                    unreachable=all(no_answer for _, _, no_answer in attempts),
                 )
     except BaseException:
         for path in reversed(created):  # deepest first, while they are empty

@@ -262,8 +262,10 @@ def test_download_calls_the_library(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(datasets, "download_mnist", fake_download)
     target = tmp_path / "mnist"
     assert main(["download", "--dir", str(target)]) == 0
-    assert calls == [(target, {"progress": True})]
+    assert calls == [(target, {"progress": True, "deadline": datasets.DEFAULT_DEADLINE})]
     assert f"MNIST files are in {target}" in capsys.readouterr().out
+    assert main(["download", "--dir", str(target), "--deadline", "5"]) == 0
+    assert calls[-1] == (target, {"progress": True, "deadline": 5.0})
 
 
 def test_download_failure_is_status_1(tmp_path, capsys, monkeypatch):

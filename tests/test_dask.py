@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import dask
 import pytest
@@ -25,7 +26,7 @@ from gradcore.experiments.dask_backend import WorkerMismatch
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
+                                  host="127.0.0.1", dashboard_address=":0",
                                   worker_dashboard_address=None) as c:
         yield c
 
@@ -103,6 +104,37 @@ def test_a_worker_killed_in_the_middle_of_a_sweep_loses_nothing(client, data, lo
     results = run_jobs(jobs(), data, scheduler=client, on_result=kill_one)
     assert killed  # a worker died while jobs were running on it
     assert [r.to_dict() for r in results] == local
+
+
+def test_the_only_worker_restarted_by_its_nanny_in_the_middle_of_a_sweep_loses_nothing(
+        data, local):
+    # one worker: the only copy of the data set is on it, and goes with its restart
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as one, \
+            distributed.Client(one, set_as_default=False) as client:
+        client.wait_for_workers(1)
+        (before,) = client.run(os.getpid).values()
+        restarted = []
+
+        def restart(i, result):  # jobs still to run, one running on the worker restarted
+            if not restarted:
+                (worker,) = client.scheduler_info()["workers"]
+                client.restart_workers([worker], timeout=120)
+                restarted.extend(client.run(os.getpid).values())
+
+        results = run_jobs(jobs(), data, scheduler=client, on_result=restart, progress=False)
+        assert restarted and restarted[0] != before  # a new worker process
+        assert [r.to_dict() for r in results] == local
+
+
+def test_a_data_set_over_daskss_large_graph_threshold_is_sent_without_a_warning(client, data,
+                                                                               local):
+    # the data set is sent once, as a task of its own: the warning (an error here) is for
+    # data sent with every task
+    assert data["train"][0].nbytes > 1 << 20
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1MB"}):
+        results = run_jobs(jobs(2), data, scheduler=client, progress=False)
+    assert [r.to_dict() for r in results] == local[:2]
 
 
 def test_chapter5_and_phase_accept_a_scheduler_address(cluster, tmp_path, capsys):
@@ -277,3 +309,100 @@ def test_a_worker_of_another_gradcore_is_refused_by_name_before_the_data_is_sent
         assert str(info.value).startswith(f"worker {worker} ")
         assert message in str(info.value)
         assert not client.who_has()  # nothing was scattered
+
+
+# ---------------------------------------------------------------- a scheduler that goes away
+
+
+@contextlib.contextmanager
+def scheduler_and_worker(tmp_path):
+    """A real Dask scheduler process on 127.0.0.1 and one worker under its nanny; yields the
+    address and the scheduler's process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+             "stderr": subprocess.DEVNULL, "cwd": tmp_path}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                                  "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", ":0"], **quiet)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                               "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+                              **quiet)
+    try:
+        with distributed.Client(address, set_as_default=False, timeout=120) as c:
+            c.wait_for_workers(1, timeout=120)
+        yield address, scheduler
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_scheduler_killed_in_the_middle_of_a_sweep_is_reported_and_the_jobs_done_are_kept(
+        tmp_path, data, local):
+    out = tmp_path / "out"
+    store_jobs = jobs()
+    with scheduler_and_worker(tmp_path) as (address, scheduler):
+        def kill(i, result):
+            if scheduler.poll() is None:
+                scheduler.kill()
+
+        store = ex.ResultStore(out, "dask-test", {"n": 8}, store_jobs)
+        with pytest.raises(ex.SchedulerLost) as info:
+            run_jobs(store_jobs, data, scheduler=address, store=store, progress=False,
+                     on_result=kill)
+    kept = sorted((out / "jobs").glob("0*.json"))
+    assert 1 <= len(kept) < 8
+    assert info.value.address == address and isinstance(info.value, ConnectionError)
+    assert str(info.value).startswith(f"lost the Dask scheduler at {address} ")
+    assert f"{len(kept)} of 8 trainings finished, kept in {out / 'jobs'}" in str(info.value)
+    # the same sweep, here: the kept jobs are not run again, and the bits are a run in one go
+    store = ex.ResultStore(out, "dask-test", {"n": 8}, store_jobs)
+    assert sorted(store.finished()) == [int(p.stem) for p in kept]
+    again = run_jobs(store_jobs, data, n_jobs=2, store=store, progress=False)
+    assert [r.to_dict() for r in again] == local
+
+
+def test_the_command_line_reports_a_scheduler_killed_mid_sweep_in_one_line_and_resumes(
+        tmp_path, cluster):
+    out = tmp_path / "c5"
+    args = [sys.executable, "-m", "gradcore", "chapter5", "--epochs", "60", "--seeds", "3",
+            "--no-figures", "--out", str(out)]
+    with scheduler_and_worker(tmp_path) as (address, scheduler):
+        proc = subprocess.Popen([*args, "--scheduler", address], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        deadline = time.monotonic() + 120
+        while not list((out / "jobs").glob("0*.json")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        scheduler.kill()
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"gradcore chapter5 did not end within 60 s: {proc.communicate()}")
+    assert proc.returncode == 1, stderr
+    (line,) = stderr.strip().splitlines()
+    kept = {p.name: p.stat().st_ino for p in (out / "jobs").glob("0*.json")}
+    assert 1 <= len(kept) < 9
+    assert line == (f"gradcore chapter5: error: lost the Dask scheduler at {address} "
+                    f"(stopped, or out of reach) in the middle of the sweep; {len(kept)} of 9 "
+                    f"trainings finished, kept in {out / 'jobs'}: run the sweep again to "
+                    f"resume")
+    # on another cluster: the jobs kept are not run again
+    proc2 = subprocess.run([*args, "--scheduler", cluster.scheduler_address],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc2.returncode == 0, proc2.stderr
+    assert f"chapter5: {len(kept)} of 9 trainings were already done" in proc2.stderr
+    for name, inode in kept.items():
+        assert (out / "jobs" / name).stat().st_ino == inode
+    c5 = ex.chapter5(None, epochs=60, seeds=3, progress=False)
+    table = ex.read_speeds_csv(out / "speeds_3_hidden.csv")
+    assert table.speeds.tolist() == c5.nets[3].speeds.reshape(-1, 4).tolist()

@@ -15,6 +15,8 @@ URL path:
 * ``/endless/``  zeros without ``Content-Length``, until the client hangs up
                  (or 256 MiB);
 * ``/stall/``    half of each fake archive, then nothing until the test says so;
+* ``/slow/``     each fake archive a byte every 0.1 s (never a read timeout), for at most
+                 60 s;
 * anything else  404.
 
 No test contacts the real mirrors.
@@ -50,6 +52,7 @@ from gradcore.datasets import MNISTDownloadError, download_mnist, load_mnist
 NAMES = datasets.FILENAMES
 TIMEOUT = 5.0  # seconds; every request here is local
 ENDLESS_CAP = 256 << 20  # an endless stream ends here, so a client without limit ends too
+SLOW_BYTES = 600  # a slow stream ends after 60 s, so a client without deadline ends too
 
 
 # ----------------------------------------------------------------- helpers
@@ -119,6 +122,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.server.release.wait(60)  # type: ignore[attr-defined]
         self.close_connection = True
 
+    def _send_slowly(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for i in range(min(len(body), SLOW_BYTES)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the client hung up
+            pass
+        self.close_connection = True
+
     def do_GET(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
         mode, _, name = self.path.lstrip("/").partition("/")
@@ -136,6 +153,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self._send_body(bomb.read_bytes(), headers={"Content-Encoding": "gzip"})
         elif mode == "endless" and name in {f"{n}.gz" for n in NAMES}:
             self._send_endless()
+        elif mode == "slow" and fake.is_file():
+            self._send_slowly(fake.read_bytes())
         elif mode == "stall" and fake.is_file():
             self._send_stalled(fake.read_bytes())
         else:
@@ -459,3 +478,109 @@ def test_default_mirrors_are_https_constants() -> None:
     assert len(datasets.MIRRORS) >= 2
     assert all(url.startswith("https://") for url in datasets.MIRRORS)
     assert any("ossci-datasets" in url for url in datasets.MIRRORS)
+
+
+def test_a_mirror_that_sends_a_byte_now_and_then_is_given_up_at_the_deadline(
+        base_url: str, fake_sums, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    url = f"{base_url}/slow/train-images-idx3-ubyte.gz"
+    start = time.monotonic()
+    with pytest.raises(MNISTDownloadError) as info:
+        download_mnist(cache, mirrors=[f"{base_url}/slow/"], timeout=TIMEOUT, deadline=1.5)
+    elapsed = time.monotonic() - start
+    # a read never waited TIMEOUT: only the deadline ended it (the stream lasts 60 s)
+    assert 1.5 <= elapsed < 1.5 + TIMEOUT, elapsed
+    [(attempted, why)] = info.value.attempts
+    assert attempted == url and "deadline of 1.5 s" in why, why
+    assert not info.value.unreachable
+    line = next(x for x in str(info.value).splitlines() if url in x)
+    assert "deadline of 1.5 s" in line
+    assert _files(cache) == []
+
+
+def test_the_deadline_is_a_positive_number(tmp_path: Path) -> None:
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="deadline"):
+            download_mnist(tmp_path, mirrors=["http://127.0.0.1:9/"], deadline=bad)
+
+
+def test_mirrors_that_cannot_be_reached_are_told_apart_from_a_mirror_that_answers(
+        base_url: str, tmp_path: Path, closed_port_url: str) -> None:
+    with pytest.raises(MNISTDownloadError) as info:
+        download_mnist(tmp_path / "a", mirrors=[closed_port_url, closed_port_url + "b/"],
+                       timeout=TIMEOUT)
+    assert info.value.unreachable
+    with pytest.raises(MNISTDownloadError) as info:
+        download_mnist(tmp_path / "b", mirrors=[closed_port_url, f"{base_url}/missing/"],
+                       timeout=TIMEOUT)
+    assert not info.value.unreachable  # the second answered: 404
+
+
+# ------------------------------------------------------------ the command line's report
+
+
+def _short_report(err: str) -> list[str]:
+    lines = err.strip().splitlines()
+    assert 1 <= len(lines) <= 3 and all(len(x) < 100 for x in lines), lines
+    return lines
+
+
+def test_download_offline_says_so_in_three_short_lines_with_the_way_out(
+        tmp_path: Path, closed_port_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gradcore.cli import main
+
+    monkeypatch.setattr(datasets, "MIRRORS", (closed_port_url, "http://127.0.0.1:9/x/"))
+    assert main(["download", "--dir", str(tmp_path / "d")]) == 1
+    lines = _short_report(capsys.readouterr().err)
+    assert lines[0] == ("gradcore download: error: no network, or the MNIST mirrors could "
+                        "not be reached")
+    assert f"{closed_port_url}train-images-idx3-ubyte.gz and 1 more" in lines[1]
+    assert "GRADCORE_DATA=DIR" in lines[-1] and "--data" not in lines[-1]
+
+
+@pytest.mark.parametrize("command", [["train", "--epochs", "1"],
+                                     ["depth", "--epochs", "1", "--seeds", "1"]])
+def test_train_and_depth_offline_name_the_data_option(
+        tmp_path: Path, closed_port_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    from gradcore.cli import main
+
+    monkeypatch.delenv("GRADCORE_DATA", raising=False)
+    monkeypatch.setattr(datasets, "MIRRORS", (closed_port_url,))
+    monkeypatch.setattr(datasets, "default_cache_dir", lambda: tmp_path / "cache")
+    assert main(command) == 1
+    lines = _short_report(capsys.readouterr().err)
+    assert lines[0].startswith(f"gradcore {command[0]}: error: no network")
+    assert closed_port_url in lines[1]
+    assert "--data DIR or GRADCORE_DATA=DIR" in lines[-1]
+
+
+def test_download_from_a_slow_mirror_is_reported_with_the_url_and_the_deadline(
+        base_url: str, fake_sums, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gradcore.cli import main
+
+    monkeypatch.setattr(datasets, "MIRRORS", (f"{base_url}/slow/",))
+    assert main(["download", "--dir", str(tmp_path / "d"), "--deadline", "1"]) == 1
+    err = capsys.readouterr().err  # after the progress bar
+    lines = err[err.index("gradcore download: error:"):].strip().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0] == ("gradcore download: error: could not download "
+                        "train-images-idx3-ubyte.gz from any mirror:")
+    assert lines[1].startswith(f"  {base_url}/slow/train-images-idx3-ubyte.gz: ")
+    assert "deadline of 1 s" in lines[1]
+
+
+@pytest.mark.parametrize("command", ["download", "train"])
+def test_the_offline_report_of_the_default_mirrors_fits_in_short_lines(command: str) -> None:
+    import argparse
+
+    from gradcore.cli import _download_failed
+
+    attempts = [(f"{base}{name}.gz", "ConnectionError: Max retries exceeded " + "x" * 300)
+                for base in datasets.MIRRORS for name in NAMES[:1]]
+    exc = MNISTDownloadError("Could not download", attempts, unreachable=True)
+    args = argparse.Namespace(data=None) if command == "train" else argparse.Namespace()
+    lines = _short_report(_download_failed(f"gradcore {command}", exc, args))
+    assert datasets.MIRRORS[0] in lines[1] and "GRADCORE_DATA=DIR" in lines[2]

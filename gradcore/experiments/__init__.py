@@ -60,6 +60,7 @@ from .chain import (
     vanishing_chain,
 )
 from .chapter5 import chapter5
+from .dask_backend import SchedulerLost
 from .depth import depth
 from .frames import read, results_frame
 from .isometry import IsometryResult, isometry
@@ -113,6 +114,7 @@ __all__ = [
     "run_jobs",
     "default_jobs",
     "SweepInterrupted",
+    "SchedulerLost",
     "SweepTooLarge",
     "check_sweep_size",
     "ResultStore",

@@ -2,10 +2,21 @@
 
 The runner takes a :class:`dask.distributed.Client` (or a scheduler address) rather than
 any :class:`concurrent.futures.Executor`, because the Client can do what the Executor
-interface cannot: send the data set to every worker once (``Client.scatter(...,
-broadcast=True)``) and let each job name it, so that only the few numbers of a job spec
-cross the network per job; an Executor pickles every argument with every job. The Client's
-scheduler also re-runs the jobs of a worker that dies, and its futures can be cancelled.
+interface cannot: make each data set a task of its own that every job names, so that a
+worker receives each data set once and only the few numbers of a job spec cross the network
+per job; an Executor pickles every argument with every job. The Client's scheduler also
+re-runs the jobs of a worker that dies, and its futures can be cancelled.
+
+The data sets are tasks that return the arrays they were given, not data scattered to the
+workers: the scheduler keeps the recipe of a task (its arguments: one copy of each data
+set, held by the scheduler for the sweep), so when the only worker holding a data set is
+restarted by its nanny, or dies, the scheduler makes the data set again on a worker and the
+jobs go on. Scattered data has no recipe: lost with its workers, it takes every job still
+to run with it.
+
+A scheduler that goes away in the middle of a sweep ends it with :class:`SchedulerLost`
+(a ConnectionError naming the scheduler); the jobs finished before are kept in the results
+folder, and the same sweep started again on a scheduler resumes from them.
 
 Each job runs in a worker thread with its kernels on one thread (:func:`run_job`), as it
 does locally, so the results are the same bits (on workers of the same instruction-set
@@ -17,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
+import logging
 import re
 import socket
 import time
@@ -27,7 +40,8 @@ from typing import Any
 
 from .jobs import Data, Job, JobResult, run_job
 
-__all__ = ["DaskBackend", "WorkerMismatch", "check_workers", "check_address", "connect"]
+__all__ = ["DaskBackend", "SchedulerLost", "WorkerMismatch", "check_workers", "check_address",
+           "connect"]
 
 
 #: ``[scheme://]host:port``: a host name, IPv4 or [IPv6] address, and a port.
@@ -170,8 +184,35 @@ def check_workers(client: Any) -> None:
                 f"level")
 
 
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler went away in the middle of a sweep (stopped, killed, or the
+    network to it lost): the jobs not finished are lost with it, those finished are kept.
+
+    Attributes
+    ----------
+    address : str
+        The scheduler's address.
+    finished, total : int or None
+        Jobs finished and jobs in the sweep, when the runner knows them.
+    """
+
+    def __init__(self, address: str, finished: int | None = None,
+                 total: int | None = None, where: Any = None) -> None:
+        done = "" if finished is None else f"; {finished} of {total} trainings finished"
+        kept = "" if where is None else f", kept in {where}: run the sweep again to resume"
+        super().__init__(f"lost the Dask scheduler at {address} (stopped, or out of reach) "
+                         f"in the middle of the sweep{done}{kept}")
+        self.address, self.finished, self.total = address, finished, total
+
+
+def hold(data: Data) -> Data:
+    """The data set it is given: as a task (:class:`DaskBackend`), a data set the scheduler
+    can make again on a worker that lost it."""
+    return data
+
+
 class DaskBackend:
-    """Jobs submitted to a Dask cluster, the data scattered once to every worker."""
+    """Jobs submitted to a Dask cluster, each data set a task that every job names."""
 
     def __init__(self, scheduler: Any, data: Mapping[str, Data]) -> None:
         self.client, self.owned = connect(scheduler)
@@ -181,9 +222,28 @@ class DaskBackend:
             if self.owned:
                 self.client.close()
             raise
-        self.data = self.client.scatter(dict(data), broadcast=True, hash=False)
-        self.futures: dict[Any, int] = {}
+        self.address = str(self.client.scheduler.address)
         self.tag = uuid.uuid4().hex[:8]
+        self.data = {name: self._hold(name, value) for name, value in data.items()}
+        self.futures: dict[Any, int] = {}
+
+    def _hold(self, name: str, value: Data) -> Any:
+        """The task that holds the data set ``value``. Dask warns of a task whose arguments
+        are large, so as not to send them with every task: this one is sent once."""
+        import dask
+        from dask.utils import parse_bytes
+
+        size = sum(int(getattr(a, "nbytes", 0)) for a in value)
+        threshold = dask.config.get("distributed.admin.large-graph-warning-threshold")
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold":
+                              f"{parse_bytes(threshold) + size}B"}):
+            return self.client.submit(hold, value, key=f"gradcore-data-{self.tag}-{name}",
+                                      pure=False)
+
+    def lost(self) -> bool:
+        """Whether the connection to the scheduler is lost (the Client then cancels every
+        future, and gives up after its connect timeout)."""
+        return self.client.status not in ("running", "newly-created")
 
     def start(self, items: Sequence[tuple[int, Job]]) -> None:
         for i, job in items:
@@ -206,18 +266,56 @@ class DaskBackend:
             if not batch:
                 time.sleep(0.1)
             for fut in batch:
-                yield self.futures[fut], fut.result()
+                yield self.futures.pop(fut), self._result(fut)
+                fut.release()  # a worker lost later must not run a finished job again
                 if ctrl_c.is_set():
                     raise KeyboardInterrupt
 
+    def _result(self, fut: Any) -> JobResult:
+        from concurrent.futures import CancelledError
+
+        try:
+            result: JobResult = fut.result()
+        except CancelledError as exc:
+            if self.lost() or getattr(exc, "reason", "") == "scheduler-connection-lost":
+                raise SchedulerLost(self.address) from None
+            raise
+        return result
+
     def cancel(self) -> list[tuple[int, JobResult]]:
-        """Cancel what has not finished; return the results of what had."""
+        """Cancel what has not finished; return the results of what had (none, with the
+        scheduler lost)."""
+        if self.lost():
+            return []
         done = [(i, fut) for fut, i in self.futures.items() if fut.status == "finished"]
         self.client.cancel([f for f in self.futures if f.status != "finished"])
         return [(i, fut.result()) for i, fut in done]
 
     def close(self) -> None:
-        """Release the futures and the scattered data; close a Client opened here."""
-        self.client.cancel(list(itertools.chain(self.futures, self.data.values())))
-        if self.owned:
+        """Release the futures and the data sets; close a Client opened here (at once,
+        with the scheduler lost: not after the Client's attempts to reconnect)."""
+        if not self.lost():
+            self.client.cancel(list(itertools.chain(self.futures, self.data.values())))
+        if self.owned and self.lost():
+            # the Client logs its failed reconnection, with tracebacks, as it closes: the
+            # loss of the scheduler is reported once, by SchedulerLost
+            with _quiet("distributed.client"):
+                self.client.close(timeout=_CLOSE_TIMEOUT)
+        elif self.owned:
             self.client.close()
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger ``name`` silent while active."""
+    logger = logging.getLogger(name)
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+#: Seconds to close a Client whose scheduler is gone.
+_CLOSE_TIMEOUT = 5.0
+

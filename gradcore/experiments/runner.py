@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from .._core import StopFlag
 from .._validation import MAX_JOBS, validated
+from .dask_backend import SchedulerLost
 from .jobs import Data, Job, JobResult, prepare_data, run_job
 from .store import ResultStore
 
@@ -262,6 +263,10 @@ def _run(todo: list[tuple[int, Job]], data: dict[str, Data], n_jobs: int | None,
                 if i not in results:
                     keep(i, result)
             raise SweepInterrupted(len(results), total) from None
+        except SchedulerLost as exc:  # what finished is in the store: say so
+            backend.cancel()
+            raise SchedulerLost(exc.address, len(results), total,
+                                None if store is None else store.dir) from None
         except BaseException:
             backend.cancel()
             raise
