@@ -168,8 +168,16 @@ class Server:
         self.bokeh.stop()
         self.loop.close()
 
+    #: the loggers whose warnings the tests read (the refusals), each set to WARNING while a
+    #: server runs: importing dask.distributed, as other tests do, sets "tornado" to
+    #: CRITICAL and "bokeh" to ERROR, which would hide them
+    READ = ("tornado.access", "bokeh.server.views.ws")
+
     def start(self) -> None:
         logging.getLogger().addHandler(self.log)
+        self._levels = {n: logging.getLogger(n).level for n in self.READ}
+        for n in self.READ:
+            logging.getLogger(n).setLevel(logging.WARNING)
         self._thread.start()
         assert self._ready.wait(WAIT), "the server did not start"
         self.url = f"http://127.0.0.1:{self.port}/gradcore"
@@ -191,6 +199,8 @@ class Server:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(WAIT)
         logging.getLogger().removeHandler(self.log)
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
         assert not self._thread.is_alive()
 
 
