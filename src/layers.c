@@ -677,16 +677,22 @@ weights_tile(real *out, real *vel, const real *d, const real *const *x, gc_step 
         }
     }
     /* row by row (the vectors that overlap are those of one row), so that a velocity needs
-     * kv more registers, not N kv */
+     * kv more registers, not N kv; unrolled, so that g stays in registers (rolled, GCC 12
+     * kept g on the stack for the momentum kinds: an epoch of [784,30,30,10] on 50,000
+     * images, m = 10, AVX-512 double, took 175 ms with momentum or Nesterov instead of 143,
+     * plain SGD 125) */
     const int momentum = K == GC_STEP_MOMENTUM || K == GC_STEP_NESTEROV;
+#pragma GCC unroll 8
     for (int r = 0; r < N; r++) {
-        vec v[KV];
+        vec p[KV], v[KV];
+#pragma GCC unroll 4
         for (int t = 0; t < kv; t++) {
             v[t] = momentum ? vload(vel + r * n_in + ks[t]) : (vec){0};
-            g[r][t] = step_lanes(vload(out + r * n_in + ks[t]), &v[t], g[r][t], u, K);
+            p[t] = step_lanes(vload(out + r * n_in + ks[t]), &v[t], g[r][t], u, K);
         }
+#pragma GCC unroll 4
         for (int t = 0; t < kv; t++) {
-            vstore(out + r * n_in + ks[t], g[r][t]);
+            vstore(out + r * n_in + ks[t], p[t]);
             if (momentum) vstore(vel + r * n_in + ks[t], v[t]);
         }
     }
