@@ -44,6 +44,7 @@
     {                                                                                       \
         switch (kind) {                                                                     \
         case GC_STEP_SUM: return p + g;                                                     \
+        case GC_STEP_SET: return g;                                                         \
         case GC_STEP_SGD: return SGD_STEP(p, g, u.decay, u.step);                           \
         case GC_STEP_MOMENTUM: {                                                            \
             const T d = u.step * g + u.wd * p;                                              \
@@ -63,6 +64,7 @@ DEFINE_STEP(step_scalar, real)
 #define BY_STEP_KIND(kind, CALL)                                                            \
     switch (kind) {                                                                         \
     case GC_STEP_SUM: CALL(GC_STEP_SUM); break;                                             \
+    case GC_STEP_SET: CALL(GC_STEP_SET); break;                                             \
     case GC_STEP_SGD: CALL(GC_STEP_SGD); break;                                             \
     case GC_STEP_MOMENTUM: CALL(GC_STEP_MOMENTUM); break;                                   \
     default: CALL(GC_STEP_NESTEROV); break;                                                 \
