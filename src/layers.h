@@ -75,6 +75,9 @@ typedef struct {
                            int64_t n);
     /* the sum of the squares of n values, in double */
     double (*sum_squares)(const real *x, int64_t n);
+    /* the same sum in several independent partial sums (another order of the additions, so
+     * other last bits): for long arrays, the gradient's norm of clipping */
+    double (*sum_squares_long)(const real *x, int64_t n);
     /* the update u of n values p (and their velocity v, or NULL) from the summed g */
     void (*apply_step)(real *p, real *v, const real *g, gc_step u, int64_t n);
 } layer_kernels;

@@ -689,7 +689,7 @@ gc_status gc_sgd_epoch_f64(
         if (!fused && opt->clip_norm > 0) {
             /* Pascanu, Mikolov & Bengio 2013: the mean gradient's norm, all layers together,
              * down to clip_norm (the weight decay is the update's, not clipped) */
-            const double norm = sqrt(net.k->sum_squares(grad, net.n_params)) / (double)mb;
+            const double norm = sqrt(net.k->sum_squares_long(grad, net.n_params)) / (double)mb;
             if (norm > opt->clip_norm) {
                 u.step = (real)(opt->eta / (double)mb * (opt->clip_norm / norm));
                 clipped++;
