@@ -27,6 +27,7 @@ typedef double real;
  * gradient summed over a mini-batch of m rows. One per mini-batch and kind of parameter
  * (network.c); the kind reaches the loops as a compile-time constant.
  *   GC_STEP_SUM       p <- p + g                                  (adding gradients up)
+ *   GC_STEP_SET       p <- g                  (the first of a sum's terms: nothing to clear)
  *   GC_STEP_SGD       p <- decay p - step g                       (network2.py's update)
  *   GC_STEP_MOMENTUM  v <- mu v - (step g + wd p);  p <- p + v    (classical momentum)
  *   GC_STEP_NESTEROV  v <- mu v - (step g + wd p);  p <- p + mu v - (step g + wd p)
@@ -34,7 +35,8 @@ typedef double real;
  * and PReLU slopes wd = 0 and decay = 1 (never decayed). Nesterov's accelerated gradient is
  * in the form libraries use: p holds the look-ahead point, where the next gradient is taken.
  */
-enum { GC_STEP_SUM = 0, GC_STEP_SGD = 1, GC_STEP_MOMENTUM = 2, GC_STEP_NESTEROV = 3 };
+enum { GC_STEP_SUM = 0, GC_STEP_SGD = 1, GC_STEP_MOMENTUM = 2, GC_STEP_NESTEROV = 3,
+       GC_STEP_SET = 4 };
 typedef struct {
     int kind; /* GC_STEP_* */
     real decay, wd, step, mu;
@@ -73,6 +75,9 @@ typedef struct {
                            int64_t n);
     /* the sum of the squares of n values, in double */
     double (*sum_squares)(const real *x, int64_t n);
+    /* the same sum in several independent partial sums (another order of the additions, so
+     * other last bits): for long arrays, the gradient's norm of clipping */
+    double (*sum_squares_long)(const real *x, int64_t n);
     /* the update u of n values p (and their velocity v, or NULL) from the summed g */
     void (*apply_step)(real *p, real *v, const real *g, gc_step u, int64_t n);
 } layer_kernels;

@@ -203,6 +203,7 @@ static void forward(workspace *ws, const network *net, const real *params, int64
  * update without it. SUM, applied to a gradient buffer, adds the gradient to it.
  */
 static const gc_step SUM = {GC_STEP_SUM, 1, 0, -1, 0};
+static const gc_step SET = {GC_STEP_SET, 1, 0, -1, 0};
 
 static gc_step unbiased(gc_step u)
 {
@@ -311,8 +312,9 @@ static int64_t parts_for(int64_t n, const network *net)
  * One part of a gradient sum: g (params layout) = the sum over rows [begin, end) (rows
  * idx[begin ..] if idx is not NULL) of dC/dparams, *cost the sum of their costs, sq
  * (n_layers) the sums of their |delta_l|^2, taken
- * GC_CHUNK rows at a time through ws. Stops early, returning GC_ERR_INTERRUPTED, when
- * *stop is set.
+ * GC_CHUNK rows at a time through ws, the first chunk's gradient written over g (SET: no
+ * pass to clear it first), the others' added. Stops early, returning GC_ERR_INTERRUPTED,
+ * when *stop is set.
  */
 static gc_status sum_rows(real *g, double *cost, double *sq, workspace *ws,
                           const network *net, const real *params, const real *X, const real *Y,
@@ -320,9 +322,9 @@ static gc_status sum_rows(real *g, double *cost, double *sq, workspace *ws,
 {
     double c = 0.0;
     gc_status st = GC_OK;
-    for (int64_t p = 0; p < net->n_params; p++) g[p] = 0;
+    int64_t k = begin;
     for (int l = 0; l < net->n_layers; l++) sq[l] = 0;
-    for (int64_t k = begin; k < end; k += GC_CHUNK) {
+    for (; k < end; k += GC_CHUNK) {
         const int64_t m = end - k < GC_CHUNK ? end - k : GC_CHUNK;
         if (stop && *stop) {
             st = GC_ERR_INTERRUPTED;
@@ -330,8 +332,10 @@ static gc_status sum_rows(real *g, double *cost, double *sq, workspace *ws,
         }
         load_rows(ws, net, X, Y, idx, k, m);
         forward(ws, net, params, m, 0);
-        c += backward(ws, net, params, g, NULL, NULL, sq, SUM, m, 0);
+        c += backward(ws, net, params, g, NULL, NULL, sq, k == begin ? SET : SUM, m, 0);
     }
+    if (k == begin) /* no row summed */
+        for (int64_t p = 0; p < net->n_params; p++) g[p] = 0;
     *cost = c;
     return st;
 }
@@ -720,7 +724,8 @@ static gc_status sgd_epoch(real *params, real *velocity, double *speed_sum, doub
         if (!fused && opt->clip_norm > 0) {
             /* Pascanu, Mikolov & Bengio 2013: the mean gradient's norm, all layers together,
              * down to clip_norm (the weight decay is the update's, not clipped) */
-            const double norm = sqrt(net->k->sum_squares(tr->grad, net->n_params)) / (double)mb;
+            const double norm =
+                sqrt(net->k->sum_squares_long(tr->grad, net->n_params)) / (double)mb;
             if (norm > opt->clip_norm) {
                 u.step = (real)(opt->eta / (double)mb * (opt->clip_norm / norm));
                 clipped++;
