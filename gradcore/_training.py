@@ -259,7 +259,9 @@ def train(network_or_sizes: Network | Sequence[int], X: Any, y: Any, *, epochs: 
 
     For every mini-batch of m examples (the last of an epoch may be shorter):
     ``w ← (1 − ηλ/n)·w − (η/m)·Σ∇w`` and ``b ← b − (η/m)·Σ∇b``, n = len(X).
-    Whole epochs run in compiled code without the GIL; Python runs once per epoch.
+    Whole epochs run in compiled code without the GIL, up to 64 to a call when nothing has
+    to happen between them (one per call with a ``callback``, ``evaluation_data`` or a
+    ``probe``: the same bits either way).
     With every update option at its default, this is the book's SGD bit for bit.
 
     Parameters
